@@ -1,0 +1,44 @@
+{
+    "name": "SalesJet Flows",
+    "version": "18.0.1.0.0",
+    "category": "Marketing/Marketing Automation",
+    "summary": "Marketing flows: events enrol contacts into chains of timed, conditional steps",
+    "description": """
+SalesJet Flows
+==============
+A flow reacts to what a contact does and runs a chain of steps for that
+contact: immediately, after a delay or at a date, and only when the step's
+conditions hold. Steps run in batches from a scheduled action that several
+workers can share safely.
+""",
+    "author": "SalesJet Flows",
+    "website": "https://github.com/salesjet/salesjet_flows",
+    "license": "LGPL-3",
+    "depends": [
+        "contacts",
+        "crm",
+        "mass_mailing",
+        "sms",
+        "website_crm",
+    ],
+    "data": [
+        "security/salesjet_flows_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "wizard/salesjet_flow_launch_views.xml",
+        "views/salesjet_flow_condition_views.xml",
+        "views/salesjet_flow_step_views.xml",
+        "views/salesjet_flow_trigger_views.xml",
+        "views/salesjet_flow_job_views.xml",
+        "views/salesjet_flow_enrollment_views.xml",
+        "views/salesjet_event_views.xml",
+        "views/salesjet_flow_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/salesjet_flows_menus.xml",
+    ],
+    "demo": [
+        "demo/salesjet_flows_demo.xml",
+    ],
+    "application": True,
+    "installable": True,
+}

@@ -1,0 +1,207 @@
+import json
+import logging
+import threading
+import traceback
+
+from dateutil.relativedelta import relativedelta
+from psycopg2 import IntegrityError
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+# Event kinds. Event-source modules add theirs with ``selection_add`` and map a
+# trigger type to them in ``salesjet.flow.trigger._event_kinds()``.
+EVENT_KINDS = [
+    ("api", "API event"),
+]
+
+EVENT_STATES = [
+    ("new", "New"),
+    ("done", "Processed"),
+    ("failed", "Failed"),
+]
+
+EVENT_MAX_ATTEMPTS = 5
+EVENT_BATCH_SIZE = 200
+
+
+class SalesjetEvent(models.Model):
+    _name = "salesjet.event"
+    _description = "Flow Event"
+    _order = "create_date desc, id desc"
+
+    kind = fields.Selection(EVENT_KINDS, required=True, default="api", index=True)
+    code = fields.Char(string="Event code", index=True, help="For API events, the code triggers listen to.")
+    partner_id = fields.Many2one("res.partner", string="Contact", ondelete="set null", index="btree_not_null")
+    lead_id = fields.Many2one("crm.lead", string="Lead", ondelete="set null", index="btree_not_null")
+    company_id = fields.Many2one("res.company", string="Company", required=True, index=True,
+                                 default=lambda self: self.env.company)
+    data = fields.Json(string="Data", help="What the source sent with the event; runs keep it for placeholders.")
+    source = fields.Char(help="Where the event came from: a module, a form, an integration.")
+    external_id = fields.Char(
+        string="External ID", index="btree_not_null", copy=False,
+        help="The source's own id for this event: an event posted twice with the same id is stored once.")
+    data_text = fields.Text(string="Data (readable)", compute="_compute_data_text")
+    state = fields.Selection(EVENT_STATES, required=True, default="new", index=True)
+    attempts = fields.Integer(default=0)
+    error = fields.Text()
+    date_next_attempt = fields.Datetime(string="Next attempt", help="When the event cron retries a failed event.")
+    date_processed = fields.Datetime(string="Processed on")
+    enrollment_ids = fields.One2many("salesjet.flow.enrollment", "event_id", string="Runs started")
+    enrollment_count = fields.Integer(string="Runs", compute="_compute_enrollment_count")
+
+    _sql_constraints = [
+        ("external_id_uniq", "UNIQUE(kind, external_id)", "This event was already received."),
+    ]
+
+    @api.depends("kind", "code", "partner_id")
+    def _compute_display_name(self):
+        kinds = dict(self._fields["kind"]._description_selection(self.env))
+        for event in self:
+            label = event.code or kinds.get(event.kind, "")
+            event.display_name = f"{label} · {event.partner_id.display_name}" if event.partner_id else label
+
+    def _compute_enrollment_count(self):
+        data = dict(self.env["salesjet.flow.enrollment"]._read_group(
+            [("event_id", "in", self.ids)], ["event_id"], ["__count"]))
+        for event in self:
+            event.enrollment_count = data.get(event, 0)
+
+    # ------------------------------------------------------------------
+    # Public API
+    # ------------------------------------------------------------------
+
+    @api.model
+    def post(self, code, partner=None, lead=None, data=None, external_id=None, source=None, kind="api",
+             process=True):
+        """Store an event and start the flows it triggers.
+
+        The event is stored first; processing runs in a savepoint, so an
+        error leaves the event stored as failed for the retry cron.
+
+        Example::
+
+            env['salesjet.event'].post('newsletter_signup', partner, data={'list': 'Weekly'})
+
+        :param str code: the event code API triggers listen to
+        :param partner: ``res.partner`` record or id
+        :param lead: ``crm.lead`` record or id; its contact is used when no partner is given
+        :param dict data: JSON-serialisable data kept on the runs for placeholders
+        :param str external_id: the source's id; an event already received with it is returned as is
+        :param bool process: process now (default) or leave it to the event cron
+        :return: the ``salesjet.event`` record
+        """
+        if data is not None and not isinstance(data, dict):
+            raise UserError(_("Event data must be a dictionary of values."))
+        partner = self.env["res.partner"].browse(partner.id if hasattr(partner, "id") else partner or [])
+        lead = self.env["crm.lead"].browse(lead.id if hasattr(lead, "id") else lead or [])
+        if external_id:
+            existing = self.sudo().search([("kind", "=", kind), ("external_id", "=", external_id)], limit=1)
+            if existing:
+                return existing
+        vals = {
+            "kind": kind, "code": code, "partner_id": partner.id, "lead_id": lead.id, "data": data or {},
+            "source": source, "external_id": external_id or False,
+            "company_id": (partner.company_id or lead.company_id or self.env.company).id,
+        }
+        try:
+            with self.env.cr.savepoint():
+                event = self.sudo().create(vals)
+        except IntegrityError:
+            # the same external id arrived at the same moment through another transaction
+            return self.sudo().search([("kind", "=", kind), ("external_id", "=", external_id)], limit=1)
+        if process:
+            event._process()
+        else:
+            cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_events", raise_if_not_found=False)
+            if cron:
+                cron._trigger()
+        return event
+
+    # ------------------------------------------------------------------
+    # Processing
+    # ------------------------------------------------------------------
+
+    def _process(self):
+        """Dispatch each event to the flows whose triggers match; errors are kept on the event."""
+        for event in self:
+            try:
+                with self.env.cr.savepoint():
+                    event._dispatch()
+                event.write({"state": "done", "date_processed": fields.Datetime.now(), "error": False,
+                             "attempts": event.attempts + 1})
+            except Exception:  # noqa: BLE001 - the event stays stored for a retry
+                _logger.warning("SalesJet event %s failed", event.id, exc_info=True)
+                attempts = event.attempts + 1
+                event.write({"state": "failed", "error": traceback.format_exc(limit=5), "attempts": attempts,
+                             # 1, 4, 16, 64 minutes
+                             "date_next_attempt": fields.Datetime.now() + relativedelta(minutes=4 ** (attempts - 1))})
+
+    def _get_partner(self):
+        """The contact this event is about: its own, or its lead's."""
+        self.ensure_one()
+        return self.partner_id or self.lead_id.partner_id
+
+    def _matching_triggers(self):
+        self.ensure_one()
+        kinds = self.env["salesjet.flow.trigger"]._event_kinds()
+        types = [trigger_type for trigger_type, kind in kinds.items() if kind == self.kind]
+        triggers = self.env["salesjet.flow.trigger"].sudo().search([
+            ("trigger_type", "in", types),
+            ("flow_id.active", "=", True),
+            ("company_id", "=", self.company_id.id),
+        ])
+        return triggers.filtered(lambda t: t._matches_event(self))
+
+    def _dispatch(self):
+        self.ensure_one()
+        partner = self._get_partner()
+        if not partner:
+            return self.env["salesjet.flow.enrollment"]
+        enrollments = self.env["salesjet.flow.enrollment"]
+        for flow, triggers in self._matching_triggers().grouped("flow_id").items():
+            for trigger in triggers:
+                domain = trigger._get_partner_domain()
+                if domain and not partner.filtered_domain(domain):
+                    continue
+                enrollments |= flow._enroll([partner.id], trigger=trigger, event=self, lead=self.lead_id,
+                                            data=self.data)
+                break
+        return enrollments
+
+    @api.model
+    def _cron_process_events(self):
+        """Scheduled action: process new events and retry failed ones, batch by batch."""
+        testing = getattr(threading.current_thread(), "testing", False)
+        self.env.flush_all()
+        retryable = SQL("state = 'new' OR (state = 'failed' AND attempts < %s AND date_next_attempt <= %s)",
+                        EVENT_MAX_ATTEMPTS, fields.Datetime.now())
+        self.env.cr.execute(SQL(
+            "SELECT id FROM salesjet_event WHERE %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            retryable, EVENT_BATCH_SIZE,
+        ))
+        events = self.browse([row[0] for row in self.env.cr.fetchall()])
+        events._process()
+        if not testing:
+            self.env.cr.commit()
+        self.env.cr.execute(SQL("SELECT count(*) FROM salesjet_event WHERE %s", retryable))
+        self.env["ir.cron"]._notify_progress(done=len(events), remaining=self.env.cr.fetchone()[0])
+
+    def action_retry(self):
+        self.filtered(lambda e: e.state != "done")._process()
+        return True
+
+    def action_view_enrollments(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("salesjet_flows.salesjet_flow_enrollment_action")
+        action["domain"] = [("event_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    @api.depends("data")
+    def _compute_data_text(self):
+        for record in self:
+            record.data_text = json.dumps(record.data, indent=2, ensure_ascii=False, default=str) if record.data else ""

@@ -1,0 +1,152 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.osv import expression
+
+# Condition types. Each type ``x`` has one method ``_domain_x()`` returning a
+# domain on res.partner; a step filters a whole batch of contacts with one
+# search over the AND of its lines. Bridge modules add types with
+# ``selection_add`` and their ``_domain_x``.
+CONDITION_TYPES = [
+    ("tag", "Has tag"),
+    ("attribute", "Contact attribute"),
+]
+
+OPERATORS = [
+    ("=", "is equal to"),
+    ("!=", "is not equal to"),
+    (">", "is greater than"),
+    ("<", "is less than"),
+    ("ilike", "contains"),
+    ("set", "is set"),
+    ("not_set", "is not set"),
+]
+
+# Field types a user can compare against a typed value.
+ATTRIBUTE_TTYPES = ("char", "text", "html", "integer", "float", "monetary", "boolean", "date", "datetime",
+                    "selection", "many2one", "many2many", "one2many")
+
+
+class SalesjetFlowCondition(models.Model):
+    _name = "salesjet.flow.condition"
+    _description = "Step Condition"
+    _order = "step_id, sequence, id"
+
+    step_id = fields.Many2one("salesjet.flow.step", string="Step", required=True, ondelete="cascade", index=True)
+    sequence = fields.Integer(default=10)
+    condition_type = fields.Selection(CONDITION_TYPES, string="Condition", required=True, default="tag")
+    negate = fields.Boolean(
+        string="Not", help="Invert this line: the step runs for contacts who do NOT meet it.",
+    )
+    tag_ids = fields.Many2many(
+        "res.partner.category", string="Tags",
+        help="The contact has at least one of these tags.",
+    )
+    field_id = fields.Many2one(
+        "ir.model.fields", string="Field", ondelete="cascade",
+        domain=[("model", "=", "res.partner"), ("store", "=", True), ("ttype", "in", ATTRIBUTE_TTYPES)],
+        help="Any stored field of the contact, custom fields included.",
+    )
+    field_type = fields.Selection(related="field_id.ttype")
+    operator = fields.Selection(OPERATORS, default="=")
+    value = fields.Char(
+        help="Compared with the field. Dates as 2026-12-31, booleans as true/false, "
+             "related records by name or id.",
+    )
+    name = fields.Char(compute="_compute_name")
+
+    @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value")
+    def _compute_name(self):
+        types = dict(self._fields["condition_type"]._description_selection(self.env))
+        operators = dict(self._fields["operator"]._description_selection(self.env))
+        for line in self:
+            if line.condition_type == "tag":
+                text = _("has tag %s", ", ".join(line.tag_ids.mapped("name")) or "?")
+            elif line.condition_type == "attribute":
+                text = f"{line.field_id.field_description or '?'} {operators.get(line.operator, '')}"
+                if line.operator not in ("set", "not_set"):
+                    text += f" {line.value or ''}"
+            else:
+                text = types.get(line.condition_type, "")
+            line.name = (_("NOT %s", text) if line.negate else text).strip()
+
+    @api.constrains("condition_type", "tag_ids", "field_id", "operator", "value")
+    def _check_settings(self):
+        for line in self:
+            checker = getattr(line, f"_check_{line.condition_type}", None)
+            if checker:
+                checker()
+
+    def _check_tag(self):
+        if not self.tag_ids:
+            raise ValidationError(_("Choose at least one tag for the condition “has tag” of step “%s”.",
+                                    self.step_id.display_name))
+
+    def _check_attribute(self):
+        if not self.field_id or not self.operator:
+            raise ValidationError(_("Choose a field and an operator for the contact attribute condition of step “%s”.",
+                                    self.step_id.display_name))
+        try:
+            self.env["res.partner"].search_count(self._domain_attribute(), limit=1)
+        except (ValueError, TypeError) as e:
+            raise ValidationError(_("The value “%(value)s” cannot be compared with the field %(field)s: %(error)s",
+                                    value=self.value, field=self.field_id.field_description, error=e)) from e
+
+    # ------------------------------------------------------------------
+    # Filtering
+    # ------------------------------------------------------------------
+
+    def _get_domain(self):
+        """Domain on res.partner for the AND of these lines (negations applied)."""
+        domains = []
+        for line in self:
+            domain = getattr(line, f"_domain_{line.condition_type}")()
+            if line.negate:
+                domain = ["!", *expression.normalize_domain(domain)]
+            domains.append(domain)
+        return expression.AND(domains) if domains else []
+
+    def _filter(self, partners):
+        """Return the contacts of ``partners`` that meet all these lines, in one query."""
+        if not self or not partners:
+            return partners
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        return Partner.search(expression.AND([[("id", "in", partners.ids)], self._get_domain()]))
+
+    def _domain_tag(self):
+        return [("category_id", "in", self.tag_ids.ids)]
+
+    def _domain_attribute(self):
+        field = self.env["res.partner"]._fields[self.field_id.name]
+        fname = self.field_id.name
+        if self.operator == "set":
+            return [(fname, "!=", False)]
+        if self.operator == "not_set":
+            return [(fname, "=", False)]
+        value = self._parse_value(field)
+        if field.type in ("many2one", "many2many", "one2many") and isinstance(value, str):
+            fname = f"{fname}.{self.env[field.comodel_name]._rec_name or 'id'}"
+        if field.type in ("many2many", "one2many") and self.operator in ("=", "!="):
+            return [(fname, "in" if self.operator == "=" else "not in", [value])]
+        return [(fname, self.operator, value)]
+
+    def _parse_value(self, field):
+        raw = (self.value or "").strip()
+        if self.operator == "ilike":
+            return raw
+        if field.type == "integer":
+            return int(raw)
+        if field.type in ("float", "monetary"):
+            return float(raw)
+        if field.type == "boolean":
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(_("write true or false"))
+            return raw.lower() in ("true", "1", "yes")
+        if field.type == "date":
+            return fields.Date.to_date(raw)
+        if field.type == "datetime":
+            return fields.Datetime.to_datetime(raw)
+        if field.type in ("many2one", "many2many", "one2many"):
+            return int(raw) if raw.isdigit() else raw
+        if field.type == "selection" and raw not in dict(field._description_selection(self.env)):
+            raise ValueError(_("choose one of %s", ", ".join(dict(field._description_selection(self.env)))))
+        return raw

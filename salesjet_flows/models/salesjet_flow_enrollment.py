@@ -1,0 +1,99 @@
+import json
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+ENROLLMENT_STATES = [
+    ("running", "Running"),
+    ("done", "Completed"),
+    ("stopped", "Stopped"),
+    ("failed", "Failed"),
+]
+
+
+class SalesjetFlowEnrollment(models.Model):
+    _name = "salesjet.flow.enrollment"
+    _description = "Flow Run"
+    _order = "date_start desc, id desc"
+    _rec_name = "partner_id"
+
+    flow_id = fields.Many2one("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
+    partner_id = fields.Many2one("res.partner", string="Contact", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one("res.company", string="Company", required=True, index=True)
+    trigger_id = fields.Many2one("salesjet.flow.trigger", string="Trigger", ondelete="set null")
+    event_id = fields.Many2one("salesjet.event", string="Event", ondelete="set null", index="btree_not_null")
+    lead_id = fields.Many2one("crm.lead", string="Lead", ondelete="set null", index="btree_not_null")
+    data = fields.Json(string="Event data", help="The data of the event that started the run, for placeholders.")
+    data_text = fields.Text(string="Data (readable)", compute="_compute_data_text")
+    state = fields.Selection(ENROLLMENT_STATES, required=True, default="running", index=True)
+    reentry_key = fields.Char(
+        readonly=True, copy=False,
+        help="Technical: unique per flow and contact while set, so the database refuses a second run "
+             "where the flow's re-entry policy forbids it.",
+    )
+    date_start = fields.Datetime(string="Started", required=True, default=fields.Datetime.now)
+    date_done = fields.Datetime(string="Ended")
+    job_ids = fields.One2many("salesjet.flow.job", "enrollment_id", string="Jobs")
+    current_step_id = fields.Many2one(
+        "salesjet.flow.step", string="Waiting on", compute="_compute_current_step",
+        help="The step whose job is waiting for this run.",
+    )
+    next_date = fields.Datetime(string="Next step at", compute="_compute_current_step")
+
+    def init(self):
+        self.env.cr.execute(SQL("""
+            CREATE UNIQUE INDEX IF NOT EXISTS salesjet_flow_enrollment_reentry_uniq
+                ON salesjet_flow_enrollment (flow_id, partner_id, reentry_key)
+             WHERE reentry_key IS NOT NULL
+        """))
+
+    def _compute_current_step(self):
+        pending = self.env["salesjet.flow.job"].search(
+            [("enrollment_id", "in", self.ids), ("state", "=", "pending")], order="scheduled_date")
+        by_enrollment = {}
+        for job in pending:
+            by_enrollment.setdefault(job.enrollment_id.id, job)
+        for enrollment in self:
+            job = by_enrollment.get(enrollment.id)
+            enrollment.current_step_id = job.step_id if job else False
+            enrollment.next_date = job.scheduled_date if job else False
+
+    def _finish(self, state, now=None):
+        """End these runs. Releases the ``no_active`` re-entry key so the contact may enter again."""
+        if not self:
+            return
+        now = now or fields.Datetime.now()
+        self.env.flush_all()
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_enrollment
+               SET state = %(state)s, date_done = %(now)s, write_date = %(now)s, write_uid = %(uid)s,
+                   reentry_key = CASE WHEN reentry_key = 'active' THEN NULL ELSE reentry_key END
+             WHERE id = ANY(%(ids)s) AND state = 'running'
+            """,
+            state=state, now=now, uid=self.env.uid, ids=self.ids,
+        ))
+        self.invalidate_recordset(["state", "date_done", "reentry_key", "write_date", "write_uid"])
+        self.env["salesjet.flow"]._invalidate_engine_cache()
+
+    def action_stop(self):
+        """Stop these runs and cancel their waiting jobs."""
+        running = self.filtered(lambda e: e.state == "running")
+        running.job_ids.filtered(lambda j: j.state == "pending").write({
+            "state": "cancelled", "result": _("Run stopped by %s.", self.env.user.name),
+            "date_done": fields.Datetime.now(),
+        })
+        running._finish("stopped")
+        return True
+
+    def action_view_jobs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("salesjet_flows.salesjet_flow_job_action")
+        action["domain"] = [("enrollment_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    @api.depends("data")
+    def _compute_data_text(self):
+        for record in self:
+            record.data_text = json.dumps(record.data, indent=2, ensure_ascii=False, default=str) if record.data else ""

@@ -1,0 +1,295 @@
+import logging
+import random
+import threading
+import time
+import traceback
+
+from dateutil.relativedelta import relativedelta
+from psycopg2.extensions import TransactionRollbackError
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from .salesjet_flow_step import delta
+
+_logger = logging.getLogger(__name__)
+
+JOB_STATES = [
+    ("pending", "Waiting"),
+    ("running", "Running"),
+    ("done", "Done"),
+    ("skipped", "Skipped"),
+    ("failed", "Failed"),
+    ("cancelled", "Cancelled"),
+]
+
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_MAX_ATTEMPTS = 5
+# Seconds a cron call keeps taking batches before it hands back to the scheduler.
+CRON_TIME_BUDGET = 120
+ACQUIRE_RETRIES = 10
+
+
+class SalesjetFlowJob(models.Model):
+    _name = "salesjet.flow.job"
+    _description = "Flow Job"
+    _order = "scheduled_date desc, id desc"
+
+    enrollment_id = fields.Many2one(
+        "salesjet.flow.enrollment", string="Run", required=True, ondelete="cascade", index=True)
+    flow_id = fields.Many2one("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
+    step_id = fields.Many2one("salesjet.flow.step", string="Step", required=True, ondelete="cascade", index=True)
+    partner_id = fields.Many2one("res.partner", string="Contact", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one("res.company", string="Company", required=True, index=True)
+    scheduled_date = fields.Datetime(string="Scheduled", required=True, index=True)
+    state = fields.Selection(JOB_STATES, required=True, default="pending", index=True)
+    repeat_index = fields.Integer(
+        string="Repeat", default=0, help="0 for the step's first run, then 1, 2... for each repetition.")
+    attempts = fields.Integer(default=0, help="How many times this job was started.")
+    date_started = fields.Datetime(string="Started")
+    date_done = fields.Datetime(string="Ended")
+    result = fields.Text(help="What the job did, or why it was skipped.")
+    error = fields.Text(help="The last error, kept when the job is retried or fails.")
+    res_model = fields.Char(string="Produced model", help="Technical name of the record this job produced.")
+    res_id = fields.Many2oneReference(string="Produced record", model_field="res_model")
+
+    def init(self):
+        # The scheduler only ever looks for due pending jobs: keep that index small.
+        self.env.cr.execute(SQL("""
+            CREATE INDEX IF NOT EXISTS salesjet_flow_job_due_idx
+                ON salesjet_flow_job (scheduled_date, id) WHERE state = 'pending'
+        """))
+
+    @api.depends("step_id", "partner_id")
+    def _compute_display_name(self):
+        for job in self:
+            job.display_name = f"{job.step_id.display_name} · {job.partner_id.display_name}"
+
+    # ------------------------------------------------------------------
+    # Creation (set-based)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _create_pending(self, rows):
+        """Insert pending jobs with one statement.
+
+        :param rows: tuples (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index)
+        """
+        if not rows:
+            return
+        columns = list(zip(*rows))
+        now = fields.Datetime.now()
+        self.env.cr.execute(SQL(
+            """
+            INSERT INTO salesjet_flow_job
+                (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index,
+                 state, attempts, create_uid, create_date, write_uid, write_date)
+            SELECT e, f, s, p, c, d, r, 'pending', 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM unnest(%(e)s::int[], %(f)s::int[], %(s)s::int[], %(p)s::int[], %(c)s::int[],
+                          %(d)s::timestamp[], %(r)s::int[]) AS t(e, f, s, p, c, d, r)
+            """,
+            uid=self.env.uid, now=now, e=list(columns[0]), f=list(columns[1]), s=list(columns[2]),
+            p=list(columns[3]), c=list(columns[4]), d=list(columns[5]), r=list(columns[6]),
+        ))
+        self.env["salesjet.flow"]._invalidate_engine_cache()
+        self._trigger_scheduler(min(columns[5]))
+
+    @api.model
+    def _trigger_scheduler(self, at):
+        """Wake the scheduler at ``at`` when that is sooner than its next regular run."""
+        cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_jobs", raise_if_not_found=False)
+        if cron and cron.active and at < cron.nextcall:
+            cron._trigger(at=at)
+
+    # ------------------------------------------------------------------
+    # Scheduler
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _get_batch_size(self):
+        return int(self.env["ir.config_parameter"].sudo().get_param(
+            "salesjet_flows.job_batch_size", DEFAULT_BATCH_SIZE))
+
+    @api.model
+    def _get_max_attempts(self):
+        return int(self.env["ir.config_parameter"].sudo().get_param(
+            "salesjet_flows.job_max_attempts", DEFAULT_MAX_ATTEMPTS))
+
+    @api.model
+    def _acquire_due(self, limit):
+        """Lock and return at most ``limit`` due jobs that no other worker holds.
+
+        ``FOR UPDATE SKIP LOCKED`` lets several cron workers (or servers)
+        take disjoint batches; the locks last until the batch commits.
+
+        Must be called at the start of a transaction: under Odoo's REPEATABLE
+        READ isolation, locking a row that another worker updated after our
+        snapshot raises a serialization error, which we answer, as Odoo's own
+        cron does, by rolling back and taking a fresh snapshot.
+        """
+        self.env.flush_all()
+        query = SQL(
+            """
+            SELECT id FROM salesjet_flow_job
+             WHERE state = 'pending' AND scheduled_date <= %s
+             ORDER BY scheduled_date, id
+             LIMIT %s
+               
+            """,
+            fields.Datetime.now(), limit,
+        )
+        for attempt in range(ACQUIRE_RETRIES):
+            try:
+                self.env.cr.execute(query)
+                break
+            except TransactionRollbackError:
+                if attempt == ACQUIRE_RETRIES - 1:
+                    raise
+                _logger.debug("due jobs were taken by another worker; retrying with a fresh snapshot")
+                self.env.cr.rollback()
+                time.sleep(random.uniform(0.01, 0.05))
+        return self.browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model
+    def _count_due(self):
+        self.env.cr.execute(SQL(
+            "SELECT count(*) FROM salesjet_flow_job WHERE state = 'pending' AND scheduled_date <= %s",
+            fields.Datetime.now(),
+        ))
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _process_due_batch(self, limit=None):
+        """Take one batch of due jobs, run it and return how many jobs it held.
+
+        Does not commit: the caller commits, so a job's effects (tags, queued
+        mails, notes) and its new state land in the same transaction.
+        """
+        jobs = self._acquire_due(limit or self._get_batch_size())
+        if jobs:
+            jobs._execute()
+        return len(jobs)
+
+    @api.model
+    def _cron_process_due_jobs(self):
+        """Scheduled action: run due jobs batch by batch, committing after each batch."""
+        testing = getattr(threading.current_thread(), "testing", False)
+        deadline = time.monotonic() + CRON_TIME_BUDGET
+        done = 0
+        while time.monotonic() < deadline:
+            count = self._process_due_batch()
+            if not count:
+                break
+            done += count
+            if not testing:
+                self.env.cr.commit()
+            if testing:
+                break
+        self.env["ir.cron"]._notify_progress(done=done, remaining=self._count_due())
+        return done
+
+    def _execute(self):
+        """Run these locked, due jobs: grouped by step, then advance their runs."""
+        now = fields.Datetime.now()
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job
+               SET state = 'running', attempts = attempts + 1, date_started = %(now)s,
+                   write_date = %(now)s, write_uid = %(uid)s
+             WHERE id = ANY(%(ids)s)
+            """,
+            now=now, uid=self.env.uid, ids=self.ids,
+        ))
+        self.invalidate_recordset(["state", "attempts", "date_started", "write_date", "write_uid"])
+        for step, jobs in self.grouped("step_id").items():
+            step._run_jobs(jobs)
+        succeeded = self.filtered(lambda j: j.state == "running")
+        succeeded.write({"state": "done", "date_done": now})
+        (succeeded | self.filtered(lambda j: j.state == "skipped"))._schedule_next(now)
+        self.env["salesjet.flow"]._invalidate_engine_cache()
+
+    def _schedule_next(self, now):
+        """After these jobs ended, schedule each run's repeat or next step, or end the run."""
+        rows, finished = [], self.env["salesjet.flow.enrollment"]
+        for step, jobs in self.grouped("step_id").items():
+            jobs = jobs.filtered(lambda j: j.enrollment_id.state == "running")
+            if not jobs:
+                continue
+            repeat = jobs.filtered(lambda j: step.repeat and j.state == "done" and j.repeat_index < step.repeat_max)
+            date = now + delta(step.repeat_interval, step.repeat_unit)
+            rows += [(j.enrollment_id.id, j.flow_id.id, step.id, j.partner_id.id, j.company_id.id, date,
+                      j.repeat_index + 1) for j in repeat]
+            moving = jobs - repeat
+            next_step = step._next_step()
+            if not next_step:
+                finished |= moving.enrollment_id
+                continue
+            rows += [(j.enrollment_id.id, j.flow_id.id, next_step.id, j.partner_id.id, j.company_id.id,
+                      next_step._compute_scheduled_date(now, j.enrollment_id.date_start), 0) for j in moving]
+        self._create_pending(rows)
+        finished._finish("done", now)
+
+    # ------------------------------------------------------------------
+    # Outcomes, called by step executors
+    # ------------------------------------------------------------------
+
+    def _set_result(self, message, record=None):
+        """Record what these jobs did (and the record they produced, if one)."""
+        vals = {"result": message}
+        if record:
+            vals.update(res_model=record._name, res_id=record.id)
+        self.write(vals)
+
+    def _mark_skipped(self, reason, stop=False):
+        """Skip these jobs with ``reason``; with ``stop`` their runs end as stopped."""
+        if not self:
+            return
+        now = fields.Datetime.now()
+        self.write({"state": "skipped", "result": reason, "date_done": now})
+        if stop:
+            self.enrollment_id._finish("stopped", now)
+
+    def _mark_error(self):
+        """Record the exception being handled on this job: retry later with backoff, or fail."""
+        self.ensure_one()
+        error = traceback.format_exc(limit=5)
+        _logger.warning("SalesJet job %s (step %s) failed, attempt %s:\n%s", self.id, self.step_id.id, self.attempts, error)
+        now = fields.Datetime.now()
+        if self.attempts < self._get_max_attempts():
+            self.write({
+                "state": "pending", "error": error,
+                # 1, 4, 16, 64... minutes
+                "scheduled_date": now + relativedelta(minutes=4 ** (self.attempts - 1)),
+            })
+        else:
+            self.write({"state": "failed", "error": error, "date_done": now,
+                        "result": _("Failed after %s attempts.", self.attempts)})
+            self.enrollment_id._finish("failed", now)
+
+    # ------------------------------------------------------------------
+    # UI
+    # ------------------------------------------------------------------
+
+    def action_retry(self):
+        """Put failed jobs back in the queue now, with a fresh attempt count."""
+        failed = self.filtered(lambda j: j.state == "failed")
+        failed.write({"state": "pending", "attempts": 0, "scheduled_date": fields.Datetime.now(), "date_done": False})
+        failed.enrollment_id.filtered(lambda e: e.state == "failed").write({"state": "running", "date_done": False})
+        if failed:
+            self._trigger_scheduler(fields.Datetime.now())
+        return True
+
+    def action_cancel(self):
+        self.filtered(lambda j: j.state == "pending").write({
+            "state": "cancelled", "date_done": fields.Datetime.now(),
+            "result": _("Cancelled by %s.", self.env.user.name)})
+        return True
+
+    def action_open_result(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }

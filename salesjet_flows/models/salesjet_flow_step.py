@@ -1,0 +1,255 @@
+import logging
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.fields import Command
+
+_logger = logging.getLogger(__name__)
+
+# Step (action) types. Adding a type means one selection entry here (or a
+# ``selection_add`` in another module), one ``_action_<type>(jobs)`` executor
+# and, when it has settings, one ``_check_action_<type>()`` validator plus its
+# fields in the step form.
+ACTION_TYPES = [
+    ("add_tag", "Add tag"),
+    ("remove_tag", "Remove tag"),
+]
+
+TIMINGS = [
+    ("immediate", "Immediately"),
+    ("delay", "After a delay"),
+    ("date", "At a date and time"),
+]
+
+UNITS = [
+    ("minutes", "Minutes"),
+    ("hours", "Hours"),
+    ("days", "Days"),
+    ("weeks", "Weeks"),
+]
+
+
+def delta(value, unit):
+    return relativedelta(**{unit: value or 0})
+
+
+class SalesjetFlowStep(models.Model):
+    _name = "salesjet.flow.step"
+    _description = "Flow Step"
+    _order = "flow_id, sequence, id"
+
+    flow_id = fields.Many2one("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="flow_id.company_id", store=True, index=True)
+    sequence = fields.Integer(default=10)
+    name = fields.Char(
+        string="Title", translate=True,
+        help="A short title shown in the flow; left empty, it is made from the action.",
+    )
+    active = fields.Boolean(default=True, help="An archived step is passed over by new and running contacts.")
+    action_type = fields.Selection(ACTION_TYPES, string="Action", required=True, default="add_tag")
+
+    # Settings of the tag actions
+    tag_ids = fields.Many2many("res.partner.category", string="Tags", help="Tags to add to or remove from the contact.")
+
+    # Timing
+    timing = fields.Selection(TIMINGS, string="When", required=True, default="immediate")
+    delay_value = fields.Integer(string="Delay", default=1)
+    delay_unit = fields.Selection(UNITS, string="Delay unit", default="days")
+    delay_from = fields.Selection(
+        [("previous", "the previous step"), ("start", "the start of the run")],
+        string="Counted from", default="previous",
+    )
+    run_at = fields.Datetime(
+        string="Run at", help="Date and time of this step. Contacts who reach it later run it as soon as they reach it.",
+    )
+
+    # Conditions
+    condition_ids = fields.One2many("salesjet.flow.condition", "step_id", string="Conditions", copy=True)
+    on_condition_fail = fields.Selection(
+        [("skip", "Skip this step and go on"), ("stop", "Stop the run")],
+        string="If conditions fail", required=True, default="skip",
+    )
+
+    # Repeat
+    repeat = fields.Boolean(
+        help="Run this step again while its conditions still hold, e.g. resend until the email is opened.",
+    )
+    repeat_interval = fields.Integer(string="Every", default=1)
+    repeat_unit = fields.Selection(UNITS, string="Repeat unit", default="days")
+    repeat_max = fields.Integer(string="At most", default=3, help="How many times the step may run again.")
+
+    summary = fields.Char(compute="_compute_summary", help="What this step does and when.")
+    job_ids = fields.One2many("salesjet.flow.job", "step_id", string="Jobs")
+    pending_job_count = fields.Integer(string="Waiting", compute="_compute_job_counts")
+    done_job_count = fields.Integer(string="Done", compute="_compute_job_counts")
+    skipped_job_count = fields.Integer(string="Skipped", compute="_compute_job_counts")
+    failed_job_count = fields.Integer(string="Failed", compute="_compute_job_counts")
+
+    _sql_constraints = [
+        ("delay_positive", "CHECK(delay_value >= 0)", "A delay cannot be negative."),
+        ("repeat_positive", "CHECK(repeat_interval >= 0 AND repeat_max >= 0)",
+         "Repeat interval and count cannot be negative."),
+    ]
+
+    @api.depends("name", "action_type", "tag_ids", "timing", "delay_value", "delay_unit", "delay_from", "run_at",
+                 "condition_ids", "repeat", "repeat_interval", "repeat_unit", "repeat_max")
+    def _compute_summary(self):
+        actions = dict(self._fields["action_type"]._description_selection(self.env))
+        units = dict(self._fields["delay_unit"]._description_selection(self.env))
+        for step in self:
+            what = step.name or actions.get(step.action_type, "")
+            if step.action_type in ("add_tag", "remove_tag") and step.tag_ids and not step.name:
+                what += " " + ", ".join(step.tag_ids.mapped("name"))
+            if step.timing == "delay":
+                origin = _("the start") if step.delay_from == "start" else _("the previous step")
+                when = _("%(value)s %(unit)s after %(origin)s", value=step.delay_value,
+                         unit=units.get(step.delay_unit, "").lower(), origin=origin)
+            elif step.timing == "date":
+                when = _("at %s", fields.Datetime.to_string(step.run_at) if step.run_at else "?")
+            else:
+                when = _("immediately")
+            text = f"{what}, {when}"
+            if step.condition_ids:
+                text += _(", if %s", _(" and ").join(step.condition_ids.mapped("name")))
+            if step.repeat:
+                text += _(", again every %(value)s %(unit)s up to %(max)s times", value=step.repeat_interval,
+                          unit=units.get(step.repeat_unit, "").lower(), max=step.repeat_max)
+            step.summary = text
+
+    @api.depends("name", "action_type", "tag_ids")
+    def _compute_display_name(self):
+        actions = dict(self._fields["action_type"]._description_selection(self.env))
+        for step in self:
+            label = step.name or actions.get(step.action_type, "")
+            if not step.name and step.action_type in ("add_tag", "remove_tag") and step.tag_ids:
+                label += " " + ", ".join(step.tag_ids.mapped("name"))
+            step.display_name = label
+
+    def _compute_job_counts(self):
+        data = {
+            (step.id, state): count
+            for step, state, count in self.env["salesjet.flow.job"]._read_group(
+                [("step_id", "in", self.ids)], ["step_id", "state"], ["__count"],
+            )
+        }
+        for step in self:
+            step.pending_job_count = data.get((step.id, "pending"), 0)
+            step.done_job_count = data.get((step.id, "done"), 0)
+            step.skipped_job_count = data.get((step.id, "skipped"), 0)
+            step.failed_job_count = data.get((step.id, "failed"), 0)
+
+    # ------------------------------------------------------------------
+    # Validation
+    # ------------------------------------------------------------------
+
+    @api.constrains("action_type", "tag_ids", "timing", "run_at", "delay_value", "repeat", "repeat_interval")
+    def _check_settings(self):
+        for step in self:
+            if step.timing == "date" and not step.run_at:
+                raise ValidationError(_("Step “%s” runs at a date: set that date and time.", step.display_name))
+            if step.repeat and step.repeat_interval < 1:
+                raise ValidationError(_("Step “%s” repeats: set how often, at least every 1 unit.", step.display_name))
+            checker = getattr(step, f"_check_action_{step.action_type}", None)
+            if checker:
+                checker()
+
+    def _check_action_add_tag(self):
+        if not self.tag_ids:
+            raise ValidationError(_("Step “%s”: choose the tags to add.", self.display_name))
+
+    def _check_action_remove_tag(self):
+        if not self.tag_ids:
+            raise ValidationError(_("Step “%s”: choose the tags to remove.", self.display_name))
+
+    # ------------------------------------------------------------------
+    # Engine
+    # ------------------------------------------------------------------
+
+    def _compute_scheduled_date(self, now, date_start):
+        """When this step runs for a contact who reaches it at ``now`` and started the run at ``date_start``."""
+        self.ensure_one()
+        if self.timing == "delay":
+            origin = date_start if self.delay_from == "start" else now
+            return max(origin + delta(self.delay_value, self.delay_unit), now)
+        if self.timing == "date" and self.run_at:
+            return max(self.run_at, now)
+        return now
+
+    def _next_step(self):
+        """The step that follows this one in its flow, or an empty recordset."""
+        self.ensure_one()
+        steps = self.flow_id.step_ids.filtered("active")
+        following = steps.filtered(lambda s: (s.sequence, s.id) > (self.sequence, self.id))
+        return following[:1]
+
+    def _run_jobs(self, jobs):
+        """Run this step for ``jobs`` (all of this step, state running).
+
+        Conditions filter the batch in one query. The action runs once for the
+        whole batch inside a savepoint; if it raises, each job is run alone in
+        its own savepoint so one bad contact fails only its own job.
+        """
+        self.ensure_one()
+        partners = jobs.partner_id
+        if self.condition_ids:
+            passing_ids = set(self.condition_ids._filter(partners).ids)
+            failing = jobs.filtered(lambda j: j.partner_id.id not in passing_ids)
+            if failing:
+                repeats = failing.filtered("repeat_index")
+                repeats._mark_skipped(_("Repeat ended: the conditions no longer hold."))
+                first_runs = failing - repeats
+                if self.on_condition_fail == "stop":
+                    first_runs._mark_skipped(_("Conditions not met: run stopped."), stop=True)
+                else:
+                    first_runs._mark_skipped(_("Conditions not met."))
+            jobs -= failing
+        if not jobs:
+            return
+        executor = getattr(self, f"_action_{self.action_type}")
+        try:
+            with self.env.cr.savepoint():
+                executor(jobs)
+        except Exception:  # noqa: BLE001 - isolate the failing job below
+            if len(jobs) == 1:
+                jobs._mark_error()
+                return
+            _logger.info("Step %s failed for a batch of %s jobs; running them one by one.", self.id, len(jobs))
+            for job in jobs:
+                try:
+                    with self.env.cr.savepoint():
+                        executor(job)
+                except Exception:  # noqa: BLE001
+                    job._mark_error()
+
+    def _action_add_tag(self, jobs):
+        partners = jobs.partner_id
+        partners.write({"category_id": [Command.link(tag.id) for tag in self.tag_ids]})
+        jobs._set_result(_("Tags added: %s", ", ".join(self.tag_ids.mapped("name"))))
+
+    def _action_remove_tag(self, jobs):
+        partners = jobs.partner_id
+        partners.write({"category_id": [Command.unlink(tag.id) for tag in self.tag_ids]})
+        jobs._set_result(_("Tags removed: %s", ", ".join(self.tag_ids.mapped("name"))))
+
+    # ------------------------------------------------------------------
+    # UI
+    # ------------------------------------------------------------------
+
+    def action_open_step(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def action_view_jobs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("salesjet_flows.salesjet_flow_job_action")
+        action["domain"] = [("step_id", "=", self.id)]
+        action["context"] = {}
+        return action

@@ -1,0 +1,5 @@
+from . import test_engine
+from . import test_dispatch
+from . import test_conditions
+from . import test_concurrency
+from . import test_security

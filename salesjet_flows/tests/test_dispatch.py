@@ -1,0 +1,169 @@
+from unittest.mock import patch
+
+from odoo.exceptions import UserError
+
+from odoo.addons.salesjet_flows.models.salesjet_flow import SalesjetFlow
+
+from .common import T0, SalesjetCase
+
+
+class TestDispatch(SalesjetCase):
+
+    def test_once_per_contact_holds_when_the_event_comes_twice(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="once")
+        partner = self.make_partners(1)
+        with self.at(T0):
+            first = self.Event.post("sj_test", partner)
+            self.run_scheduler()
+            second = self.Event.post("sj_test", partner)
+        self.assertEqual(len(first.enrollment_ids), 1)
+        self.assertFalse(second.enrollment_ids, "a finished run still blocks re-entry under 'once'")
+        self.assertEqual(second.state, "done")
+        self.assertEqual(flow.enrollment_count, 1)
+
+    def test_once_per_contact_is_enforced_by_the_database(self):
+        """Even if the NOT EXISTS check is passed over (a race), the unique index refuses a second run."""
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="once")
+        partner = self.make_partners(1)
+        flow._enroll(partner.ids)
+        self.env.cr.execute("""
+            INSERT INTO salesjet_flow_enrollment (flow_id, partner_id, company_id, state, reentry_key, date_start)
+            VALUES (%s, %s, %s, 'running', 'once', now() AT TIME ZONE 'UTC')
+            ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
+            RETURNING id
+        """, (flow.id, partner.id, flow.company_id.id))
+        self.assertFalse(self.env.cr.fetchall())
+
+    def test_no_active_policy_allows_a_new_run_after_the_last_ended(self):
+        flow = self.make_flow([self.tag_step(self.tag_a, timing="delay", delay_value=1, delay_unit="hours")],
+                              reentry_policy="no_active")
+        partner = self.make_partners(1)
+        with self.at(T0):
+            self.assertEqual(len(self.Event.post("sj_test", partner).enrollment_ids), 1)
+            self.assertFalse(self.Event.post("sj_test", partner).enrollment_ids, "a run is active")
+        with self.at("2026-03-02 10:00:00"):
+            self.run_scheduler()
+            self.assertEqual(flow.done_count, 1)
+            self.assertEqual(len(self.Event.post("sj_test", partner).enrollment_ids), 1)
+        self.assertEqual(flow.enrollment_count, 2)
+
+    def test_every_time_policy_starts_a_run_per_event(self):
+        flow = self.make_flow([self.tag_step(self.tag_a, timing="delay", delay_value=1)], reentry_policy="always")
+        partner = self.make_partners(1)
+        for _i in range(3):
+            self.Event.post("sj_test", partner)
+        self.assertEqual(flow.running_count, 3)
+
+    def test_event_starts_only_flows_whose_trigger_matches(self):
+        match = self.make_flow([self.tag_step(self.tag_a)])
+        other_code = self.make_flow([self.tag_step(self.tag_b)], triggers=[{"trigger_type": "api", "event_code": "other"}])
+        archived = self.make_flow([self.tag_step(self.tag_c)])
+        archived.action_archive()
+        partner = self.make_partners(1)
+        event = self.Event.post("sj_test", partner, data={"plan": "gold"})
+        self.assertEqual(event.enrollment_ids.flow_id, match)
+        self.assertEqual(event.enrollment_ids.data, {"plan": "gold"})
+        self.assertFalse(other_code.enrollment_ids)
+        self.assertFalse(archived.with_context(active_test=False).enrollment_ids)
+
+    def test_trigger_contact_filter_limits_enrolment(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)], triggers=[
+            {"trigger_type": "api", "event_code": "sj_test", "partner_domain": "[('city', '=', 'Brussels')]"}])
+        brussels, paris = self.make_partners(2)
+        brussels.city, paris.city = "Brussels", "Paris"
+        self.Event.post("sj_test", brussels)
+        self.Event.post("sj_test", paris)
+        self.assertEqual(flow.enrollment_ids.partner_id, brussels)
+
+    def test_event_with_a_lead_enrols_the_lead_contact(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)])
+        partner = self.make_partners(1)
+        lead = self.env["crm.lead"].create({"name": "Interested", "partner_id": partner.id})
+        self.Event.post("sj_test", lead=lead)
+        self.assertEqual(flow.enrollment_ids.partner_id, partner)
+        self.assertEqual(flow.enrollment_ids.lead_id, lead)
+
+    def test_event_is_stored_when_processing_fails_and_retried(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)])
+        partner = self.make_partners(1)
+        with patch.object(SalesjetFlow, "_enroll", side_effect=RuntimeError("database hiccup"), autospec=True):
+            event = self.Event.post("sj_test", partner)
+        self.assertEqual(event.state, "failed")
+        self.assertIn("database hiccup", event.error)
+        self.assertFalse(flow.enrollment_ids)
+        with self.at(event.date_next_attempt):
+            self.Event._cron_process_events()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(event.attempts, 2)
+        self.assertEqual(flow.enrollment_ids.partner_id, partner)
+
+    def test_event_with_the_same_external_id_is_stored_once(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
+        partner = self.make_partners(1)
+        first = self.Event.post("sj_test", partner, external_id="order-42")
+        again = self.Event.post("sj_test", partner, external_id="order-42")
+        self.assertEqual(first, again)
+        self.assertEqual(flow.enrollment_count, 1)
+
+    def test_deferred_event_is_processed_by_the_cron(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)])
+        partner = self.make_partners(1)
+        event = self.Event.post("sj_test", partner, process=False)
+        self.assertEqual(event.state, "new")
+        self.Event._cron_process_events()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(flow.enrollment_ids.partner_id, partner)
+
+    def test_event_data_must_be_a_dict(self):
+        with self.assertRaises(UserError):
+            self.Event.post("sj_test", self.make_partners(1), data=["not", "a", "dict"])
+
+
+class TestSegmentLaunch(SalesjetCase):
+
+    def test_launch_enrols_1000_contacts_set_based_and_twice_is_harmless(self):
+        partners = self.make_partners(1000, prefix="SJ segment", city="Segmentville")
+        self.make_partners(10, prefix="SJ outside", city="Elsewhere")
+        flow = self.make_flow(
+            [self.tag_step(self.tag_a), self.tag_step(self.tag_b, timing="delay", delay_value=2)],
+            triggers=[{"trigger_type": "segment", "partner_domain": "[('city', '=', 'Segmentville')]"}],
+            reentry_policy="always",
+        )
+        trigger = flow.trigger_ids
+        wizard = self.env["salesjet.flow.launch"].create({"flow_id": flow.id, "trigger_id": trigger.id})
+        self.assertEqual(wizard.contact_count, 1000)
+        self.env.flush_all()
+        with self.at(T0), self.assertQueryCount(__system__=40):
+            wizard.action_launch()  # statements per batch, not per contact
+        self.assertEqual(flow.running_count, 1000)
+        self.assertEqual(set(flow.enrollment_ids.partner_id.ids), set(partners.ids))
+        self.assertEqual(len(self.jobs_of(flow)), 1000)
+        # launching again while they run enrols nobody twice, whatever the policy
+        with self.at(T0):
+            self.assertEqual(flow._launch_segment(trigger), 0)
+        self.assertEqual(flow.enrollment_count, 1000)
+        with self.at(T0):
+            self.run_scheduler()
+        self.assertEqual(len(partners.filtered(lambda p: self.tag_a in p.category_id)), 1000)
+        self.assertIn("Launched for 1000 contacts", flow.message_ids[0].body)
+
+    def test_launch_needs_a_segment_trigger_and_steps(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)])
+        with self.assertRaises(UserError):
+            flow.action_open_launch_wizard()
+        empty = self.make_flow([], triggers=[{"trigger_type": "segment", "partner_domain": "[]"}])
+        wizard = self.env["salesjet.flow.launch"].create({"flow_id": empty.id, "trigger_id": empty.trigger_ids.id})
+        with self.assertRaises(UserError):
+            wizard.action_launch()
+
+    def test_archived_flow_cannot_be_launched_and_restored_flow_can(self):
+        partner = self.make_partners(1, city="Archiveville")
+        flow = self.make_flow([self.tag_step(self.tag_a)], triggers=[
+            {"trigger_type": "segment", "partner_domain": "[('city', '=', 'Archiveville')]"}])
+        flow.action_archive()
+        wizard = self.env["salesjet.flow.launch"].create({"flow_id": flow.id, "trigger_id": flow.trigger_ids.id})
+        with self.assertRaises(UserError):
+            wizard.action_launch()
+        flow.action_unarchive()
+        wizard.action_launch()
+        self.assertEqual(flow.enrollment_ids.partner_id, partner)

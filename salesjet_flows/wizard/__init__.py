@@ -1,0 +1,1 @@
+from . import salesjet_flow_launch

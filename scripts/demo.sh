@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Bring up Odoo with SalesJet Flows and its demo flows on http://localhost:8069
+# (login admin / admin). Usage: scripts/demo.sh [DATABASE]   (default: salesjet_demo)
+source "$(dirname "$0")/lib.sh"
+setup_all
+DB="${1:-salesjet_demo}"
+PORT="${SALESJET_HTTP_PORT:-8069}"
+CONF="$STATE_DIR/odoo-demo.conf"
+write_config "$CONF" "$PORT"
+if db_exists "$DB"; then
+    say "updating salesjet_flows in the existing database $DB"
+    odoo_bin -c "$CONF" -d "$DB" -u salesjet_flows --stop-after-init
+else
+    say "creating database $DB with the addon and its demo data (a few minutes the first time)"
+    odoo_bin -c "$CONF" -d "$DB" -i salesjet_flows --stop-after-init
+fi
+say "serving $DB on http://localhost:$PORT (login admin, password admin); Ctrl+C to stop"
+exec "$VENV/bin/python" "$ODOO_PATH/odoo-bin" -c "$CONF" -d "$DB" --db-filter="^$DB\$"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Run the whole test suite on a fresh database: install salesjet_flows (with its
+# demo data) into a new database, run pytest-odoo on it, drop it.
+# Extra arguments go to pytest, e.g.  scripts/test.sh -k launch
+# KEEP_DB=1 keeps the database afterwards for debugging.
+source "$(dirname "$0")/lib.sh"
+setup_all
+DB="salesjet_test_$$_$(date +%s)"
+PORT="${SALESJET_TEST_HTTP_PORT:-8169}"
+CONF="$STATE_DIR/odoo-test-$$.conf"
+write_config "$CONF" "$PORT"
+cleanup() {
+    if [ "${KEEP_DB:-0}" != 1 ]; then
+        odoo_bin db -D "$STATE_DIR/data" drop "$DB" >/dev/null 2>&1 || dropdb --if-exists "$DB" || true
+        rm -f "$CONF"
+    else
+        say "kept database $DB (config $CONF)"
+    fi
+}
+trap cleanup EXIT
+say "installing salesjet_flows into the fresh database $DB"
+odoo_bin -c "$CONF" -d "$DB" -i salesjet_flows --stop-after-init --log-level=warn
+say "running the tests"
+cd "$REPO_DIR"
+"$VENV/bin/python" -m pytest --odoo-database="$DB" --odoo-config="$CONF" --odoo-http salesjet_flows "$@"
