@@ -8,7 +8,8 @@ setup_all
 DB="salesjet_test_$$_$(date +%s)"
 PORT="${SALESJET_TEST_HTTP_PORT:-8169}"
 CONF="$STATE_DIR/odoo-test-$$.conf"
-write_config "$CONF" "$PORT"
+# no cron thread in the test server: tests drive the scheduler themselves
+SALESJET_CRON_THREADS=0 write_config "$CONF" "$PORT"
 cleanup() {
     if [ "${KEEP_DB:-0}" != 1 ]; then
         odoo_bin db -D "$STATE_DIR/data" drop "$DB" >/dev/null 2>&1 || dropdb --if-exists "$DB" || true

@@ -134,7 +134,7 @@ class SalesjetFlowJob(models.Model):
              WHERE state = 'pending' AND scheduled_date <= %s
              ORDER BY scheduled_date, id
              LIMIT %s
-               
+               FOR UPDATE SKIP LOCKED
             """,
             fields.Datetime.now(), limit,
         )
