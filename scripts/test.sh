@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the whole test suite on a fresh database: install salesjet_flows (with its
-# demo data) into a new database, run pytest-odoo on it, drop it.
+# Run the whole test suite on a fresh database: install every addon of this
+# repository (salesjet_flows and its bridges, with demo data) into a new
+# database, run pytest-odoo on their tests, drop the database.
 # Extra arguments go to pytest, e.g.  scripts/test.sh -k launch
 # KEEP_DB=1 keeps the database afterwards for debugging.
 source "$(dirname "$0")/lib.sh"
@@ -19,8 +20,9 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-say "installing salesjet_flows into the fresh database $DB"
-odoo_bin -c "$CONF" -d "$DB" -i salesjet_flows --stop-after-init --log-level=warn
+ADDONS=$(cd "$REPO_DIR" && ls -d */__manifest__.py | xargs -n1 dirname | sort)
+say "installing $(echo $ADDONS) into the fresh database $DB"
+odoo_bin -c "$CONF" -d "$DB" -i "$(echo $ADDONS | tr ' ' ',')" --stop-after-init --log-level=warn
 say "running the tests"
 cd "$REPO_DIR"
-"$VENV/bin/python" -m pytest --odoo-database="$DB" --odoo-config="$CONF" --odoo-http salesjet_flows "$@"
+"$VENV/bin/python" -m pytest --odoo-database="$DB" --odoo-config="$CONF" --odoo-http $ADDONS "$@"
