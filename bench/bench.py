@@ -1,0 +1,389 @@
+"""SalesJet Flows benchmark: enrolment, step execution, event dispatch, workers, and two references.
+
+Run it through ``bench/run.sh`` (which prepares a fresh database); it prints a table.
+Every figure is wall time measured around real code paths, committed to PostgreSQL:
+
+1. segment launch: ``salesjet.flow._launch_segment`` for a segment of N contacts;
+2. steps: add tag, send email (a template with two placeholders) and send SMS for N contacts,
+   through the real cron code path (``ir.cron._process_job``, as a cron worker calls it) until
+   no job is due; email and SMS are queued (``mail.mail``/``sms.sms``), not sent;
+3. event dispatch with 20 active flows: ``salesjet.event.post`` one event at a time;
+4. peak RSS of this process;
+5. one versus two worker processes on the same kind of due jobs, and duplicate executions;
+6. references on M contacts: Odoo's mass mailing queuing the same email, and OCA's
+   ``automation_oca`` running the equivalent email-then-tag automation.
+"""
+import argparse
+import multiprocessing
+import os
+import resource
+import statistics
+import sys
+import time
+from datetime import timedelta
+
+import odoo
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.tools import SQL
+
+EMAIL_SUBJECT = "Hello {{ object.name }}"
+EMAIL_BODY = "<p>Dear {{ object.name }}, your address {{ object.email }} is on our list. " \
+             "<a href='https://shop.example.com/offer'>See the offer</a></p>"
+SMS_BODY = "Hi {{ object.name }}, your code is {{ object.ref }}"
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, dbname, contacts, ref_contacts, events, worker_jobs):
+        self.dbname = dbname
+        self.n = contacts
+        self.m = ref_contacts
+        self.n_events = events
+        self.worker_jobs = worker_jobs
+        self.registry = Registry(dbname)
+        self.rows = []
+
+    # -- helpers -------------------------------------------------------------
+
+    def env(self, cr):
+        return api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True, "mail_notrack": True,
+                                                  "mail_create_nolog": True})
+
+    def row(self, what, count, seconds, unit, reference=None, extra=""):
+        rate = count / seconds if seconds else float("inf")
+        self.rows.append((what, count, seconds, rate, unit, reference, extra))
+        log(f"  {what}: {count} in {seconds:.2f}s = {rate:,.0f} {unit}/s {extra}")
+        return rate
+
+    def create_contacts(self, count, marker):
+        """Insert contacts with SQL (the ORM would dominate the set-up time), in one statement."""
+        with self.registry.cursor() as cr:
+            cr.execute(SQL(
+                """
+                INSERT INTO res_partner (name, complete_name, email, email_normalized, mobile, phone_sanitized,
+                                         ref, active, type, is_company, lang, country_id,
+                                         create_uid, write_uid, create_date, write_date)
+                SELECT 'Bench ' || i, 'Bench ' || i, 'bench' || i || '@' || %(m)s || '.example.com',
+                       'bench' || i || '@' || %(m)s || '.example.com', '+3247' || lpad(i::text, 7, '0'),
+                       '+3247' || lpad(i::text, 7, '0'), %(m)s, TRUE, 'contact', FALSE, 'en_US',
+                       (SELECT id FROM res_country WHERE code = 'BE'), 1, 1, now(), now()
+                  FROM generate_series(1, %(n)s) AS i
+                """, m=marker, n=count))
+            cr.execute(SQL("UPDATE res_partner SET commercial_partner_id = id WHERE ref = %s", marker))
+            cr.execute(SQL("SELECT id FROM res_partner WHERE ref = %s ORDER BY id", marker))
+            return [row[0] for row in cr.fetchall()]
+
+    def make_flow(self, env, name, steps, domain=None, trigger=None):
+        flow = env["salesjet.flow"].create({"name": name, "reentry_policy": "always"})
+        env["salesjet.flow.step"].create([{"flow_id": flow.id, "sequence": i, **step} for i, step in enumerate(steps)])
+        env["salesjet.flow.trigger"].create(
+            {"flow_id": flow.id, **(trigger or {"trigger_type": "segment", "partner_domain": repr(domain)})})
+        return flow
+
+    def drain_with_cron(self, flow_ids):
+        """Run due jobs through ir.cron._process_job, as a cron worker does, until none is due."""
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            cron = env.ref("salesjet_flows.ir_cron_salesjet_process_jobs")
+            job = {**cron.read(load=None)[0], "done": 0, "remaining": 0, "timed_out_counter": 0}
+        while True:
+            with self.registry.cursor() as cr:
+                cr.execute(SQL(
+                    "SELECT count(*) FROM salesjet_flow_job WHERE state = 'pending' AND scheduled_date <= %s "
+                    "AND flow_id = ANY(%s)", odoo.fields.Datetime.now(), flow_ids))
+                if not cr.fetchone()[0]:
+                    return
+            self.registry["ir.cron"]._process_job(self.dbname, self.registry.cursor(), dict(job))
+
+    def count_jobs(self, flow_ids, state="done"):
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("SELECT count(*) FROM salesjet_flow_job WHERE flow_id = ANY(%s) AND state = %s",
+                           flow_ids, state))
+            return cr.fetchone()[0]
+
+    # -- 1. segment launch -------------------------------------------------------
+
+    def bench_launch_and_steps(self):
+        log(f"creating {self.n} contacts")
+        t = time.perf_counter()
+        self.partner_ids = self.create_contacts(self.n, "bench")
+        log(f"  {time.perf_counter() - t:.1f}s")
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            types = dict(env["salesjet.flow.step"]._fields["action_type"].selection)
+            tag = env["res.partner.category"].create({"name": "Bench tag"})
+            steps = [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]}]
+            email_ok = "email" in types
+            sms_ok = "sms" in types
+            if email_ok:
+                steps.append({"action_type": "email", **self.email_step_values(env)})
+            if sms_ok:
+                steps.append({"action_type": "sms", **self.sms_step_values(env)})
+            # each step waits one day, so that each type is timed on its own
+            for step in steps[1:]:
+                step.update(timing="delay", delay_value=1, delay_unit="days")
+            flow = self.make_flow(env, "Bench flow", steps, domain=[("ref", "=", "bench")])
+            self.flow_id = flow.id
+            trigger = flow.trigger_ids
+            cr.commit()
+            t = time.perf_counter()
+            count = flow._launch_segment(trigger)
+            cr.commit()
+            self.row("1. segment launch", count, time.perf_counter() - t, "enrolments")
+        # step 1: tag
+        t = time.perf_counter()
+        self.drain_with_cron([self.flow_id])
+        self.row("2a. add-tag step (cron)", self.count_jobs([self.flow_id]), time.perf_counter() - t, "jobs")
+        done_before = self.count_jobs([self.flow_id])
+        for label, enabled in (("2b. email step (cron, queued)", email_ok), ("2c. SMS step (cron, queued)", sms_ok)):
+            if not enabled:
+                log(f"  {label}: step type not available, skipped")
+                continue
+            with self.registry.cursor() as cr:
+                cr.execute(SQL("UPDATE salesjet_flow_job SET scheduled_date = %s WHERE flow_id = %s AND state = 'pending'",
+                               odoo.fields.Datetime.now() - timedelta(seconds=1), self.flow_id))
+            t = time.perf_counter()
+            self.drain_with_cron([self.flow_id])
+            elapsed = time.perf_counter() - t
+            done = self.count_jobs([self.flow_id])
+            self.row(label, done - done_before, elapsed, "jobs")
+            if "email" in label:
+                self.email_rate = (done - done_before) / elapsed
+            done_before = done
+
+    def email_step_values(self, env):
+        step_fields = env["salesjet.flow.step"]._fields
+        template = env["mail.template"].create({
+            "name": "Bench email", "model_id": env["ir.model"]._get_id("res.partner"),
+            "subject": EMAIL_SUBJECT, "body_html": EMAIL_BODY, "email_from": "shop@example.com",
+        })
+        self.template_id = template.id
+        vals = {}
+        for name in ("mail_template_id", "email_template_id", "template_id"):
+            if name in step_fields:
+                vals[name] = template.id
+                break
+        return vals
+
+    def sms_step_values(self, env):
+        step_fields = env["salesjet.flow.step"]._fields
+        template = env["sms.template"].create({
+            "name": "Bench SMS", "model_id": env["ir.model"]._get_id("res.partner"), "body": SMS_BODY})
+        for name in ("sms_template_id",):
+            if name in step_fields:
+                return {name: template.id}
+        return {"sms_body": SMS_BODY} if "sms_body" in step_fields else {}
+
+    # -- 3. event dispatch ---------------------------------------------------------
+
+    def bench_events(self):
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            tag = env["res.partner.category"].create({"name": "Bench event tag"})
+            flows = [self.make_flow(env, f"Bench event flow {i}", [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]}],
+                                    trigger={"trigger_type": "api", "event_code": f"bench_event_{i}"})
+                     for i in range(20)]
+            self.event_flow_ids = [flow.id for flow in flows]
+            cr.commit()
+            Event = env["salesjet.event"]
+            partners = self.partner_ids[: self.n_events]
+            times = []
+            t0 = time.perf_counter()
+            for i, partner_id in enumerate(partners):
+                t = time.perf_counter()
+                Event.post(f"bench_event_{i % 20}", partner_id, data={"i": i})
+                cr.commit()
+                times.append(time.perf_counter() - t)
+            total = time.perf_counter() - t0
+            times.sort()
+            median = statistics.median(times) * 1000
+            p95 = times[int(len(times) * 0.95) - 1] * 1000
+            self.row("3. event dispatch (20 flows)", len(partners), total, "events",
+                     extra=f"median {median:.2f} ms, p95 {p95:.2f} ms")
+            self.dispatch_median, self.dispatch_p95 = median, p95
+        # run the jobs those events queued, so they do not weigh on the worker measures
+        self.drain_with_cron(self.event_flow_ids)
+
+    # -- 5. workers ------------------------------------------------------------------
+
+    def prepare_worker_jobs(self, name):
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            tag = env["res.partner.category"].create({"name": f"{name} tag"})
+            # the first step waits, so that launching queues jobs that are not due yet
+            flow = self.make_flow(env, name, [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)], "timing": "delay",
+                                               "delay_value": 1, "delay_unit": "days"}],
+                                  domain=[("ref", "=", "bench")])
+            flow.reentry_policy = "always"
+            ids = self.partner_ids[: self.worker_jobs]
+            flow._enroll(ids)
+            cr.execute(SQL("UPDATE salesjet_flow_job SET scheduled_date = %s WHERE flow_id = %s",
+                           odoo.fields.Datetime.now() - timedelta(seconds=1), flow.id))
+            cr.commit()
+            return flow.id
+
+    def run_workers(self, flow_id, workers):
+        odoo.sql_db.close_all()
+        ctx = multiprocessing.get_context("fork")
+        start = ctx.Barrier(workers + 1)
+        procs = [ctx.Process(target=_worker, args=(self.dbname, flow_id, start)) for _i in range(workers)]
+        for proc in procs:
+            proc.start()
+        start.wait()
+        t = time.perf_counter()
+        for proc in procs:
+            proc.join()
+        elapsed = time.perf_counter() - t
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("SELECT count(*), count(*) FILTER (WHERE attempts > 1), count(*) FILTER (WHERE state <> 'done') "
+                           "FROM salesjet_flow_job WHERE flow_id = %s", flow_id))
+            total, duplicates, not_done = cr.fetchone()
+        return elapsed, total, duplicates, not_done
+
+    def bench_workers(self):
+        # prepare each set just before its run: a worker takes every due job
+        one = self.prepare_worker_jobs("Bench one worker")
+        t1, n1, d1, nd1 = self.run_workers(one, 1)
+        self.row("5a. one worker process", n1, t1, "jobs", extra=f"duplicates {d1}, not done {nd1}")
+        two = self.prepare_worker_jobs("Bench two workers")
+        t2, n2, d2, nd2 = self.run_workers(two, 2)
+        self.row("5b. two worker processes", n2, t2, "jobs", extra=f"duplicates {d2}, not done {nd2}")
+        self.speedup = t1 / t2
+        self.duplicates = d1 + d2
+
+    # -- 6. references ---------------------------------------------------------------
+
+    def bench_mass_mailing(self):
+        ids = self.create_contacts(self.m, "benchref")
+        self.ref_partner_ids = ids
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            mailing = env["mailing.mailing"].create({
+                "subject": EMAIL_SUBJECT, "body_html": EMAIL_BODY, "body_arch": EMAIL_BODY,
+                "mailing_model_id": env["ir.model"]._get_id("res.partner"),
+                "mailing_domain": repr([("id", "in", ids)]), "email_from": "shop@example.com",
+            })
+            cr.commit()
+            t = time.perf_counter()
+            mailing.action_send_mail(ids)
+            cr.commit()
+            elapsed = time.perf_counter() - t
+            count = env["mail.mail"].search_count([("mailing_id", "=", mailing.id)])
+        self.mass_rate = self.row("6a. Odoo mass mailing (queue)", count, elapsed, "emails", reference=True)
+
+    def bench_automation_oca(self):
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            if "automation.configuration" not in env:
+                log("  automation_oca is not installed: reference skipped")
+                return
+            ids = self.ref_partner_ids
+            tag = env["res.partner.category"].create({"name": "OCA bench tag"})
+            template = env["mail.template"].create({
+                "name": "OCA bench email", "model_id": env["ir.model"]._get_id("res.partner"),
+                "subject": EMAIL_SUBJECT, "body_html": EMAIL_BODY, "email_from": "shop@example.com"})
+            action = env["ir.actions.server"].create({
+                "name": "OCA bench tag", "model_id": env["ir.model"]._get_id("res.partner"), "state": "code",
+                "code": f"records.write({{'category_id': [(4, {tag.id})]}})"})
+            config = env["automation.configuration"].create({
+                "name": "OCA bench", "model_id": env["ir.model"]._get_id("res.partner"),
+                "editable_domain": repr([("id", "in", ids)]), "domain": repr([("id", "in", ids)])})
+            mail_step = env["automation.configuration.step"].create({
+                "name": "Email", "configuration_id": config.id, "step_type": "mail", "trigger_type": "start",
+                "mail_template_id": template.id, "trigger_interval": 1, "trigger_interval_type": "hours"})
+            env["automation.configuration.step"].create({
+                "name": "Tag", "configuration_id": config.id, "step_type": "action", "trigger_type": "after_step",
+                "parent_id": mail_step.id, "server_action_id": action.id,
+                "trigger_interval": 1, "trigger_interval_type": "hours"})
+            config.start_automation()
+            cr.commit()
+            t = time.perf_counter()
+            config.run_automation()
+            cr.commit()
+            self.row("6b. automation_oca enrolment", len(ids), time.perf_counter() - t, "contacts", reference=True)
+            Step = env["automation.record.step"]
+            for label, step_type in (("6c. automation_oca email", "mail"), ("6d. automation_oca tag", "action")):
+                cr.execute(SQL(
+                    "UPDATE automation_record_step SET scheduled_date = %s WHERE state = 'scheduled' AND step_type = %s",
+                    odoo.fields.Datetime.now() - timedelta(seconds=1), step_type))
+                env.invalidate_all()
+                cr.commit()
+                t = time.perf_counter()
+                Step._cron_automation_steps()
+                cr.commit()
+                elapsed = time.perf_counter() - t
+                count = Step.search_count([("step_type", "=", step_type), ("state", "=", "done")])
+                rate = self.row(label, count, elapsed, "jobs", reference=True)
+                if step_type == "mail":
+                    self.oca_email_rate = rate
+
+    # -- report ------------------------------------------------------------------------
+
+    def report(self):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print()
+        print(f"SalesJet Flows benchmark — N = {self.n} contacts, references on M = {self.m}, "
+              f"{os.cpu_count()} CPUs")
+        print()
+        print(f"| {'measure':<36} | {'count':>8} | {'seconds':>8} | {'per second':>11} |")
+        print(f"|{'-' * 38}|{'-' * 10}|{'-' * 10}|{'-' * 13}|")
+        for what, count, seconds, rate, unit, _ref, extra in self.rows:
+            print(f"| {what:<36} | {count:>8} | {seconds:>8.2f} | {rate:>11,.0f} | {unit} {extra}")
+        print()
+        print(f"peak RSS: {rss:.0f} MB (this process), {children:.0f} MB (largest worker process)")
+        if getattr(self, "mass_rate", None) and getattr(self, "email_rate", None):
+            print(f"email step vs mass mailing, time per email: {self.mass_rate / self.email_rate:.2f} "
+                  f"(<= 1.0 means at least as fast)")
+        if getattr(self, "oca_email_rate", None) and getattr(self, "email_rate", None):
+            print(f"email step vs automation_oca: {self.email_rate / self.oca_email_rate:.1f}x faster")
+        if getattr(self, "speedup", None):
+            print(f"two workers vs one: {self.speedup:.2f}x, duplicate executions: {self.duplicates}")
+        if getattr(self, "dispatch_median", None):
+            print(f"event dispatch: median {self.dispatch_median:.2f} ms, p95 {self.dispatch_p95:.2f} ms")
+
+
+def _worker(dbname, flow_id, start):
+    """A cron worker process: takes and runs due jobs batch by batch until none is left."""
+    registry = Registry(dbname)
+    start.wait()
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        Job = env["salesjet.flow.job"]
+        while True:
+            count = Job._process_due_batch()
+            cr.commit()
+            if not count:
+                break
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--ref-contacts", type=int, default=5_000)
+    parser.add_argument("--events", type=int, default=2_000)
+    parser.add_argument("--worker-jobs", type=int, default=20_000)
+    args = parser.parse_args()
+    odoo.tools.config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
+    bench = Bench(args.database, args.contacts, args.ref_contacts, min(args.events, args.contacts),
+                  min(args.worker_jobs, args.contacts))
+    log("1-2. segment launch and steps")
+    bench.bench_launch_and_steps()
+    log("3. event dispatch")
+    bench.bench_events()
+    log("5. workers")
+    bench.bench_workers()
+    log("6. references")
+    bench.bench_mass_mailing()
+    bench.bench_automation_oca()
+    bench.report()
+
+
+if __name__ == "__main__":
+    main()
