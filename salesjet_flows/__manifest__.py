@@ -35,6 +35,7 @@ workers can share safely.
         "views/salesjet_flow_views.xml",
         "views/res_config_settings_views.xml",
         "views/salesjet_flows_menus.xml",
+        "views/salesjet_flow_step_messaging_views.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",

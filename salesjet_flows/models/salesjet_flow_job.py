@@ -53,6 +53,9 @@ class SalesjetFlowJob(models.Model):
     date_done = fields.Datetime(string="Ended")
     result = fields.Text(help="What the job did, or why it was skipped.")
     error = fields.Text(help="The last error, kept when the job is retried or fails.")
+    mailing_trace_id = fields.Many2one(
+        "mailing.trace", string="Email trace", ondelete="set null", index="btree_not_null",
+        help="Delivery, open and click tracking of the email this job sent.")
     res_model = fields.Char(string="Produced model", help="Technical name of the record this job produced.")
     res_id = fields.Many2oneReference(string="Produced record", model_field="res_model")
 
@@ -204,7 +207,10 @@ class SalesjetFlowJob(models.Model):
             now=now, uid=self.env.uid, ids=self.ids,
         ))
         self.invalidate_recordset(["state", "attempts", "date_started", "write_date", "write_uid"])
-        for step, jobs in self.grouped("step_id").items():
+        # a run stopped meanwhile (by a user or a "stop follow-up" step) runs nothing more
+        orphans = self.filtered(lambda j: j.enrollment_id.state != "running")
+        orphans.write({"state": "cancelled", "date_done": now, "result": _("The run had ended.")})
+        for step, jobs in (self - orphans).grouped("step_id").items():
             step._run_jobs(jobs)
         # jobs the step left running succeeded
         self.env.flush_all()

@@ -1,1 +1,2 @@
 from . import salesjet_flow_launch
+from . import salesjet_step_test

@@ -1,0 +1,225 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL, email_normalize
+
+from .salesjet_flow_step_render import inline_to_qweb
+
+
+class SalesjetFlowStep(models.Model):
+    _inherit = "salesjet.flow.step"
+
+    action_type = fields.Selection(selection_add=[("email", "Send email")], ondelete={"email": "cascade"})
+    email_source = fields.Selection(
+        [("template", "An existing template"), ("custom", "Written here")],
+        string="Email", default="custom",
+        help="Use one of your email templates, or write the subject and body here "
+             "(they are saved as a template of their own).",
+    )
+    mail_template_id = fields.Many2one(
+        "mail.template", string="Email template", ondelete="restrict",
+        domain=[("model", "=", "res.partner")],
+        help="A template on Contacts. Placeholders: {{ object.name }} (the contact), {{ lead.name }} "
+             "(the run's lead), {{ event.get('key') ||| default }} (the event's data).",
+    )
+    email_subject = fields.Char(
+        string="Subject", translate=True,
+        help="Placeholders allowed, with a default for missing values: Hello {{ object.name ||| there }}",
+    )
+    email_body = fields.Html(
+        string="Body", translate=True, sanitize=True,
+        help="Placeholders allowed: {{ object.name ||| friend }}. Links are tracked.",
+    )
+    email_to_mode = fields.Selection(
+        [("contact", "The contact"), ("fixed", "A fixed address")],
+        string="Send to", default="contact",
+        help="A fixed address sends the mail about the contact to someone else, e.g. to notify staff.",
+    )
+    email_to_fixed = fields.Char(string="Address", help="One email address, e.g. sales@yourcompany.com")
+    mail_server_id = fields.Many2one(
+        "ir.mail_server", string="SMTP connection",
+        help="The outgoing mail server this step sends with; empty: Odoo's default choice.",
+    )
+    mailing_id = fields.Many2one(
+        "mailing.mailing", string="Tracking mailing", readonly=True, copy=False, ondelete="set null",
+        help="Technical mailing whose traces record the opens and clicks of this step's emails.",
+    )
+
+    @api.constrains("action_type", "email_source", "mail_template_id", "email_subject", "email_body",
+                    "email_to_mode", "email_to_fixed")
+    def _check_email_settings(self):
+        for step in self.filtered(lambda s: s.action_type == "email"):
+            step._check_action_email()
+
+    def _check_action_email(self):
+        if self.email_source == "template" and not self.mail_template_id:
+            raise ValidationError(_("Step “%s”: choose the email template to send.", self.display_name))
+        if self.email_source == "custom" and not (self.email_subject or "").strip():
+            raise ValidationError(_("Step “%s”: write the email's subject.", self.display_name))
+        if self.email_to_mode == "fixed" and not email_normalize(self.email_to_fixed or ""):
+            raise ValidationError(_("Step “%s”: “%s” is not a valid email address.",
+                                    self.display_name, self.email_to_fixed or ""))
+        if self.email_source == "custom":
+            self._check_renders(self.email_subject, _("subject"))
+            self._check_renders(inline_to_qweb(self.email_body), _("body"), engine="qweb")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        steps = super().create(vals_list)
+        steps.filtered(lambda s: s.action_type == "email")._sync_email_template()
+        return steps
+
+    def write(self, vals):
+        res = super().write(vals)
+        if {"action_type", "email_source", "email_subject", "email_body", "mail_server_id", "name"} & set(vals):
+            self.filtered(lambda s: s.action_type == "email")._sync_email_template()
+        return res
+
+    def _sync_email_template(self):
+        """Keep the step's own template and its tracking mailing in line with the step."""
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        for step in self:
+            if step.email_source == "custom":
+                vals = {
+                    "name": _("Flow %(flow)s: %(step)s", flow=step.flow_id.name, step=step.name or _("email")),
+                    "model_id": model_id,
+                    "subject": step.email_subject,
+                    "body_html": inline_to_qweb(step.email_body),
+                    "mail_server_id": step.mail_server_id.id,
+                    "auto_delete": True,
+                }
+                own = step.mail_template_id if step.mail_template_id.salesjet_step_id == step else False
+                if own:
+                    own.write(vals)
+                else:
+                    template = self.env["mail.template"].create(dict(vals, salesjet_step_id=step.id))
+                    super(SalesjetFlowStep, step).write({"mail_template_id": template.id})
+            if not step.mailing_id:
+                mailing = self.env["mailing.mailing"].sudo().create({
+                    "subject": step.mail_template_id.subject or step.display_name,
+                    "body_html": step.mail_template_id.body_html,
+                    "mailing_model_id": model_id,
+                    "mailing_domain": "[(0, '=', 1)]",  # sends nothing by itself
+                    "state": "done",
+                    "sent_date": fields.Datetime.now(),
+                    "keep_archives": True,
+                })
+                super(SalesjetFlowStep, step).write({"mailing_id": mailing.id})
+            step.mailing_id.sudo().write({"subject": _("Flow %(flow)s: %(step)s", flow=step.flow_id.name,
+                                                      step=step.display_name)})
+
+    # ------------------------------------------------------------------
+    # Execution
+    # ------------------------------------------------------------------
+
+    def _skip_unreachable_by_email(self, jobs):
+        """Skip jobs whose contact cannot get a marketing email; return the others."""
+        archived = jobs.filtered(lambda j: not j.partner_id.active)
+        archived._mark_skipped(_("Contact archived."))
+        jobs -= archived
+        no_email = jobs.filtered(lambda j: not j.partner_id.email_normalized)
+        no_email.filtered(lambda j: not j.partner_id.email)._mark_skipped(_("No email address."))
+        no_email.filtered(lambda j: j.partner_id.email)._mark_skipped(_("Invalid email address."))
+        jobs -= no_email
+        if jobs:
+            self.env["mail.blacklist"].flush_model()
+            self.env.cr.execute(SQL(
+                "SELECT email FROM mail_blacklist WHERE active AND email = ANY(%s)",
+                list(set(jobs.partner_id.mapped("email_normalized"))),
+            ))
+            blacklisted = {row[0] for row in self.env.cr.fetchall()}
+            refused = jobs.filtered(lambda j: j.partner_id.email_normalized in blacklisted)
+            refused._mark_skipped(_("Email address blacklisted: the contact opted out of emails."))
+            jobs -= refused
+        return jobs
+
+    def _email_from(self):
+        template = self.mail_template_id
+        if template.email_from:
+            return template._render_field("email_from", [self.env.user.partner_id.id])[self.env.user.partner_id.id]
+        company = self.flow_id.company_id
+        return company.email_formatted or self.env.user.email_formatted
+
+    def _action_email(self, jobs):
+        """Render the template for the whole batch and queue one tracked mail per contact."""
+        to_contact = self.email_to_mode == "contact"
+        if to_contact:
+            jobs = self._skip_unreachable_by_email(jobs)
+        if not jobs:
+            return
+        template = self.mail_template_id
+        if not template:
+            raise ValidationError(_("Step “%s” has no email template.", self.display_name))
+        mailing = self.mailing_id
+        email_from = self._email_from()
+        server = self.mail_server_id or template.mail_server_id
+        vals_list, ordered_jobs = [], []
+        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
+            localized = template.with_context(lang=lang or None)
+            body_source = localized.body_html or ""
+            if to_contact and mailing:
+                # shorten the links once in the source, as mass mailing does, so every
+                # mail of the batch shares the same trackers
+                body_source = self.env["mail.render.mixin"]._shorten_links(
+                    body_source, {"mass_mailing_id": mailing.id}, blacklist=["/unsubscribe_from_list", "/view"])
+            subjects = self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None)
+            bodies = self._render_for_jobs(body_source, lang_jobs, engine="qweb", lang=lang or None)
+            for job in lang_jobs:
+                partner = job.partner_id
+                vals = {
+                    "subject": subjects[job.id],
+                    "body_html": bodies[job.id],
+                    "email_from": email_from,
+                    "mail_server_id": server.id,
+                    "auto_delete": template.auto_delete,
+                    "model": "res.partner",
+                    "res_id": partner.id,
+                    "message_type": "email",
+                    "is_notification": True,
+                }
+                if to_contact:
+                    vals["recipient_ids"] = [(4, partner.id)]
+                    if mailing:
+                        vals["mailing_id"] = mailing.id
+                        vals["mailing_trace_ids"] = [(0, 0, {
+                            "trace_type": "mail", "model": "res.partner", "res_id": partner.id,
+                            "email": partner.email_normalized, "mass_mailing_id": mailing.id,
+                        })]
+                else:
+                    vals["email_to"] = self.email_to_fixed
+                vals_list.append(vals)
+                ordered_jobs.append(job)
+        mails = self.env["mail.mail"].sudo().create(vals_list)
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job j
+               SET res_model = 'mail.mail', res_id = v.mail_id, mailing_trace_id = v.trace_id,
+                   result = %s
+              FROM unnest(%s::int[], %s::int[], %s::int[]) AS v(job_id, mail_id, trace_id)
+             WHERE j.id = v.job_id
+            """,
+            _("Email queued to %s", self.email_to_fixed) if not to_contact else _("Email queued."),
+            [job.id for job in ordered_jobs], mails.ids,
+            [mail.mailing_trace_ids[:1].id or None for mail in mails],
+        ))
+        jobs.invalidate_recordset(["res_model", "res_id", "mailing_trace_id", "result"])
+
+    def action_send_test(self):
+        """Open the wizard that sends this step's message to a test address."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Send a test"),
+            "res_model": "salesjet.step.test",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_step_id": self.id},
+        }
+
+
+class MailTemplate(models.Model):
+    _inherit = "mail.template"
+
+    salesjet_step_id = fields.Many2one(
+        "salesjet.flow.step", string="Flow step", ondelete="set null", index="btree_not_null",
+        help="The flow step that owns this template (it was written in the step).",
+    )

@@ -1,0 +1,118 @@
+import phonenumbers
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+NUMBER_SOURCES = [
+    ("mobile", "Mobile"),
+    ("phone", "Phone"),
+    ("event", "A value of the event"),
+]
+
+
+def to_e164(number, country_code):
+    """Normalise ``number`` to E.164 using the contact's country, or return None if it is not a valid number."""
+    if not number:
+        return None
+    try:
+        parsed = phonenumbers.parse(number, (country_code or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class SalesjetFlowStep(models.Model):
+    _inherit = "salesjet.flow.step"
+
+    action_type = fields.Selection(selection_add=[("sms", "Send SMS")], ondelete={"sms": "cascade"})
+    sms_template_id = fields.Many2one(
+        "sms.template", string="SMS template", domain=[("model", "=", "res.partner")], ondelete="restrict",
+        help="An SMS template on Contacts; or leave it empty and write the text below.",
+    )
+    sms_body = fields.Text(
+        string="SMS text", translate=True,
+        help="Placeholders show a visible default where data is missing, as SalesJet does: "
+             "Hi {{ object.name ||| #Contact | Name# }}",
+    )
+    sms_number_source = fields.Selection(
+        NUMBER_SOURCES, string="Number", default="mobile",
+        help="Mobile or phone of the contact (the other one is used when this one is empty), "
+             "or a value of the event that started the run.",
+    )
+    sms_number_key = fields.Char(string="Event key", help="Key of the event's data holding the number, e.g. phone.")
+
+    @api.constrains("action_type", "sms_template_id", "sms_body", "sms_number_source", "sms_number_key")
+    def _check_sms_settings(self):
+        for step in self.filtered(lambda s: s.action_type == "sms"):
+            step._check_action_sms()
+
+    def _check_action_sms(self):
+        if not self.sms_template_id and not (self.sms_body or "").strip():
+            raise ValidationError(_("Step “%s”: choose an SMS template or write the text.", self.display_name))
+        if self.sms_number_source == "event" and not (self.sms_number_key or "").strip():
+            raise ValidationError(_("Step “%s”: say which value of the event holds the number.", self.display_name))
+        self._check_renders(self._sms_source(), _("SMS text"))
+
+    def _sms_source(self):
+        return self.sms_template_id.body if self.sms_template_id else (self.sms_body or "")
+
+    def _sms_numbers(self, jobs):
+        """{job id: E.164 number or None} from the configured source and the contact's country."""
+        default_country = self.flow_id.company_id.country_id.code
+        numbers = {}
+        for job in jobs:
+            partner = job.partner_id
+            if self.sms_number_source == "event":
+                raw = str((job.enrollment_id.data or {}).get(self.sms_number_key) or "")
+            elif self.sms_number_source == "phone":
+                raw = partner.phone or partner.mobile
+            else:
+                raw = partner.mobile or partner.phone
+            numbers[job.id] = (raw, to_e164(raw, partner.country_id.code or default_country))
+        return numbers
+
+    def _action_sms(self, jobs):
+        """Render the text for the batch and queue one ``sms.sms`` per contact through Odoo's gateway."""
+        archived = jobs.filtered(lambda j: not j.partner_id.active)
+        archived._mark_skipped(_("Contact archived."))
+        jobs -= archived
+        numbers = self._sms_numbers(jobs)
+        missing = jobs.filtered(lambda j: not numbers[j.id][0])
+        missing._mark_skipped(_("No phone number."))
+        invalid = jobs.filtered(lambda j: numbers[j.id][0] and not numbers[j.id][1])
+        for job in invalid:
+            job._mark_skipped(_("Invalid phone number: %s", numbers[job.id][0]))
+        jobs -= missing | invalid
+        if jobs:
+            self.env["phone.blacklist"].flush_model()
+            self.env.cr.execute(SQL("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)",
+                                    list({numbers[j.id][1] for j in jobs})))
+            blacklisted = {row[0] for row in self.env.cr.fetchall()}
+            refused = jobs.filtered(lambda j: numbers[j.id][1] in blacklisted)
+            refused._mark_skipped(_("Phone number blacklisted: the contact opted out of SMS."))
+            jobs -= refused
+        if not jobs:
+            return
+        bodies = {}
+        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
+            source = (self.sms_template_id.with_context(lang=lang or None).body if self.sms_template_id
+                      else self.with_context(lang=lang or None).sms_body)
+            bodies.update(self._render_for_jobs(source or "", lang_jobs, lang=lang or None))
+        sms = self.env["sms.sms"].sudo().create([{
+            "number": numbers[job.id][1], "body": bodies[job.id], "partner_id": job.partner_id.id,
+            "state": "outgoing",
+        } for job in jobs])
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job j SET res_model = 'sms.sms', res_id = v.sms_id, result = %s || v.number
+              FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(job_id, sms_id, number)
+             WHERE j.id = v.job_id
+            """,
+            _("SMS queued to "), jobs.ids, sms.ids, [numbers[job.id][1] for job in jobs],
+        ))
+        jobs.invalidate_recordset(["res_model", "res_id", "result"])
+        # the SMS queue cron sends them; wake it now rather than at its next run
+        self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
