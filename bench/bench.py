@@ -156,27 +156,17 @@ class Bench:
             done_before = done
 
     def email_step_values(self, env):
-        step_fields = env["salesjet.flow.step"]._fields
         template = env["mail.template"].create({
             "name": "Bench email", "model_id": env["ir.model"]._get_id("res.partner"),
             "subject": EMAIL_SUBJECT, "body_html": EMAIL_BODY, "email_from": "shop@example.com",
         })
         self.template_id = template.id
-        vals = {}
-        for name in ("mail_template_id", "email_template_id", "template_id"):
-            if name in step_fields:
-                vals[name] = template.id
-                break
-        return vals
+        return {"email_source": "template", "mail_template_id": template.id}
 
     def sms_step_values(self, env):
-        step_fields = env["salesjet.flow.step"]._fields
         template = env["sms.template"].create({
             "name": "Bench SMS", "model_id": env["ir.model"]._get_id("res.partner"), "body": SMS_BODY})
-        for name in ("sms_template_id",):
-            if name in step_fields:
-                return {name: template.id}
-        return {"sms_body": SMS_BODY} if "sms_body" in step_fields else {}
+        return {"sms_template_id": template.id}
 
     # -- 3. event dispatch ---------------------------------------------------------
 
