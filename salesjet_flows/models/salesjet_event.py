@@ -98,6 +98,9 @@ class SalesjetEvent(models.Model):
             raise UserError(_("Event data must be a dictionary of values."))
         partner = self.env["res.partner"].browse(partner.id if hasattr(partner, "id") else partner or [])
         lead = self.env["crm.lead"].browse(lead.id if hasattr(lead, "id") else lead or [])
+        # only what is needed: a contact has a hundred columns
+        partner.fetch(["company_id"])
+        lead.fetch(["company_id", "partner_id"])
         if external_id:
             existing = self.sudo().search([("kind", "=", kind), ("external_id", "=", external_id)], limit=1)
             if existing:
@@ -107,12 +110,15 @@ class SalesjetEvent(models.Model):
             "source": source, "external_id": external_id or False,
             "company_id": (partner.company_id or lead.company_id or self.env.company).id,
         }
-        try:
-            with self.env.cr.savepoint():
-                event = self.sudo().create(vals)
-        except IntegrityError:
-            # the same external id arrived at the same moment through another transaction
-            return self.sudo().search([("kind", "=", kind), ("external_id", "=", external_id)], limit=1)
+        if external_id:
+            try:
+                with self.env.cr.savepoint():
+                    event = self.sudo().create(vals)
+            except IntegrityError:
+                # the same external id arrived at the same moment through another transaction
+                return self.sudo().search([("kind", "=", kind), ("external_id", "=", external_id)], limit=1)
+        else:
+            event = self.sudo().create(vals)
         if process:
             event._process()
         else:
@@ -146,30 +152,44 @@ class SalesjetEvent(models.Model):
         return self.partner_id or self.lead_id.partner_id
 
     def _matching_triggers(self):
+        """Triggers of active flows of the event's company that start a flow for this event.
+
+        The candidate triggers come from a registry cache (flows and triggers
+        change rarely, events come often); only trigger types with parameters
+        beyond an event code are asked ``_matches_event``.
+        """
         self.ensure_one()
-        kinds = self.env["salesjet.flow.trigger"]._event_kinds()
-        types = [trigger_type for trigger_type, kind in kinds.items() if kind == self.kind]
-        triggers = self.env["salesjet.flow.trigger"].sudo().search([
-            ("trigger_type", "in", types),
-            ("flow_id.active", "=", True),
-            ("company_id", "=", self.company_id.id),
-        ])
-        return triggers.filtered(lambda t: t._matches_event(self))
+        Trigger = self.env["salesjet.flow.trigger"].sudo()
+        code = (self.code or "").strip()
+        matching = []
+        for row in Trigger._cached_triggers(self.kind, self.company_id.id):
+            trigger_id, trigger_type, event_code = row[:3]
+            if trigger_type == "api":
+                if (event_code or "").strip() == code:
+                    matching.append(row)
+            elif Trigger.browse(trigger_id)._matches_event(self):
+                matching.append(row)
+        return matching
 
     def _dispatch(self):
+        """Enrol the event's contact in each flow with a matching trigger (the first one that accepts it)."""
         self.ensure_one()
         partner = self._get_partner()
-        if not partner:
-            return self.env["salesjet.flow.enrollment"]
         enrollments = self.env["salesjet.flow.enrollment"]
-        for flow, triggers in self._matching_triggers().grouped("flow_id").items():
-            for trigger in triggers:
-                domain = trigger._get_partner_domain()
-                if domain and not partner.filtered_domain(domain):
+        if not partner:
+            return enrollments
+        done_flows = set()
+        for trigger_id, _type, _code, flow_id, partner_domain in self._matching_triggers():
+            if flow_id in done_flows:
+                continue
+            if partner_domain and partner_domain.strip() not in ("[]", ""):
+                trigger = self.env["salesjet.flow.trigger"].sudo().browse(trigger_id)
+                if not partner.filtered_domain(trigger._get_partner_domain()):
                     continue
-                enrollments |= flow._enroll([partner.id], trigger=trigger, event=self, lead=self.lead_id,
-                                            data=self.data)
-                break
+            done_flows.add(flow_id)
+            flow = self.env["salesjet.flow"].sudo().browse(flow_id)
+            enrollments |= flow._enroll([partner.id], trigger=self.env["salesjet.flow.trigger"].browse(trigger_id),
+                                        event=self, lead=self.lead_id, data=self.data)
         return enrollments
 
     @api.model

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -103,6 +103,20 @@ class SalesjetFlow(models.Model):
         for flow in self:
             flow.has_segment_trigger = "segment" in flow.trigger_ids.mapped("trigger_type")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()  # the trigger cache follows active flows
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if {"active", "company_id"} & set(vals):
+            self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
+
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)
         return [dict(vals, name=_("%s (copy)", flow.name)) for flow, vals in zip(self, vals_list)]
@@ -164,7 +178,16 @@ class SalesjetFlow(models.Model):
 
     def _first_step(self):
         self.ensure_one()
-        return self.step_ids.filtered("active")[:1]
+        step = self.env["salesjet.flow.step"].browse(self._first_step_id(self.id))
+        step.fetch(step._timing_fields())
+        return step
+
+    @api.model
+    @tools.ormcache("flow_id")
+    def _first_step_id(self, flow_id):
+        """Id of the first active step of a flow; cached, cleared when steps change."""
+        step = self.env["salesjet.flow.step"].sudo().search([("flow_id", "=", flow_id)], order="sequence, id", limit=1)
+        return step.id
 
     def _launch_segment(self, trigger):
         """Enrol every contact matched by ``trigger``'s segment, batch by batch.
@@ -202,6 +225,7 @@ class SalesjetFlow(models.Model):
         :return: the new ``salesjet.flow.enrollment`` records
         """
         self.ensure_one()
+        self.fetch(["active", "company_id", "reentry_policy"])
         if not partner_ids or not self.active:
             return self.env["salesjet.flow.enrollment"]
         self.env.flush_all()

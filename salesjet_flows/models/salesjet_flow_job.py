@@ -102,10 +102,29 @@ class SalesjetFlowJob(models.Model):
 
     @api.model
     def _trigger_scheduler(self, at):
-        """Wake the scheduler at ``at`` when that is sooner than its next regular run."""
-        cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_jobs", raise_if_not_found=False)
-        if cron and cron.active and at < cron.nextcall:
-            cron._trigger(at=at)
+        """Wake the scheduler at ``at`` when that is sooner than its next regular run.
+
+        No new trigger when one is already set at or before ``at``: a burst of
+        events then costs one trigger, not one each.
+        """
+        # the xmlid lookup is cached, unlike env.ref()'s existence check
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "salesjet_flows.ir_cron_salesjet_process_jobs", raise_if_not_found=False)
+        if not cron_id:
+            return
+        self.env["ir.cron"].flush_model(["active", "nextcall"])
+        self.env["ir.cron.trigger"].flush_model()
+        self.env.cr.execute(SQL(
+            """
+            SELECT c.active AND c.nextcall > %(at)s
+                   AND NOT EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= %(at)s)
+              FROM ir_cron c WHERE c.id = %(cron)s
+            """,
+            at=at, cron=cron_id,
+        ))
+        row = self.env.cr.fetchone()
+        if row and row[0]:
+            self.env["ir.cron"].browse(cron_id)._trigger(at=at)
 
     # ------------------------------------------------------------------
     # Scheduler

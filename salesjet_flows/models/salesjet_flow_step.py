@@ -167,6 +167,25 @@ class SalesjetFlowStep(models.Model):
     # Engine
     # ------------------------------------------------------------------
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()  # salesjet.flow._first_step_id
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if {"sequence", "active", "flow_id"} & set(vals):
+            self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
+
+    @api.model
+    def _timing_fields(self):
+        """The fields ``_compute_scheduled_date`` reads: fetched alone where speed matters."""
+        return ["timing", "delay_value", "delay_unit", "delay_from", "run_at"]
+
     def _compute_scheduled_date(self, now, date_start):
         """When this step runs for a contact who reaches it at ``now`` and started the run at ``date_start``."""
         self.ensure_one()

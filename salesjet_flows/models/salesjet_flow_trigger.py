@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval
 
@@ -57,6 +57,33 @@ class SalesjetFlowTrigger(models.Model):
             except Exception as e:
                 raise ValidationError(_("The contact filter of trigger “%(trigger)s” is not valid: %(error)s",
                                         trigger=trigger.name, error=e)) from e
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
+
+    @api.model
+    @tools.ormcache("kind", "company_id")
+    def _cached_triggers(self, kind, company_id):
+        """(id, type, event code, flow id, contact domain) of the triggers of active flows
+        listening to events of ``kind``.
+
+        Cleared whenever a trigger or a flow changes (see create/write/unlink).
+        """
+        types = [trigger_type for trigger_type, event_kind in self._event_kinds().items() if event_kind == kind]
+        triggers = self.sudo().search([
+            ("trigger_type", "in", types), ("flow_id.active", "=", True), ("company_id", "=", company_id),
+        ])
+        return tuple((t.id, t.trigger_type, t.event_code, t.flow_id.id, t.partner_domain) for t in triggers)
 
     @api.model
     def _event_kinds(self):
