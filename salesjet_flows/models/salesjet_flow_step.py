@@ -235,6 +235,7 @@ class SalesjetFlowStep(models.Model):
                 jobs._mark_error()
                 return
             _logger.info("Step %s failed for a batch of %s jobs; running them one by one.", self.id, len(jobs))
+            jobs._forget_outcomes()
             for job in jobs:
                 try:
                     with self.env.cr.savepoint():
