@@ -41,6 +41,11 @@ workers can share safely.
     "demo": [
         "demo/salesjet_flows_demo.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "salesjet_flows/static/src/flow_diagram/*",
+        ],
+    },
     "application": True,
     "installable": True,
 }
