@@ -13,3 +13,4 @@ from . import salesjet_flow_step_contact
 from . import salesjet_flow_condition_email
 from . import salesjet_flow_transfer
 from . import salesjet_flow_diagram
+from . import salesjet_flow_statistics

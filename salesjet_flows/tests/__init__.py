@@ -8,3 +8,4 @@ from . import test_action_sms
 from . import test_action_contact
 from . import test_transfer
 from . import test_diagram
+from . import test_statistics
