@@ -53,7 +53,10 @@ class RetryableHttpError(Exception):
 
 
 class AddressRefused(PermanentError):
-    """The URL's host is (or resolved to) an address webhooks may not reach."""
+    """The URL's host is (or resolved to) an address webhooks may not reach.
+
+    Raised from inside the connection, it goes through requests and urllib3
+    unwrapped (they only wrap socket and HTTP errors)."""
 
 
 def read_body(response):
@@ -202,20 +205,6 @@ def new_session(guarded):
     return session
 
 
-def unwrap_refusal(error):
-    """The AddressRefused hidden in a requests error raised by the connection guard, if any."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, AddressRefused):
-            return error
-        seen.add(id(error))
-        nested = [error.__cause__, error.__context__] + [arg for arg in getattr(error, "args", ())
-                                                          if isinstance(arg, BaseException)]
-        nested += [getattr(error, "reason", None)]
-        error = next((e for e in nested if isinstance(e, BaseException) and id(e) not in seen), None)
-    return None
-
-
 # ----------------------------------------------------------------------
 # Batch delivery
 # ----------------------------------------------------------------------
@@ -241,14 +230,7 @@ def deliver(jobs, send):
             break
         try:
             value = send(job)
-        except (requests.ConnectionError, requests.Timeout) as e:
-            refusal = unwrap_refusal(e)
-            if refusal:
-                try:
-                    raise refusal from e
-                except AddressRefused:
-                    job._mark_error()
-                continue
+        except (requests.ConnectionError, requests.Timeout):
             failures_in_row += 1
             job._mark_error()
             continue

@@ -7,3 +7,4 @@ from . import test_action_email
 from . import test_action_sms
 from . import test_action_contact
 from . import test_action_call
+from . import test_action_webhook
