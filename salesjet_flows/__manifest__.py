@@ -43,6 +43,7 @@ workers can share safely.
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
+        "demo/salesjet_call_demo.xml",
     ],
     "application": True,
     "installable": True,

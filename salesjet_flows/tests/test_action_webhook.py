@@ -230,3 +230,5 @@ class TestWebhookStep(SalesjetCase):
             "groups_id": [(6, 0, [self.env.ref("salesjet_flows.group_salesjet_user").id])]})
         with self.assertRaises(AccessError):
             first.with_user(user).read(["webhook_secret"])
+        with self.assertRaises(AccessError):
+            first.with_user(user).action_regenerate_webhook_secret()
