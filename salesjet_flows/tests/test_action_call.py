@@ -240,3 +240,14 @@ class TestCallStep(SalesjetCase):
                                                     limit=1)
         self.assertIn("+32470998877", str(activity.note))
         self.assertFalse(self.twilio.requests)
+
+    def test_settings_store_the_provider_and_its_credentials(self):
+        self.env["res.config.settings"].create({
+            "salesjet_call_provider": "twilio", "salesjet_twilio_account_sid": "AC9",
+            "salesjet_twilio_auth_token": "tok", "salesjet_webhook_allow_private": True,
+        }).execute()
+        params = self.env["ir.config_parameter"].sudo()
+        self.assertEqual(self.env["salesjet.call.provider"]._current(), "twilio")
+        self.assertEqual(self.env["salesjet.call.provider"]._twilio_settings(),
+                         {"sid": "AC9", "token": "tok", "base": "https://api.twilio.com"})
+        self.assertEqual(params.get_param("salesjet_flows.webhook_allow_private"), "True")

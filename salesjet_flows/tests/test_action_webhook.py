@@ -187,6 +187,9 @@ class TestWebhookStep(SalesjetCase):
     def test_connection_guard_checks_the_connected_address(self):
         with new_session(guarded=True) as session, self.assertRaisesRegex(AddressRefused, "127.0.0.1"):
             session.get(self.receiver.url + "/x", timeout=2)
+        with new_session(guarded=True) as session, self.assertRaisesRegex(AddressRefused, "127.0.0.1"):
+            # refused before the TLS handshake, which this plain HTTP receiver could not answer
+            session.get(self.receiver.url.replace("http://", "https://") + "/x", timeout=2)
         self.assertFalse(self.receiver.requests, "refused before anything was sent")
         with new_session(guarded=False) as session:
             self.assertEqual(session.get(self.receiver.url + "/x", timeout=2).status_code, 200)
