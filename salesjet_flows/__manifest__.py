@@ -37,9 +37,14 @@ workers can share safely.
         "wizard/salesjet_flow_import_views.xml",
         "views/salesjet_flows_menus.xml",
         "views/salesjet_flow_step_messaging_views.xml",
+        "views/salesjet_call_template_views.xml",
+        "views/salesjet_flow_step_call_webhook_views.xml",
+        "wizard/salesjet_call_test_views.xml",
+        "security/salesjet_call_security.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
+        "demo/salesjet_call_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

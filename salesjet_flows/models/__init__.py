@@ -14,3 +14,9 @@ from . import salesjet_flow_condition_email
 from . import salesjet_flow_transfer
 from . import salesjet_flow_diagram
 from . import salesjet_flow_statistics
+from . import salesjet_flow_job_http
+from . import salesjet_call_template
+from . import salesjet_call_provider
+from . import salesjet_flow_step_call
+from . import salesjet_flow_step_webhook
+from . import res_config_settings_call_webhook

@@ -9,3 +9,5 @@ from . import test_action_contact
 from . import test_transfer
 from . import test_diagram
 from . import test_statistics
+from . import test_action_call
+from . import test_action_webhook
