@@ -151,7 +151,9 @@ class SalesjetFlowTrigger(models.Model):
         } for partner_id, channel_id, days, last_activity, external_id in rows], only_if_listened=False)
         if not testing:
             self.env.cr.commit()
-        self.env.cr.execute(self._course_inactivity_query(now, SQL("count(*)")))
-        remaining = self.env.cr.fetchone()[0] if len(rows) == limit else 0
+        remaining = 0
+        if len(rows) == limit:
+            self.env.cr.execute(self._course_inactivity_query(now, SQL("count(*)")))
+            remaining = self.env.cr.fetchone()[0]
         self.env["ir.cron"]._notify_progress(done=len(rows), remaining=remaining)
         return len(rows)
