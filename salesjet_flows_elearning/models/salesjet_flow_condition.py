@@ -18,10 +18,12 @@ class SalesjetFlowCondition(models.Model):
                                       ondelete={key: "cascade" for key, _label in COURSE_CONDITION_TYPES})
     course_ids = fields.Many2many(
         "slide.channel", "salesjet_flow_condition_slide_channel_rel", "condition_id", "channel_id",
+        ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
         string="Courses", help="At least one of these courses. Leave empty for any course.",
     )
     lesson_ids = fields.Many2many(
         "slide.slide", "salesjet_flow_condition_slide_slide_rel", "condition_id", "slide_id",
+        ondelete="restrict",
         string="Lessons", domain=[("is_category", "=", False)],
         help="The contact completed at least one of these lessons.",
     )

@@ -1,15 +1,10 @@
-import logging
 import threading
-
-from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 from .salesjet_event import COURSE_EVENT_KINDS
-
-_logger = logging.getLogger(__name__)
 
 COURSE_TRIGGER_TYPES = [key for key, _label in COURSE_EVENT_KINDS]
 INACTIVITY_BATCH_SIZE = 1000
@@ -27,11 +22,13 @@ class SalesjetFlowTrigger(models.Model):
     ], ondelete={key: "cascade" for key in COURSE_TRIGGER_TYPES})
     course_ids = fields.Many2many(
         "slide.channel", "salesjet_flow_trigger_slide_channel_rel", "trigger_id", "channel_id",
+        ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
         string="Courses",
         help="Only events of these courses start the flow. Leave empty for any course.",
     )
     lesson_ids = fields.Many2many(
         "slide.slide", "salesjet_flow_trigger_slide_slide_rel", "trigger_id", "slide_id",
+        ondelete="restrict",
         string="Lessons", domain=[("is_category", "=", False)],
         help="Only the completion of one of these lessons starts the flow. Leave empty for any lesson.",
     )

@@ -1,6 +1,10 @@
 from datetime import timedelta
 
+from psycopg2 import IntegrityError
+
 from odoo.exceptions import ValidationError
+from odoo.tests import Form
+from odoo.tools import mute_logger
 from odoo.addons.salesjet_flows.tests.common import T0
 
 from .common import SalesjetCourseCase
@@ -120,3 +124,55 @@ class TestCourseTriggers(SalesjetCourseCase):
     def test_inactivity_trigger_needs_a_positive_number_of_days(self):
         with self.assertRaisesRegex(ValidationError, "at least 1"):
             self.course_flow("course_inactive", course_inactive_days=0)
+
+    def test_a_course_a_trigger_filters_on_cannot_be_deleted(self):
+        self.course_flow("course_completed", course_ids=[(6, 0, self.other_course.ids)])
+        with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            self.other_course.unlink()
+            self.env.flush_all()
+
+    def test_reminder_every_3_days_until_the_course_is_started(self):
+        self.env.company.email = "school@example.com"
+        with self.at(T0):
+            flow = self.make_flow([{
+                "action_type": "email", "email_source": "custom",
+                "email_subject": "Start {{ event.get('course_name') }}",
+                "email_body": "<p>Your course: {{ event.get('course_url') }}</p>",
+                "timing": "delay", "delay_value": 3, "delay_unit": "days",
+                "repeat": True, "repeat_interval": 3, "repeat_unit": "days", "repeat_max": 5,
+            }], triggers=[{"trigger_type": "course_enrolled", "course_ids": [(6, 0, self.course.ids)]}])
+            self.env["salesjet.flow.condition"].create({
+                "step_id": flow.step_ids.id, "condition_type": "course_started", "negate": True,
+                "course_ids": [(6, 0, self.course.ids)]})
+            self.join(self.learner)
+        for days in (3, 6):
+            with self.at(T0 + timedelta(days=days, minutes=1)):
+                self.run_scheduler()
+        with self.at(T0 + timedelta(days=7)):
+            self.view(self.learner, self.lesson_1)
+        with self.at(T0 + timedelta(days=9, minutes=1)):
+            self.run_scheduler()
+        jobs = self.jobs_of(flow)
+        self.assertEqual(jobs.mapped("state"), ["done", "done", "skipped"])
+        self.assertEqual(jobs[2].result, "Repeat ended: the conditions no longer hold.")
+        mails = self.env["mail.mail"].search([("mailing_id", "=", flow.step_ids.mailing_id.id)])
+        self.assertEqual(len(mails), 2)
+        self.assertEqual(mails[0].subject, "Start SJ Gardening")
+        self.assertEqual(flow.enrollment_ids.state, "done")
+
+    def test_forms_show_only_the_fields_of_the_chosen_type(self):
+        flow = self.make_flow([], triggers=[])
+        trigger = Form(self.env["salesjet.flow.trigger"].with_context(default_flow_id=flow.id))
+        trigger.trigger_type = "lesson_completed"
+        trigger.lesson_ids.add(self.lesson_1)
+        with self.assertRaises(AssertionError):
+            trigger.course_inactive_days = 5  # invisible for this type
+        trigger.trigger_type = "course_inactive"
+        trigger.course_inactive_days = 5
+        self.assertEqual(trigger.save().name, "Inactive on a course: 5 days")
+        step = Form(self.env["salesjet.flow.step"].with_context(default_flow_id=flow.id))
+        with self.assertRaises(AssertionError):
+            step.enroll_course_id = self.course
+        step.action_type = "course_enroll"
+        step.enroll_course_id = self.course
+        self.assertEqual(step.save().enroll_course_id, self.course)

@@ -10,11 +10,13 @@ class SalesjetFlowCondition(models.Model):
     ], ondelete={"purchased_product": "cascade"})
     product_tmpl_ids = fields.Many2many(
         "product.template", "salesjet_flow_condition_product_template_rel", "condition_id", "product_tmpl_id",
+        ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
         string="Products", help="At least one of these products (any variant). Leave products and categories "
                                 "empty for any product.",
     )
     product_categ_ids = fields.Many2many(
         "product.category", "salesjet_flow_condition_product_category_rel", "condition_id", "categ_id",
+        ondelete="restrict",
         string="Product categories", help="Or a product of one of these categories or of their sub-categories.",
     )
 

@@ -32,10 +32,12 @@ class SalesjetFlowTrigger(models.Model):
     )
     product_tmpl_ids = fields.Many2many(
         "product.template", "salesjet_flow_trigger_product_template_rel", "trigger_id", "product_tmpl_id",
+        ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
         string="Products", help="The order holds at least one of these products (any variant).",
     )
     product_categ_ids = fields.Many2many(
         "product.category", "salesjet_flow_trigger_product_category_rel", "trigger_id", "categ_id",
+        ondelete="restrict",
         string="Product categories",
         help="The order holds a product of one of these categories or of their sub-categories.",
     )

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo.exceptions import ValidationError
+from odoo.tests import Form
 from odoo.addons.salesjet_flows.tests.common import T0
 
 from .common import SalesjetShopCase
@@ -67,8 +68,8 @@ class TestAbandonedCart(SalesjetShopCase):
 
     def test_paying_the_order_stops_its_abandoned_cart_run(self):
         with self.at(T0):
-            flow = self.cart_flow(1, steps=[self.tag_step(self.tag_a),
-                                            self.tag_step(self.tag_b, timing="delay", delay_value=1, delay_unit="days")])
+            later = self.tag_step(self.tag_b, timing="delay", delay_value=1, delay_unit="days")
+            flow = self.cart_flow(1, steps=[self.tag_step(self.tag_a), later])
             cart = self.make_order(self.customer, self.spade)
         with self.at(T0 + timedelta(hours=1, minutes=5)):
             self.cart_cron.method_direct_trigger()
@@ -102,7 +103,8 @@ class TestAbandonedCart(SalesjetShopCase):
 
     def test_cancelling_the_order_stops_its_run(self):
         with self.at(T0):
-            flow = self.cart_flow(1, steps=[self.tag_step(self.tag_a, timing="delay", delay_value=1, delay_unit="days")])
+            later = self.tag_step(self.tag_a, timing="delay", delay_value=1, delay_unit="days")
+            flow = self.cart_flow(1, steps=[later])
             cart = self.make_order(self.customer, self.spade)
         with self.at(T0 + timedelta(hours=2)):
             self.cart_cron.method_direct_trigger()
@@ -148,3 +150,16 @@ class TestOrderTriggers(SalesjetShopCase):
         self.assertFalse(self.runs_of(other_product))
         self.assertEqual(len(self.runs_of(any_product)), 1, "one event per order, not per line")
         self.assertEqual(len(self.Event.search([("kind", "=", "product_purchased")])), 1)
+
+    def test_trigger_form_shows_only_the_fields_of_the_chosen_type(self):
+        flow = self.make_flow([], triggers=[])
+        trigger = Form(self.env["salesjet.flow.trigger"].with_context(default_flow_id=flow.id))
+        trigger.trigger_type = "abandoned_cart"
+        with self.assertRaises(AssertionError):
+            trigger.product_tmpl_ids.add(self.spade.product_tmpl_id)  # invisible for this type
+        trigger.cart_abandoned_hours = 24
+        self.assertEqual(trigger.save().name, "Abandoned cart: 24 hours")
+        trigger = Form(self.env["salesjet.flow.trigger"].with_context(default_flow_id=flow.id))
+        trigger.trigger_type = "product_purchased"
+        trigger.product_tmpl_ids.add(self.spade.product_tmpl_id)
+        self.assertEqual(trigger.save().name, "Product purchased: SJ Spade")
