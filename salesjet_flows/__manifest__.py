@@ -36,9 +36,13 @@ workers can share safely.
         "views/res_config_settings_views.xml",
         "views/salesjet_flows_menus.xml",
         "views/salesjet_flow_step_messaging_views.xml",
+        "security/salesjet_chain_security.xml",
+        "views/salesjet_chain_views.xml",
+        "views/salesjet_chain_templates.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
+        "demo/salesjet_chain_demo.xml",
     ],
     "application": True,
     "installable": True,

@@ -11,3 +11,7 @@ from . import salesjet_flow_step_email
 from . import salesjet_flow_step_sms
 from . import salesjet_flow_step_contact
 from . import salesjet_flow_condition_email
+from . import salesjet_flow_step_segment
+from . import salesjet_chain
+from . import salesjet_flow_step_chain
+from . import salesjet_flow_chain
