@@ -31,13 +31,21 @@ class SalesjetFlowStep(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        vals_list = [dict(vals) for vals in vals_list]
         for vals in vals_list:
             self._resolve_segment(vals)
         return super().create(vals_list)
 
     def write(self, vals):
+        vals = dict(vals)
         self._resolve_segment(vals)
         return super().write(vals)
+
+    @api.depends("name", "action_type", "tag_ids")
+    def _compute_display_name(self):
+        super()._compute_display_name()
+        for step in self.filtered(lambda s: not s.name and s.action_type in ("segment_add", "segment_remove")):
+            step.display_name = f"{step.display_name} {', '.join(step.tag_ids.mapped('name'))}".strip()
 
     @api.model
     def _resolve_segment(self, vals):

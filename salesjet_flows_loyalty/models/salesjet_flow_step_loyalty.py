@@ -113,7 +113,7 @@ class SalesjetFlowStep(models.Model):
         Card.flush_model()
         self.env.cr.execute(SQL(
             """
-            UPDATE loyalty_card c SET points = c.points + v.points, write_date = %(now)s, write_uid = %(uid)s
+            UPDATE loyalty_card c SET points = COALESCE(c.points, 0) + v.points, write_date = %(now)s, write_uid = %(uid)s
               FROM unnest(%(ids)s::int[], %(points)s::float[]) AS v(id, points)
              WHERE c.id = v.id
             """,

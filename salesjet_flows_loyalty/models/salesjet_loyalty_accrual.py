@@ -162,7 +162,7 @@ class SalesjetLoyaltyAccrual(models.Model):
             return 0
         cards = accruals.card_id
         self.env["loyalty.card"].flush_model(["points"])
-        self.env.cr.execute(SQL("SELECT id, points FROM loyalty_card WHERE id = ANY(%s) FOR UPDATE", cards.ids))
+        self.env.cr.execute(SQL("SELECT id, COALESCE(points, 0) FROM loyalty_card WHERE id = ANY(%s) FOR UPDATE", cards.ids))
         balance = dict(self.env.cr.fetchall())
         expired = {}
         for accrual in accruals.sorted(lambda a: (a.date_expiry, a.id)):
@@ -176,7 +176,7 @@ class SalesjetLoyaltyAccrual(models.Model):
         if card_ids:
             self.env.cr.execute(SQL(
                 """
-                UPDATE loyalty_card c SET points = c.points - v.taken, write_date = %(now)s, write_uid = %(uid)s
+                UPDATE loyalty_card c SET points = COALESCE(c.points, 0) - v.taken, write_date = %(now)s, write_uid = %(uid)s
                   FROM unnest(%(ids)s::int[], %(taken)s::float[]) AS v(id, taken)
                  WHERE c.id = v.id
                 """,

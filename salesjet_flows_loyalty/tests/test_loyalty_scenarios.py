@@ -140,6 +140,25 @@ class TestLoyaltyTriggers(LoyaltyCase):
         self.assertEqual(len(self.jobs_of(flow)), 1)
         self.assertEqual(self.jobs_of(flow).state, "done")
 
+    def test_an_archived_scenario_waits_until_it_is_restored(self):
+        flow = self.make_flow([self.accrue_step()], triggers=[{"trigger_type": "loyalty_purchase"}],
+                              kind="loyalty", reentry_policy="always")
+        partner = self.make_partners(1)
+        card = self.env["loyalty.card"].create({"program_id": self.program.id, "partner_id": partner.id})
+        flow.action_archive()
+        self.assertIn(flow, self.env["salesjet.flow"].with_context(active_test=False).search(
+            [("kind", "=", "loyalty"), ("active", "=", False)]), "archived scenarios stay listed")
+        self.env["loyalty.history"].create({"card_id": card.id, "description": "S1", "issued": 1,
+                                            "order_model": "sale.order", "order_id": 1})
+        self.run_scheduler()
+        self.assertFalse(self.jobs_of(flow))
+        flow.action_unarchive()
+        self.env["loyalty.history"].create({"card_id": card.id, "description": "S2", "issued": 1,
+                                            "order_model": "sale.order", "order_id": 2})
+        self.run_scheduler()
+        self.assertEqual(self.jobs_of(flow).state, "done", "the purchase after the restore starts it")
+        self.assertEqual(self.card_of(partner).points, 100, "one bonus: the purchase while archived gave none")
+
     def test_a_portal_registration_starts_the_scenario(self):
         flow = self.make_flow([{"action_type": "segment_add", "segment_name": "SJ new members"}],
                               triggers=[{"trigger_type": "loyalty_registration"}], kind="loyalty")
