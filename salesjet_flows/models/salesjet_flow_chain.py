@@ -22,6 +22,16 @@ class SalesjetFlow(models.Model):
                 raise ValidationError(_("Message chain “%s” runs at most once per client: set its re-entry to "
                                         "“Once per contact”.", flow.name))
 
+    def copy(self, default=None):
+        """A copied chain gets copies of the messages, which generate its own steps."""
+        new_flows = super().copy(default)
+        for old, new in zip(self, new_flows):
+            if old.chain_message_ids:
+                new.step_ids.filtered("chain_message_id").unlink()
+                for message in old.chain_message_ids:
+                    message.copy({"flow_id": new.id})
+        return new_flows
+
     def action_view_chain_answers(self):
         self.ensure_one()
         return {

@@ -102,6 +102,10 @@ class TestChain(ChainCase, MockEmail):
         steps = self.chain.step_ids
         self.assertEqual(steps.mapped("chain_message_id"), self.msg_congrats | self.msg_care | self.msg_fact)
         self.assertEqual(steps.mapped("timing"), ["immediate", "delay", "delay"])
+        copy = self.chain.copy()
+        self.assertEqual(copy.chain_message_ids.mapped("subject"), self.chain.chain_message_ids.mapped("subject"))
+        self.assertEqual(copy.step_ids.chain_message_id, copy.chain_message_ids, "the copy sends its own messages")
+        self.assertEqual(len(copy.chain_message_ids.button_ids), 3)
         self.msg_fact.write({"delay_value": 5, "delay_unit": "minutes"})
         self.assertEqual((self.msg_fact.step_id.delay_value, self.msg_fact.step_id.delay_unit), (5, "minutes"))
         step = self.msg_fact.step_id
