@@ -20,7 +20,8 @@ class SalesjetChainController(http.Controller):
     @http.route("/salesjet/chain/answer/<string:token>", type="http", auth="public", methods=["GET"],
                 csrf=False, sitemap=False)
     def chain_answer(self, token, **_kwargs):
-        """A client clicked a button of a chain message: record the answer once, then show the reply or the page.
+        """A client clicked a button of a chain message: open the page of a link button, or record the
+        answer once and show its reply.
 
         Garbled tokens get 400, forged ones 403, links to deleted messages 404; nothing is stored for them.
         """
@@ -42,12 +43,13 @@ class SalesjetChainController(http.Controller):
         if request.httprequest.method == "HEAD":
             # link checkers and previews: answer without recording anything
             return self._short("", 200)
-        answer, recorded = env["salesjet.chain.answer"]._record(enrollment, button)
         if button.kind == "link":
+            # a link is a way to a page, not an answer: it never uses up the client's one answer
             url = (button.url or "").strip()
             if urlparse(url).scheme in ("http", "https"):
                 return request.redirect(url, local=False)
             return self._short(_("This link is no longer valid."), 404)
+        answer, recorded = env["salesjet.chain.answer"]._record(enrollment, button)
         chosen = answer.button_id.with_context(lang=enrollment.partner_id.lang or None)
         return request.render("salesjet_flows.chain_answer_page", {
             "reply": chosen.reply_text or _("Thank you, your answer was recorded."),

@@ -190,14 +190,16 @@ class TestChainAnswers(ChainCase, HttpCase):
         self.assertEqual(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]), answers)
         self.assertTags(partner, absent=self.fish_lovers)
 
-    def test_a_link_button_redirects_to_the_shop_and_records_the_click(self):
+    def test_a_link_button_opens_the_shop_without_using_up_the_answer(self):
         partner = self.make_partners(1)
-        shop = self.send_care_tips(partner)[0]
+        shop, tips, _no_thanks = self.send_care_tips(partner)
         response = self.url_open(shop, allow_redirects=False)
         self.assertIn(response.status_code, (302, 303))
         self.assertEqual(response.headers["Location"], "https://petshop.example.com/aquarium")
-        self.assertEqual(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]).button_id.kind,
-                         "link")
+        self.assertFalse(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]))
+        self.assertEqual(self.url_open(tips).status_code, 200)
+        self.assertEqual(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]).button_id.label,
+                         "More tips please", "the client can still answer after visiting the shop")
 
     def test_forged_or_garbled_tokens_are_refused_and_store_nothing(self):
         partner = self.make_partners(1)

@@ -166,6 +166,7 @@ class TestLoyaltyTriggers(LoyaltyCase):
             "name": "SJ portal client", "login": "sj.portal@example.com", "email": "sj.portal@example.com",
             "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])]})
         self.env["res.users"].create({"name": "SJ employee", "login": "sj.employee@example.com"})
+        self.Event._cron_process_events()
         self.run_scheduler()
         self.assertEqual(self.jobs_of(flow).partner_id, user.partner_id, "employees are not clients")
         self.assertEqual(user.partner_id.category_id.name, "SJ new members")
