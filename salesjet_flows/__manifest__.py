@@ -41,10 +41,14 @@ workers can share safely.
         "views/salesjet_flow_step_call_webhook_views.xml",
         "wizard/salesjet_call_test_views.xml",
         "security/salesjet_call_security.xml",
+        "security/salesjet_chain_security.xml",
+        "views/salesjet_chain_views.xml",
+        "views/salesjet_chain_templates.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
         "demo/salesjet_call_demo.xml",
+        "demo/salesjet_chain_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -20,3 +20,7 @@ from . import salesjet_call_provider
 from . import salesjet_flow_step_call
 from . import salesjet_flow_step_webhook
 from . import res_config_settings_call_webhook
+from . import salesjet_flow_step_segment
+from . import salesjet_chain
+from . import salesjet_flow_step_chain
+from . import salesjet_flow_chain

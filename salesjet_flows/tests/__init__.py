@@ -11,3 +11,4 @@ from . import test_diagram
 from . import test_statistics
 from . import test_action_call
 from . import test_action_webhook
+from . import test_chain
