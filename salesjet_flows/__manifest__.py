@@ -20,6 +20,7 @@ workers can share safely.
         "mass_mailing",
         "sms",
         "website_crm",
+        "product",
     ],
     "data": [
         "security/salesjet_flows_security.xml",
@@ -36,6 +37,11 @@ workers can share safely.
         "views/res_config_settings_views.xml",
         "views/salesjet_flows_menus.xml",
         "views/salesjet_flow_step_messaging_views.xml",
+        "security/salesjet_product_security.xml",
+        "data/salesjet_special_offer_cron.xml",
+        "views/salesjet_product_access_views.xml",
+        "views/salesjet_special_offer_views.xml",
+        "views/salesjet_flow_step_product_views.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",

@@ -11,3 +11,7 @@ from . import salesjet_flow_step_email
 from . import salesjet_flow_step_sms
 from . import salesjet_flow_step_contact
 from . import salesjet_flow_condition_email
+from . import salesjet_product_access
+from . import salesjet_special_offer
+from . import salesjet_flow_step_product
+from . import salesjet_flow_condition_product
