@@ -27,9 +27,9 @@ EXPIRY_TIME_BUDGET = 120
 def offer_value_error(env, price_type, fixed_price, discount):
     """The sentence saying what is wrong with an offer's price, or None (shared by steps and offers)."""
     if price_type == "fixed" and fixed_price < 0:
-        return _("a fixed price cannot be negative; enter 0 or more.")
+        return env._("a fixed price cannot be negative; enter 0 or more.")
     if price_type == "discount" and not 0 < discount <= 100:
-        return _("a discount is a percentage: enter more than 0 and at most 100.")
+        return env._("a discount is a percentage: enter more than 0 and at most 100.")
     return None
 
 
