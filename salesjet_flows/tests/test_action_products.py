@@ -368,7 +368,12 @@ class TestProductSecurity(ProductCase):
         with self.assertRaises(AccessError):
             as_salesman.salesjet_product_access_ids.action_revoke()
         self.assertEqual(offer.sudo().state, "active")
+        form = self.env["res.partner"].with_user(salesman).get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn("action_view_salesjet_offers", form, "the contact form shows the offers to salespeople")
+        self.assertIn("action_view_salesjet_product_access", form)
         stranger = new_test_user(self.env, "sj_stranger_products", groups="base.group_user")
+        form = self.env["res.partner"].with_user(stranger).get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertNotIn("action_view_salesjet_offers", form)
         with self.assertRaises(AccessError):
             self.env["salesjet.special.offer"].with_user(stranger).search([])
 
