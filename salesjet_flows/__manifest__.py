@@ -20,6 +20,7 @@ workers can share safely.
         "mass_mailing",
         "sms",
         "website_crm",
+        "product",
     ],
     "data": [
         "security/salesjet_flows_security.xml",
@@ -44,6 +45,11 @@ workers can share safely.
         "security/salesjet_chain_security.xml",
         "views/salesjet_chain_views.xml",
         "views/salesjet_chain_templates.xml",
+        "security/salesjet_product_security.xml",
+        "data/salesjet_special_offer_cron.xml",
+        "views/salesjet_product_access_views.xml",
+        "views/salesjet_special_offer_views.xml",
+        "views/salesjet_flow_step_product_views.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",

@@ -24,3 +24,7 @@ from . import salesjet_flow_step_segment
 from . import salesjet_chain
 from . import salesjet_flow_step_chain
 from . import salesjet_flow_chain
+from . import salesjet_product_access
+from . import salesjet_special_offer
+from . import salesjet_flow_step_product
+from . import salesjet_flow_condition_product

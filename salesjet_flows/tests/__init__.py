@@ -12,3 +12,4 @@ from . import test_statistics
 from . import test_action_call
 from . import test_action_webhook
 from . import test_chain
+from . import test_action_products
