@@ -36,6 +36,7 @@ workers can share safely.
         "views/res_config_settings_views.xml",
         "views/salesjet_flows_menus.xml",
         "views/salesjet_flow_step_messaging_views.xml",
+        "views/salesjet_flow_step_timing_views.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
