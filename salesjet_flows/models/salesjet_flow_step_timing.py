@@ -126,7 +126,8 @@ class SalesjetFlowStep(models.Model):
     relative_yearly = fields.Boolean(
         string="Next anniversary",
         help="Ignore the year of the date and use its next occurrence, e.g. the next birthday. "
-             "The occurrence of today still counts on the day itself.",
+             "This year's occurrence counts until both it and the moment are past: "
+             "“3 days before” a birthday that is tomorrow runs at once.",
     )
 
     # Send window
@@ -320,8 +321,9 @@ class SalesjetFlowStep(models.Model):
         """The moment (naive UTC) of this relative step for each target, None where the date is missing.
 
         A date without a time is read as midnight in the contact's time zone.
-        With ``relative_yearly``, the next occurrence whose moment is not past
-        (for a date: whose day is today or later) is used.
+        With ``relative_yearly``, the first occurrence (this year's, else the
+        next year's) whose date or moment is not past is used; for a date,
+        "not past" means today or later in the contact's time zone.
         """
         self.ensure_one()
         partner_ids = [target[0] for target in targets]
@@ -343,8 +345,12 @@ class SalesjetFlowStep(models.Model):
             today = to_local(now, tz_name).date() if is_day else None
             moment = None
             for year in range(now.year - 1, now.year + 3):
-                moment = self._relative_moment(value + relativedelta(year=year), offset, tz_name, is_day)
-                if (to_local(moment, tz_name).date() >= today) if is_day else (moment >= now):
+                occurrence = value + relativedelta(year=year)  # 29 February -> 28 in other years
+                moment = self._relative_moment(occurrence, offset, tz_name, is_day)
+                # this occurrence still counts while the date or the moment is not past:
+                # "3 days before" a birthday that is tomorrow runs now, not next year
+                later = max(moment, self._relative_moment(occurrence, relativedelta(), tz_name, is_day))
+                if (to_local(later, tz_name).date() >= today) if is_day else (later >= now):
                     break
             moments.append(moment)
         return moments

@@ -6,3 +6,4 @@ from . import test_security
 from . import test_action_email
 from . import test_action_sms
 from . import test_action_contact
+from . import test_conditions_timing
