@@ -1,5 +1,6 @@
 """Date and time conditions: when the contact was added, when it last sent a
 website form, today's date and the time of day in the contact's time zone."""
+import functools
 from datetime import datetime, time, timedelta
 
 import pytz
@@ -20,6 +21,19 @@ DATE_OPERATORS = [
 ]
 # operators that compare with a date (the others count days back from now)
 DAY_OPERATORS = ("on", "before", "after")
+
+
+@functools.lru_cache(maxsize=64)
+def tzs_inside(minute, time_from, time_to):
+    """The time zones whose local time at ``minute`` (naive UTC) is in [from, to).
+
+    About 600 conversions (some 10 ms): cached, so a minute costs it once per period.
+    """
+    moment = pytz.utc.localize(minute)
+    return tuple(
+        tz_name for tz_name in pytz.all_timezones
+        if in_time_range(moment.astimezone(pytz.timezone(tz_name)), time_from, time_to)
+    )
 
 
 class SalesjetFlowCondition(models.Model):
@@ -104,7 +118,12 @@ class SalesjetFlowCondition(models.Model):
         return self._describe_dates(_("last website form"))
 
     def _describe_current_date(self):
-        return self._describe_dates(_("today is"))
+        value = fields.Date.to_string(self.date_value) if self.date_value else "?"
+        if self.date_operator == "before":
+            return _("today is before %s", value)
+        if self.date_operator == "after":
+            return _("today is after %s", value)
+        return _("today is %s", value)
 
     def _describe_current_time(self):
         fmt = self.env["salesjet.flow.step"]._format_hours
@@ -186,14 +205,11 @@ class SalesjetFlowCondition(models.Model):
     def _domain_current_time(self):
         """Contacts whose local time of day is in the period.
 
-        The time zones where it is now inside the period are computed once (no
-        query); contacts without a valid time zone follow the company's.
+        The time zones where it is now inside the period are computed without a
+        query, once a minute; contacts without a valid time zone follow the company's.
         """
-        now = pytz.utc.localize(fields.Datetime.now())
-        inside = [
-            tz_name for tz_name in pytz.all_timezones
-            if in_time_range(now.astimezone(pytz.timezone(tz_name)), self.time_from, self.time_to)
-        ]
+        minute = fields.Datetime.now().replace(second=0, microsecond=0)
+        inside = list(tzs_inside(minute, self.time_from, self.time_to))
         domain = [("tz", "in", inside)]
         if self._company_tz() in inside:
             domain = expression.OR([domain, [("tz", "=", False)]])

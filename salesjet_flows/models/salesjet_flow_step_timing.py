@@ -370,7 +370,7 @@ class SalesjetFlowStep(models.Model):
         if self.timing == "relative":
             first = jobs.filtered(lambda j: not j.repeat_index)
             values = self._relative_dates([job.partner_id.id for job in first],
-                                          [job.enrollment_id.id for job in first])
+                                          [job.enrollment_id.id for job in first]) if first else []
             missing = first.browse([job.id for job, value in zip(first, values) if value is None])
             if missing:
                 if self.relative_source == "event":
