@@ -17,7 +17,9 @@ class ResPartner(models.Model):
 
     @api.model
     def _search_salesjet_match_step_id(self, operator, value):
-        if operator != "=" or not isinstance(value, int):
+        # who meets a step's conditions (e.g. who opened its email) is for flow users only
+        if operator != "=" or not isinstance(value, int) or not self.env.user.has_group(
+                "salesjet_flows.group_salesjet_user"):
             return expression.FALSE_DOMAIN
-        step = self.env["salesjet.flow.step"].sudo().browse(value).exists()
+        step = self.env["salesjet.flow.step"].browse(value).exists()
         return step._match_domain() if step else expression.FALSE_DOMAIN

@@ -202,6 +202,10 @@ class TestConditionGroups(ConditionsTimingCase):
         self.assertEqual(Partner.search(action["domain"]), expected, "the list is evaluated live on the server")
         self.p4.category_id = self.tag_b
         self.assertEqual(Partner.search(action["domain"]), expected | self.p4)
+        salesman = self.env["res.users"].create({
+            "name": "SJ salesman", "login": "sj_salesman", "groups_id": [(6, 0, self.env.ref("base.group_user").ids)]})
+        self.assertFalse(Partner.with_user(salesman).search(action["domain"]),
+                         "who meets a step's conditions is not shown to users outside Flows")
         self.step.condition_ids.unlink()
         self.step.invalidate_recordset(["match_count"])
         self.assertEqual(self.step.match_count,
@@ -359,6 +363,27 @@ class TestTiming(ConditionsTimingCase):
         self.assertTags(unknown, present=[self.tag_b], absent=[self.tag_a])
         self.assertTags(tomorrow, present=[self.tag_a, self.tag_b])
         self.assertIn("3 days before the next anniversary of Birthday", flow.step_ids[0].summary)
+
+    def test_scheduling_is_set_based_whatever_the_number_of_contacts(self):
+        """Relative dates and send windows for a launch: the same queries for 20 or 200 contacts."""
+        counts, moments = [], []
+        for count in (5, 20, 200):  # the first one warms the caches
+            prefix = f"SJ launch {count} "
+            partners = self.make_partners(count, prefix=prefix, tz="Europe/Madrid", x_birthday=date(1990, 3, 7))
+            partners[::2].write({"tz": "America/New_York"})
+            flow = self.make_flow(
+                [self.tag_step(self.tag_a, timing="relative", relative_field_id=self.field("x_birthday").id,
+                               relative_value=1, relative_unit="days", relative_yearly=True, **self.window())],
+                triggers=[{"trigger_type": "segment", "partner_domain": repr([("name", "like", prefix)])}])
+            self.env.flush_all()
+            before = self.env.cr.sql_log_count
+            with self.at(T0):
+                self.assertEqual(flow._launch_segment(flow.trigger_ids), count)
+            counts.append(self.env.cr.sql_log_count - before)
+            moments.append(set(self.jobs_of(flow).mapped("scheduled_date")))
+        self.assertEqual(counts[1], counts[2])
+        # 6 March 00:00 local, moved to 09:00 local: 08:00 UTC in Madrid, 14:00 UTC in New York
+        self.assertEqual(moments[2], {datetime(2026, 3, 6, 8, 0), datetime(2026, 3, 6, 14, 0)})
 
     def flow_launch(self, flow):
         return flow._launch_segment(flow.trigger_ids)
