@@ -97,7 +97,8 @@ class Bench:
                     "AND flow_id = ANY(%s)", odoo.fields.Datetime.now(), flow_ids))
                 if not cr.fetchone()[0]:
                     return
-            self.registry["ir.cron"]._process_job(self.dbname, self.registry.cursor(), dict(job))
+            with self.registry.cursor() as cron_cr:
+                self.registry["ir.cron"]._process_job(self.dbname, cron_cr, dict(job))
 
     def count_jobs(self, flow_ids, state="done"):
         with self.registry.cursor() as cr:
@@ -107,11 +108,13 @@ class Bench:
 
     # -- 1. segment launch -------------------------------------------------------
 
-    def bench_launch_and_steps(self):
+    def setup_contacts(self):
         log(f"creating {self.n} contacts")
         t = time.perf_counter()
         self.partner_ids = self.create_contacts(self.n, "bench")
         log(f"  {time.perf_counter() - t:.1f}s")
+
+    def bench_launch_and_steps(self):
         with self.registry.cursor() as cr:
             env = self.env(cr)
             types = dict(env["salesjet.flow.step"]._fields["action_type"].selection)
@@ -358,20 +361,28 @@ def main():
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--ref-contacts", type=int, default=5_000)
     parser.add_argument("--events", type=int, default=2_000)
-    parser.add_argument("--worker-jobs", type=int, default=20_000)
+    parser.add_argument("--worker-jobs", type=int, default=50_000)
+    parser.add_argument("--parts", default="steps,events,workers,references",
+                        help="comma-separated parts to run (steps, events, workers, references), e.g. workers")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     odoo.tools.config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
     bench = Bench(args.database, args.contacts, args.ref_contacts, min(args.events, args.contacts),
                   min(args.worker_jobs, args.contacts))
-    log("1-2. segment launch and steps")
-    bench.bench_launch_and_steps()
-    log("3. event dispatch")
-    bench.bench_events()
-    log("5. workers")
-    bench.bench_workers()
-    log("6. references")
-    bench.bench_mass_mailing()
-    bench.bench_automation_oca()
+    bench.setup_contacts()
+    if "steps" in parts:
+        log("1-2. segment launch and steps")
+        bench.bench_launch_and_steps()
+    if "events" in parts:
+        log("3. event dispatch")
+        bench.bench_events()
+    if "workers" in parts:
+        log("5. workers")
+        bench.bench_workers()
+    if "references" in parts:
+        log("6. references")
+        bench.bench_mass_mailing()
+        bench.bench_automation_oca()
     bench.report()
 
 

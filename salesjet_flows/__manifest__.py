@@ -34,6 +34,7 @@ workers can share safely.
         "views/salesjet_event_views.xml",
         "views/salesjet_flow_views.xml",
         "views/res_config_settings_views.xml",
+        "wizard/salesjet_flow_import_views.xml",
         "views/salesjet_flows_menus.xml",
         "views/salesjet_flow_step_messaging_views.xml",
         "views/salesjet_flow_step_timing_views.xml",
@@ -41,6 +42,11 @@ workers can share safely.
     "demo": [
         "demo/salesjet_flows_demo.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "salesjet_flows/static/src/flow_diagram/*",
+        ],
+    },
     "application": True,
     "installable": True,
 }

@@ -11,6 +11,8 @@ from . import salesjet_flow_step_email
 from . import salesjet_flow_step_sms
 from . import salesjet_flow_step_contact
 from . import salesjet_flow_condition_email
+from . import salesjet_flow_transfer
+from . import salesjet_flow_diagram
 from . import salesjet_flow_step_timing
 from . import salesjet_flow_condition_time
 from . import salesjet_flow_step_match

@@ -6,4 +6,6 @@ from . import test_security
 from . import test_action_email
 from . import test_action_sms
 from . import test_action_contact
+from . import test_transfer
+from . import test_diagram
 from . import test_conditions_timing

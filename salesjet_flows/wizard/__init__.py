@@ -1,2 +1,3 @@
 from . import salesjet_flow_launch
 from . import salesjet_step_test
+from . import salesjet_flow_import
