@@ -50,6 +50,7 @@ workers can share safely.
         "views/salesjet_product_access_views.xml",
         "views/salesjet_special_offer_views.xml",
         "views/salesjet_flow_step_product_views.xml",
+        "views/salesjet_flow_step_timing_views.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",

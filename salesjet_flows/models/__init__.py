@@ -28,3 +28,7 @@ from . import salesjet_product_access
 from . import salesjet_special_offer
 from . import salesjet_flow_step_product
 from . import salesjet_flow_condition_product
+from . import salesjet_flow_step_timing
+from . import salesjet_flow_condition_time
+from . import salesjet_flow_step_match
+from . import res_partner_conditions

@@ -265,9 +265,11 @@ class SalesjetFlow(models.Model):
         if not first_step:
             enrollments._finish("done", now)
             return enrollments
-        date = first_step._compute_scheduled_date(now, now)
+        company_id = self.company_id.id
+        dates = first_step._compute_scheduled_dates(
+            now, [(partner_id, company_id, now, enrollment_id) for enrollment_id, partner_id in rows])
         self.env["salesjet.flow.job"]._create_pending([
-            (enrollment_id, self.id, first_step.id, partner_id, self.company_id.id, date, 0)
-            for enrollment_id, partner_id in rows
+            (enrollment_id, self.id, first_step.id, partner_id, company_id, date, 0)
+            for (enrollment_id, partner_id), date in zip(rows, dates)
         ])
         return enrollments

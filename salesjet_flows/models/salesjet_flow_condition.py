@@ -4,8 +4,9 @@ from odoo.osv import expression
 
 # Condition types. Each type ``x`` has one method ``_domain_x()`` returning a
 # domain on res.partner; a step filters a whole batch of contacts with one
-# search over the AND of its lines. Bridge modules add types with
-# ``selection_add`` and their ``_domain_x``.
+# search: lines of one "or group" are AND-combined, groups are OR-combined.
+# Bridge modules add types with ``selection_add``, their ``_domain_x`` and,
+# optionally, ``_check_x`` (validation) and ``_describe_x`` (the line's text).
 CONDITION_TYPES = [
     ("tag", "Has tag"),
     ("attribute", "Contact attribute"),
@@ -29,10 +30,15 @@ ATTRIBUTE_TTYPES = ("char", "text", "html", "integer", "float", "monetary", "boo
 class SalesjetFlowCondition(models.Model):
     _name = "salesjet.flow.condition"
     _description = "Step Condition"
-    _order = "step_id, sequence, id"
+    _order = "step_id, or_group, sequence, id"
 
     step_id = fields.Many2one("salesjet.flow.step", string="Step", required=True, ondelete="cascade", index=True)
     sequence = fields.Integer(default=10)
+    or_group = fields.Integer(
+        string="Or group", default=1, required=True,
+        help="Lines with the same number must all hold (AND); the step runs when any one group holds (OR). "
+             "Keep every line in group 1 to require all of them.",
+    )
     condition_type = fields.Selection(CONDITION_TYPES, string="Condition", required=True, default="tag")
     negate = fields.Boolean(
         string="Not", help="Invert this line: the step runs for contacts who do NOT meet it.",
@@ -57,17 +63,27 @@ class SalesjetFlowCondition(models.Model):
     @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value")
     def _compute_name(self):
         types = dict(self._fields["condition_type"]._description_selection(self.env))
-        operators = dict(self._fields["operator"]._description_selection(self.env))
         for line in self:
-            if line.condition_type == "tag":
-                text = _("has tag %s", ", ".join(line.tag_ids.mapped("name")) or "?")
-            elif line.condition_type == "attribute":
-                text = f"{line.field_id.field_description or '?'} {operators.get(line.operator, '')}"
-                if line.operator not in ("set", "not_set"):
-                    text += f" {line.value or ''}"
-            else:
-                text = types.get(line.condition_type, "")
+            describe = getattr(line, f"_describe_{line.condition_type}", None)
+            text = describe() if describe else types.get(line.condition_type, "")
             line.name = (_("NOT %s", text) if line.negate else text).strip()
+
+    def _describe_tag(self):
+        return _("has tag %s", ", ".join(self.tag_ids.mapped("name")) or "?")
+
+    def _describe_attribute(self):
+        operators = dict(self._fields["operator"]._description_selection(self.env))
+        text = f"{self.field_id.field_description or '?'} {operators.get(self.operator, '')}"
+        if self.operator not in ("set", "not_set"):
+            text += f" {self.value or ''}"
+        return text
+
+    def _describe(self):
+        """These lines as one sentence: "A and B, or C" (groups in order)."""
+        groups = [lines.mapped("name") for lines in self.grouped("or_group").values()]
+        if len(groups) == 1:
+            return _(" and ").join(groups[0])
+        return _(", or ").join(f"({_(' and ').join(names)})" if len(names) > 1 else names[0] for names in groups)
 
     @api.constrains("condition_type", "tag_ids", "field_id", "operator", "value")
     def _check_settings(self):
@@ -96,17 +112,23 @@ class SalesjetFlowCondition(models.Model):
     # ------------------------------------------------------------------
 
     def _get_domain(self):
-        """Domain on res.partner for the AND of these lines (negations applied)."""
-        domains = []
-        for line in self:
-            domain = getattr(line, f"_domain_{line.condition_type}")()
-            if line.negate:
-                domain = ["!", *expression.normalize_domain(domain)]
-            domains.append(domain)
-        return expression.AND(domains) if domains else []
+        """Domain on res.partner for these lines: OR over their groups of the AND
+        of each group's lines (negations applied). No lines: every contact."""
+        if not self:
+            return []
+        groups = []
+        for lines in self.grouped("or_group").values():
+            domains = []
+            for line in lines:
+                domain = getattr(line, f"_domain_{line.condition_type}")()
+                if line.negate:
+                    domain = ["!", *expression.normalize_domain(domain)]
+                domains.append(domain)
+            groups.append(expression.AND(domains))
+        return expression.OR(groups)
 
     def _filter(self, partners):
-        """Return the contacts of ``partners`` that meet all these lines, in one query."""
+        """Return the contacts of ``partners`` that meet these lines, in one query."""
         if not self or not partners:
             return partners
         Partner = self.env["res.partner"].with_context(active_test=False)

@@ -225,6 +225,10 @@ class SalesjetFlowJob(models.Model):
         per run instead of three or four times (see bench/ and README).
         """
         now = fields.Datetime.now()
+        # a job due outside its step's send window (e.g. the window changed) waits for the next opening
+        self -= self._postpone_to_send_window(now)  # noqa: PLW0642
+        if not self:
+            return
         outcomes = _BATCH_OUTCOMES[id(self.env.cr)] = {}
         try:
             # a run stopped meanwhile (by a user or a "stop follow-up" step) runs nothing more
@@ -260,6 +264,37 @@ class SalesjetFlowJob(models.Model):
         self._schedule_next(now)
         self.env["salesjet.flow"]._invalidate_engine_cache()
 
+    def _postpone_to_send_window(self, now):
+        """Move the jobs of steps with a send window that are outside it to its next opening.
+
+        Grouped by step, one time zone query per step; returns the moved jobs
+        (they stay waiting and their attempt is not counted).
+        """
+        moved_ids, dates = [], []
+        for step, jobs in self.grouped("step_id").items():
+            if not step.window_active:
+                continue
+            openings = step._apply_send_window([now] * len(jobs), [job.partner_id.id for job in jobs],
+                                               [job.company_id.id for job in jobs])
+            for job, opening in zip(jobs, openings):
+                if opening > now:
+                    moved_ids.append(job.id)
+                    dates.append(opening)
+        if not moved_ids:
+            return self.browse()
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job j SET scheduled_date = v.d, write_date = %(now)s
+              FROM unnest(%(ids)s::int[], %(dates)s::timestamp[]) AS v(id, d)
+             WHERE j.id = v.id
+            """,
+            now=now, ids=moved_ids, dates=dates,
+        ))
+        moved = self.browse(moved_ids)
+        moved.invalidate_recordset(["scheduled_date", "write_date"])
+        self._trigger_scheduler(min(dates))
+        return moved
+
     def _schedule_next(self, now):
         """After these jobs ended, schedule each run's repeat or next step, or end the run.
 
@@ -292,17 +327,26 @@ class SalesjetFlowJob(models.Model):
             step = self.env["salesjet.flow.step"].browse(step_id)
             next_step = None
             repeat_date = now + delta(step.repeat_interval, step.repeat_unit) if step.repeat else None
+            repeats, moves = [], []
             for _step, state, repeat_index, enrollment_id, flow_id, partner_id, company_id, date_start in jobs:
                 if repeat_date and state == "done" and repeat_index < step.repeat_max:
-                    rows.append((enrollment_id, flow_id, step_id, partner_id, company_id, repeat_date, repeat_index + 1))
+                    repeats.append((enrollment_id, flow_id, step_id, partner_id, company_id, date_start,
+                                    repeat_index + 1))
                     continue
                 if next_step is None:
                     next_step = step._next_step()
                 if not next_step:
                     finished_ids.append(enrollment_id)
                     continue
-                rows.append((enrollment_id, flow_id, next_step.id, partner_id, company_id,
-                             next_step._compute_scheduled_date(now, date_start), 0))
+                moves.append((enrollment_id, flow_id, next_step.id, partner_id, company_id, date_start, 0))
+            # dates for the whole group at once: relative dates and send windows read contacts in one query
+            if repeats:
+                dates = step._apply_send_window([repeat_date] * len(repeats), [r[3] for r in repeats],
+                                                [r[4] for r in repeats])
+                rows += [(*row[:5], date, row[6]) for row, date in zip(repeats, dates)]
+            if moves:
+                dates = next_step._compute_scheduled_dates(now, [(r[3], r[4], r[5], r[0]) for r in moves])
+                rows += [(*row[:5], date, row[6]) for row, date in zip(moves, dates)]
         self._create_pending(rows)
         self.env["salesjet.flow.enrollment"].browse(finished_ids)._finish("done", now)
 

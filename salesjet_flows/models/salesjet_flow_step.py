@@ -102,21 +102,24 @@ class SalesjetFlowStep(models.Model):
             what = step.name or actions.get(step.action_type, "")
             if step.action_type in ("add_tag", "remove_tag") and step.tag_ids and not step.name:
                 what += " " + ", ".join(step.tag_ids.mapped("name"))
-            if step.timing == "delay":
-                origin = _("the start") if step.delay_from == "start" else _("the previous step")
-                when = _("%(value)s %(unit)s after %(origin)s", value=step.delay_value,
-                         unit=units.get(step.delay_unit, "").lower(), origin=origin)
-            elif step.timing == "date":
-                when = _("at %s", fields.Datetime.to_string(step.run_at) if step.run_at else "?")
-            else:
-                when = _("immediately")
-            text = f"{what}, {when}"
+            text = f"{what}, {step._describe_timing()}"
             if step.condition_ids:
-                text += _(", if %s", _(" and ").join(step.condition_ids.mapped("name")))
+                text += _(", if %s", step.condition_ids._describe())
             if step.repeat:
                 text += _(", again every %(value)s %(unit)s up to %(max)s times", value=step.repeat_interval,
                           unit=units.get(step.repeat_unit, "").lower(), max=step.repeat_max)
             step.summary = text
+
+    def _describe_timing(self):
+        """When this step runs, as words for the summary (timing types extend it)."""
+        units = dict(self._fields["delay_unit"]._description_selection(self.env))
+        if self.timing == "delay":
+            origin = _("the start") if self.delay_from == "start" else _("the previous step")
+            return _("%(value)s %(unit)s after %(origin)s", value=self.delay_value,
+                     unit=units.get(self.delay_unit, "").lower(), origin=origin)
+        if self.timing == "date":
+            return _("at %s", fields.Datetime.to_string(self.run_at) if self.run_at else "?")
+        return _("immediately")
 
     @api.depends("name", "action_type", "tag_ids")
     def _compute_display_name(self):
@@ -187,7 +190,8 @@ class SalesjetFlowStep(models.Model):
         return ["timing", "delay_value", "delay_unit", "delay_from", "run_at"]
 
     def _compute_scheduled_date(self, now, date_start):
-        """When this step runs for a contact who reaches it at ``now`` and started the run at ``date_start``."""
+        """When this step runs for a contact who reaches it at ``now`` and started the run at ``date_start``,
+        before anything that depends on the contact (relative dates, send window)."""
         self.ensure_one()
         if self.timing == "delay":
             origin = date_start if self.delay_from == "start" else now
@@ -195,6 +199,17 @@ class SalesjetFlowStep(models.Model):
         if self.timing == "date" and self.run_at:
             return max(self.run_at, now)
         return now
+
+    def _compute_scheduled_dates(self, now, targets):
+        """When this step runs for each of many contacts who reach it at ``now``, set-based.
+
+        :param targets: tuples (partner_id, company_id, date_start, enrollment_id)
+        :return: one naive UTC datetime per target, in order
+        """
+        self.ensure_one()
+        if self.timing == "delay" and self.delay_from == "start":
+            return [self._compute_scheduled_date(now, target[2]) for target in targets]
+        return [self._compute_scheduled_date(now, now)] * len(targets)
 
     def _next_step(self):
         """The step that follows this one in its flow, or an empty recordset."""

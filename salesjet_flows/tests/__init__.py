@@ -13,3 +13,4 @@ from . import test_action_call
 from . import test_action_webhook
 from . import test_chain
 from . import test_action_products
+from . import test_conditions_timing

@@ -1,0 +1,385 @@
+"""Step timing beyond delays: relative to a date of the contact or of the event,
+and send windows (allowed hours and week days in the contact's time zone).
+
+Everything here is set-based: a batch of contacts costs one query for their
+time zones (and one for their dates), and each distinct (time zone, moment)
+is computed once.
+"""
+from datetime import date, datetime, time, timedelta
+
+import pytz
+from dateutil.relativedelta import relativedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+from .salesjet_flow_step import delta
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAY_FIELDS = [f"window_{day}" for day in WEEKDAYS]
+
+
+# ----------------------------------------------------------------------
+# Time zone helpers (also used by the time conditions)
+# ----------------------------------------------------------------------
+
+def valid_tz(name):
+    """``name`` if it is a known time zone, else None."""
+    return name if name and name in pytz.all_timezones_set else None
+
+
+def company_tz(company):
+    """The company's time zone (its address' one), else UTC."""
+    return valid_tz(company.partner_id.tz) or "UTC"
+
+
+def to_local(moment, tz_name):
+    """A naive UTC datetime as a naive local datetime of ``tz_name``."""
+    return pytz.utc.localize(moment).astimezone(pytz.timezone(tz_name)).replace(tzinfo=None)
+
+
+def to_utc(local, tz_name):
+    """A naive local datetime of ``tz_name`` as a naive UTC datetime.
+
+    In the hour skipped or repeated by a daylight-saving change, the
+    standard-time reading is used.
+    """
+    return pytz.timezone(tz_name).localize(local, is_dst=False).astimezone(pytz.utc).replace(tzinfo=None)
+
+
+def hours_to_time(hours):
+    """9.5 -> 09:30; 24 -> the last microsecond of the day."""
+    if hours >= 24:
+        return time.max
+    minutes = round(hours * 60)
+    return time(minutes // 60, minutes % 60)
+
+
+def in_time_range(moment, hour_from, hour_to):
+    """Whether the time of day of ``moment`` (naive local) is in [from, to); from > to spans midnight."""
+    hours = moment.hour + moment.minute / 60 + moment.second / 3600
+    if hour_from <= hour_to:
+        return hour_from <= hours < hour_to
+    return hours >= hour_from or hours < hour_to
+
+
+def parse_moment(value):
+    """A date (``date``) or a moment (naive UTC ``datetime``) from a field or event value, else None.
+
+    Strings are ISO 8601: "2026-05-01" is a date; "2026-05-01 10:00" without an
+    offset is UTC, as Odoo stores datetimes; "2026-05-01T10:00:00+02:00" is converted.
+    """
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo:
+        moment = moment.astimezone(pytz.utc).replace(tzinfo=None)
+    return moment
+
+
+class SalesjetFlowStep(models.Model):
+    _inherit = "salesjet.flow.step"
+
+    timing = fields.Selection(
+        selection_add=[("relative", "Relative to a date")], ondelete={"relative": "set default"},
+        help="Immediately: as soon as the contact reaches the step.\n"
+             "After a delay: counted from the previous step or from the start of the run.\n"
+             "At a date and time: one moment for everyone.\n"
+             "Relative to a date: before or after a date of the contact (e.g. a birthday) or of the event "
+             "(e.g. a course start); a moment already past runs at once.",
+    )
+
+    # Relative to a date
+    relative_source = fields.Selection(
+        [("field", "a date of the contact"), ("event", "a date in the event data")],
+        string="Date from", default="field",
+    )
+    relative_field_id = fields.Many2one(
+        "ir.model.fields", string="Contact date", ondelete="set null",
+        domain=[("model", "=", "res.partner"), ("store", "=", True), ("ttype", "in", ("date", "datetime"))],
+        help="Any stored date or date-and-time field of the contact, custom ones included (e.g. a birthday).",
+    )
+    relative_key = fields.Char(
+        string="Event data key",
+        help="The key of the event data holding the date, e.g. course_start or expiry. "
+             "Values as 2026-05-01 (a day) or 2026-05-01 10:00 (UTC) or with an offset (2026-05-01T10:00+02:00).",
+    )
+    relative_value = fields.Integer(string="Offset", default=0)
+    relative_unit = fields.Selection(
+        [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days"), ("weeks", "Weeks")],
+        string="Offset unit", default="days",
+    )
+    relative_direction = fields.Selection(
+        [("before", "before"), ("after", "after")], string="Before or after", default="before",
+    )
+    relative_yearly = fields.Boolean(
+        string="Next anniversary",
+        help="Ignore the year of the date and use its next occurrence, e.g. the next birthday. "
+             "This year's occurrence counts until both it and the moment are past: "
+             "“3 days before” a birthday that is tomorrow runs at once.",
+    )
+
+    # Send window
+    window_active = fields.Boolean(
+        string="Send window",
+        help="Run this step only at these hours and on these days, in the contact's time zone "
+             "(else the company's, else UTC). A step due outside the window waits for its next opening.",
+    )
+    window_hour_from = fields.Float(string="From", default=9.0, help="Hour the window opens, e.g. 09:00.")
+    window_hour_to = fields.Float(string="To", default=17.0, help="Hour the window closes (not included), e.g. 17:00.")
+    window_mon = fields.Boolean(string="Mon", default=True)
+    window_tue = fields.Boolean(string="Tue", default=True)
+    window_wed = fields.Boolean(string="Wed", default=True)
+    window_thu = fields.Boolean(string="Thu", default=True)
+    window_fri = fields.Boolean(string="Fri", default=True)
+    window_sat = fields.Boolean(string="Sat", default=False)
+    window_sun = fields.Boolean(string="Sun", default=False)
+
+    _sql_constraints = [
+        ("relative_value_positive", "CHECK(relative_value IS NULL OR relative_value >= 0)",
+         "An offset cannot be negative: choose “before” instead."),
+    ]
+
+    # ------------------------------------------------------------------
+    # Validation and summary
+    # ------------------------------------------------------------------
+
+    @api.constrains("timing", "relative_source", "relative_field_id", "relative_key", "window_active",
+                    "window_hour_from", "window_hour_to", *WEEKDAY_FIELDS)
+    def _check_timing_settings(self):
+        for step in self:
+            if step.timing == "relative":
+                if step.relative_source == "field" and not step.relative_field_id:
+                    raise ValidationError(_("Step “%s” runs relative to a date: choose the contact's date field.",
+                                            step.display_name))
+                if step.relative_source == "event" and not (step.relative_key or "").strip():
+                    raise ValidationError(_("Step “%s” runs relative to a date of the event: write the key of "
+                                            "the event data that holds it, e.g. course_start.", step.display_name))
+            if step.window_active:
+                if not 0 <= step.window_hour_from < step.window_hour_to <= 24:
+                    raise ValidationError(_("The send window of step “%s” must open before it closes, "
+                                            "between 00:00 and 24:00.", step.display_name))
+                if not any(step[name] for name in WEEKDAY_FIELDS):
+                    raise ValidationError(_("The send window of step “%s” needs at least one day of the week.",
+                                            step.display_name))
+
+    @api.model
+    def _timing_fields(self):
+        return super()._timing_fields() + [
+            "company_id", "relative_source", "relative_field_id", "relative_key", "relative_value", "relative_unit",
+            "relative_direction", "relative_yearly", "window_active", "window_hour_from", "window_hour_to",
+            *WEEKDAY_FIELDS,
+        ]
+
+    @api.depends("name", "action_type", "tag_ids", "timing", "delay_value", "delay_unit", "delay_from", "run_at",
+                 "condition_ids", "repeat", "repeat_interval", "repeat_unit", "repeat_max",
+                 "relative_source", "relative_field_id", "relative_key", "relative_value", "relative_unit",
+                 "relative_direction", "relative_yearly", "window_active", "window_hour_from", "window_hour_to",
+                 *WEEKDAY_FIELDS)
+    def _compute_summary(self):
+        return super()._compute_summary()
+
+    def _describe_timing(self):
+        if self.timing == "relative":
+            units = dict(self._fields["relative_unit"]._description_selection(self.env))
+            if self.relative_source == "event":
+                what = _("the event's “%s”", self.relative_key or "?")
+            else:
+                what = self.relative_field_id.field_description or "?"
+            if self.relative_yearly:
+                what = _("the next anniversary of %s", what)
+            if self.relative_value:
+                text = _("%(value)s %(unit)s %(direction)s %(date)s", value=self.relative_value,
+                         unit=units.get(self.relative_unit, "").lower(),
+                         direction=_("before") if self.relative_direction == "before" else _("after"), date=what)
+            else:
+                text = _("on %s", what)
+        else:
+            text = super()._describe_timing()
+        if self.window_active:
+            text += _(", within %(days)s %(start)s–%(end)s (contact's time zone)",
+                      days=self._describe_window_days(),
+                      start=self._format_hours(self.window_hour_from), end=self._format_hours(self.window_hour_to))
+        return text
+
+    def _describe_window_days(self):
+        labels = [self._fields[name].get_description(self.env)["string"] for name in WEEKDAY_FIELDS]
+        days = [self[name] for name in WEEKDAY_FIELDS]
+        runs, start = [], None
+        for index, on in enumerate(days + [False]):
+            if on and start is None:
+                start = index
+            elif not on and start is not None:
+                runs.append(labels[start] if index - start == 1 else
+                            f"{labels[start]}, {labels[index - 1]}" if index - start == 2 else
+                            f"{labels[start]}–{labels[index - 1]}")
+                start = None
+        return ", ".join(runs)
+
+    @staticmethod
+    def _format_hours(hours):
+        minutes = round(hours * 60)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+    # ------------------------------------------------------------------
+    # Scheduling (set-based)
+    # ------------------------------------------------------------------
+
+    def _compute_scheduled_dates(self, now, targets):
+        self.ensure_one()
+        if self.timing == "relative":
+            moments = self._relative_moments(now, targets)
+            dates = [max(moment, now) if moment else now for moment in moments]
+        else:
+            dates = super()._compute_scheduled_dates(now, targets)
+        return self._apply_send_window(dates, [target[0] for target in targets], [target[1] for target in targets])
+
+    @api.model
+    def _partner_tzs(self, partner_ids, company_ids):
+        """Time zone name of each contact: its own, else its company's (``company_ids``, same order), else UTC.
+
+        One query for the contacts, whatever their number.
+        """
+        self.env["res.partner"].flush_model(["tz"])
+        self.env.cr.execute(SQL("SELECT id, tz FROM res_partner WHERE id = ANY(%s)", list(set(partner_ids))))
+        own = dict(self.env.cr.fetchall())
+        companies = {cid: company_tz(self.env["res.company"].browse(cid)) for cid in set(company_ids)}
+        return [valid_tz(own.get(pid)) or companies[cid] for pid, cid in zip(partner_ids, company_ids)]
+
+    def _window_days(self):
+        return {index for index, name in enumerate(WEEKDAY_FIELDS) if self[name]}
+
+    def _next_window_opening(self, moment, tz_name):
+        """The first moment at or after ``moment`` (naive UTC) inside this step's send window in ``tz_name``."""
+        local = to_local(moment, tz_name)
+        days = self._window_days()
+        start, end = hours_to_time(self.window_hour_from), hours_to_time(self.window_hour_to)
+        for offset in range(8):
+            day = local.date() + timedelta(days=offset)
+            if day.weekday() not in days:
+                continue
+            opening, closing = datetime.combine(day, start), datetime.combine(day, end)
+            if offset == 0 and opening <= local < closing:
+                return moment
+            if local < opening:
+                return to_utc(opening, tz_name)
+        return moment  # no allowed day: refused by the constraint
+
+    def _apply_send_window(self, dates, partner_ids, company_ids):
+        """Move each date (naive UTC) to the next opening of the send window in its contact's time zone.
+
+        One query for the time zones; each distinct (time zone, date) is computed once.
+        """
+        self.ensure_one()
+        if not self.window_active or not dates:
+            return dates
+        tzs = self._partner_tzs(partner_ids, company_ids)
+        cache = {}
+        result = []
+        for moment, tz_name in zip(dates, tzs):
+            key = (tz_name, moment)
+            if key not in cache:
+                cache[key] = self._next_window_opening(moment, tz_name)
+            result.append(cache[key])
+        return result
+
+    def _relative_dates(self, partner_ids, enrollment_ids):
+        """The date each target's moment is relative to (``date``, naive UTC ``datetime`` or None), in one query."""
+        self.ensure_one()
+        if self.relative_source == "event":
+            key = (self.relative_key or "").strip()
+            self.env["salesjet.flow.enrollment"].flush_model(["data"])
+            self.env.cr.execute(SQL(
+                "SELECT id, data->>%s FROM salesjet_flow_enrollment WHERE id = ANY(%s)",
+                key, list(set(enrollment_ids)),
+            ))
+            values = dict(self.env.cr.fetchall())
+            return [parse_moment(values.get(eid)) for eid in enrollment_ids]
+        field = self.env["res.partner"]._fields.get(self.relative_field_id.name or "")
+        if not field or not field.store or field.type not in ("date", "datetime"):
+            return [None] * len(partner_ids)
+        self.env["res.partner"].flush_model([field.name])
+        self.env.cr.execute(SQL(
+            "SELECT id, %s FROM res_partner WHERE id = ANY(%s)",
+            SQL.identifier(field.name), list(set(partner_ids)),
+        ))
+        values = dict(self.env.cr.fetchall())
+        return [parse_moment(values.get(pid)) for pid in partner_ids]
+
+    def _relative_moments(self, now, targets):
+        """The moment (naive UTC) of this relative step for each target, None where the date is missing.
+
+        A date without a time is read as midnight in the contact's time zone.
+        With ``relative_yearly``, the first occurrence (this year's, else the
+        next year's) whose date or moment is not past is used; for a date,
+        "not past" means today or later in the contact's time zone.
+        """
+        self.ensure_one()
+        partner_ids = [target[0] for target in targets]
+        values = self._relative_dates(partner_ids, [target[3] for target in targets])
+        needs_tz = any(isinstance(v, date) and not isinstance(v, datetime) for v in values)
+        tzs = self._partner_tzs(partner_ids, [t[1] for t in targets]) if needs_tz else ["UTC"] * len(targets)
+        offset = delta(self.relative_value, self.relative_unit)
+        if self.relative_direction == "before":
+            offset = -offset
+        moments = []
+        for value, tz_name in zip(values, tzs):
+            if value is None:
+                moments.append(None)
+                continue
+            is_day = not isinstance(value, datetime)
+            if not self.relative_yearly:
+                moments.append(self._relative_moment(value, offset, tz_name, is_day))
+                continue
+            today = to_local(now, tz_name).date() if is_day else None
+            moment = None
+            for year in range(now.year - 1, now.year + 3):
+                occurrence = value + relativedelta(year=year)  # 29 February -> 28 in other years
+                moment = self._relative_moment(occurrence, offset, tz_name, is_day)
+                # this occurrence still counts while the date or the moment is not past:
+                # "3 days before" a birthday that is tomorrow runs now, not next year
+                later = max(moment, self._relative_moment(occurrence, relativedelta(), tz_name, is_day))
+                if (to_local(later, tz_name).date() >= today) if is_day else (later >= now):
+                    break
+            moments.append(moment)
+        return moments
+
+    @staticmethod
+    def _relative_moment(value, offset, tz_name, is_day):
+        if is_day:
+            return to_utc(datetime.combine(value, time.min) + offset, tz_name)
+        return value + offset
+
+    # ------------------------------------------------------------------
+    # Running
+    # ------------------------------------------------------------------
+
+    def _run_jobs(self, jobs):
+        # a relative step whose date is missing when it comes due is skipped (repeats keep their own dates)
+        if self.timing == "relative":
+            first = jobs.filtered(lambda j: not j.repeat_index)
+            values = self._relative_dates([job.partner_id.id for job in first],
+                                          [job.enrollment_id.id for job in first]) if first else []
+            missing = first.browse([job.id for job, value in zip(first, values) if value is None])
+            if missing:
+                if self.relative_source == "event":
+                    reason = _("No date under “%s” in the event data: step skipped.", self.relative_key)
+                else:
+                    reason = _("The contact has no %s: step skipped.", self.relative_field_id.field_description
+                               or _("date"))
+                missing._mark_skipped(reason)
+                jobs -= missing
+            if not jobs:
+                return None
+        return super()._run_jobs(jobs)
