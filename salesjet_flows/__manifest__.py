@@ -51,6 +51,9 @@ workers can share safely.
         "views/salesjet_special_offer_views.xml",
         "views/salesjet_flow_step_product_views.xml",
         "views/salesjet_flow_step_timing_views.xml",
+        "security/salesjet_split_security.xml",
+        "data/salesjet_split_cron.xml",
+        "views/salesjet_flow_split_views.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",

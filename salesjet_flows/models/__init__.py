@@ -32,3 +32,6 @@ from . import salesjet_flow_step_timing
 from . import salesjet_flow_condition_time
 from . import salesjet_flow_step_match
 from . import res_partner_conditions
+from . import salesjet_flow_split
+from . import salesjet_flow_cap
+from . import salesjet_flow_version
