@@ -76,8 +76,10 @@ class SalesjetFlow(models.Model):
         return res
 
     def _version_fields(self, vals):
+        # chatter and activity bookkeeping is not a change of the flow
         return [self._fields[name].string for name in vals
-                if name in self._fields and name not in ENGINE_FIELDS and name not in ("paused", "step_ids")]
+                if name in self._fields and name not in ENGINE_FIELDS and name not in ("paused", "step_ids")
+                and not name.startswith(("message_", "activity_", "website_message"))]
 
     # -- pause ------------------------------------------------------------------
 
