@@ -160,7 +160,7 @@ class SalesjetFlowStep(models.Model):
         return res
 
     def unlink(self):
-        for step in self:
+        for step in self.exists():  # a chain message's step may already be gone with its message
             if step.pending_job_count and not self.env.context.get("salesjet_step_removal"):
                 raise UserError(_(
                     "%(count)s contacts wait on step “%(step)s”: use “Remove step” on the step to choose whether "
