@@ -106,8 +106,11 @@ class SalesjetFlowJob(models.Model):
 
         :return: (jobs postponed, written here; {job id: reason} of the jobs to skip)
         """
+        capped_steps = self.step_id.filtered(lambda s: s.action_type in CAP_CHANNELS and not s.transactional)
+        if not capped_steps:
+            return self.browse(), {}  # the common case of a batch without messages: nothing to count
         limits_cache, candidates = {}, []
-        for job in self.sorted(lambda j: (j.scheduled_date, j.id)):
+        for job in self.filtered(lambda j: j.step_id in capped_steps).sorted(lambda j: (j.scheduled_date, j.id)):
             step = job.step_id
             channel = CAP_CHANNELS.get(step.action_type)
             if not channel or step.transactional:

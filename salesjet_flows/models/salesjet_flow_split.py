@@ -8,6 +8,7 @@ after a crash lands in the same branch, and a batch is assigned with no query
 but one UPDATE.
 """
 import hashlib
+import json
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -160,6 +161,8 @@ class SalesjetFlowStep(models.Model):
         self._check_split_branches()
 
     def _check_split_branches(self):
+        if self.env.context.get("salesjet_split_rebuild"):
+            return  # a flow being copied or imported gets its branches after its steps, then is checked
         for step in self.filtered(lambda s: s.action_type == "split"):
             branches = step.branch_ids
             if len(branches) < 2:
@@ -306,3 +309,80 @@ class SalesjetFlow(models.Model):
                 ordered += branched.pop(node["id"], [])
             ordered += [node for group in branched.values() for node in group]
             flow.diagram_data = dict(flow.diagram_data, steps=ordered)
+
+
+def _ordered_steps(flow):
+    return flow.with_context(active_test=False).step_ids.sorted(lambda s: (s.sequence, s.id))
+
+
+def _split_layout(flow):
+    """The branches of a flow's splits, by position: {step position: [branch values]} and
+    {step position: (split position, branch position)} for the steps inside branches."""
+    steps = _ordered_steps(flow)
+    index = {step.id: j for j, step in enumerate(steps)}
+    splits, members = {}, {}
+    for j, step in enumerate(steps):
+        if step.action_type == "split":
+            branches = step.branch_ids.sorted(lambda b: (b.sequence, b.id))
+            splits[j] = [{"name": b.name, "percentage": b.percentage, "sequence": b.sequence} for b in branches]
+        if step.branch_id and step.branch_id.split_step_id.id in index:
+            split = step.branch_id.split_step_id
+            position = split.branch_ids.sorted(lambda b: (b.sequence, b.id)).ids.index(step.branch_id.id)
+            members[j] = (index[split.id], position)
+    return splits, members
+
+
+def _rebuild_splits(flow, splits, members):
+    """Give a copied or imported flow the branches of ``_split_layout``, then validate its splits."""
+    if not splits:
+        return
+    steps = _ordered_steps(flow)
+    Branch = flow.env["salesjet.flow.branch"].with_context(salesjet_split_rebuild=True)
+    created = {}
+    for j, values in splits.items():
+        created[int(j)] = Branch.create([dict(v, split_step_id=steps[int(j)].id) for v in values])
+    for j, (split_j, position) in members.items():
+        branches = created.get(int(split_j))
+        if branches and position < len(branches):
+            steps[int(j)].branch_id = branches[position]
+    steps.filtered(lambda s: s.action_type == "split")._check_split_branches()
+
+
+class SalesjetFlowSplitCopy(models.Model):
+    _inherit = "salesjet.flow"
+
+    def copy(self, default=None):
+        layouts = [_split_layout(flow) for flow in self]
+        copies = super(SalesjetFlowSplitCopy, self.with_context(salesjet_split_rebuild=True)).copy(default)
+        for new, (splits, members) in zip(copies, layouts):
+            _rebuild_splits(new.with_context(salesjet_split_rebuild=False), splits, members)
+        return copies.with_context(salesjet_split_rebuild=False)
+
+
+class SalesjetFlowTransfer(models.AbstractModel):
+    _inherit = "salesjet.flow.transfer"
+
+    @api.model
+    def export_flows(self, flows):
+        """Splits travel with their branches: ``$branches`` on a split step, ``$branch`` (split
+        position, branch position) on the steps inside a branch."""
+        payload = super().export_flows(flows)
+        for flow, data in zip(flows, payload["flows"]):
+            splits, members = _split_layout(flow)
+            for j, step_data in enumerate(data.get("step_ids", [])):
+                if j in splits:
+                    step_data["$branches"] = splits[j]
+                if j in members:
+                    step_data["$branch"] = list(members[j])
+        return payload
+
+    @api.model
+    def import_flows(self, payload):
+        flows = super(SalesjetFlowTransfer, self.with_context(salesjet_split_rebuild=True)).import_flows(payload)
+        data = payload if isinstance(payload, dict) else json.loads(payload)
+        for flow, flow_data in zip(flows, data.get("flows", [])):
+            steps_data = flow_data.get("step_ids", [])
+            splits = {j: s["$branches"] for j, s in enumerate(steps_data) if s.get("$branches")}
+            members = {j: tuple(s["$branch"]) for j, s in enumerate(steps_data) if s.get("$branch")}
+            _rebuild_splits(flow.with_context(salesjet_split_rebuild=False), splits, members)
+        return flows.with_context(salesjet_split_rebuild=False)

@@ -139,3 +139,15 @@ class TestSplit(SalesjetCase):
                          [split.id, email_a.id, tag_a_step.id, email_b.id, flow.step_ids.filtered(lambda s: s.action_type == "add_tag" and not s.branch_id).id])
         self.assertTrue(nodes[1]["title"].startswith("Branch A"))
         self.assertEqual(nodes[3]["branch"], "B")
+
+    def test_copy_and_export_keep_the_branches(self):
+        flow, split, _branches, (email_a, tag_a_step, email_b) = self.make_split_flow(shares=(70, 30))
+        payload = self.env["salesjet.flow.transfer"].export_flows(flow)
+        for other in (flow.copy(), self.env["salesjet.flow.transfer"].import_flows(payload)):
+            new_split = other.step_ids.filtered(lambda s: s.action_type == "split")
+            self.assertEqual(new_split.branch_ids.mapped("name"), ["A", "B"])
+            self.assertEqual(new_split.branch_ids.mapped("percentage"), [70, 30])
+            in_branches = other.step_ids.filtered("branch_id")
+            self.assertEqual(len(in_branches), 3)
+            self.assertEqual(in_branches.branch_id, new_split.branch_ids, "the steps point to the new branches")
+            self.assertEqual(other.step_ids.filtered(lambda s: s.email_subject == "Version B").branch_id.name, "B")
