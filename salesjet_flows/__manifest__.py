@@ -36,10 +36,18 @@ workers can share safely.
         "views/res_config_settings_views.xml",
         "views/salesjet_flows_menus.xml",
         "views/salesjet_flow_step_messaging_views.xml",
+        "security/salesjet_sources_security.xml",
+        "views/salesjet_source_views.xml",
+        "views/salesjet_exit_intent_templates.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
     ],
+    "assets": {
+        "web.assets_frontend": [
+            "salesjet_flows/static/src/js/exit_intent.js",
+        ],
+    },
     "application": True,
     "installable": True,
 }

@@ -11,3 +11,11 @@ from . import salesjet_flow_step_email
 from . import salesjet_flow_step_sms
 from . import salesjet_flow_step_contact
 from . import salesjet_flow_condition_email
+from . import salesjet_event_sources
+from . import salesjet_funnel
+from . import salesjet_download
+from . import salesjet_facebook_form
+from . import salesjet_flow_trigger_sources
+from . import salesjet_flow_condition_web
+from . import salesjet_source_hooks
+from . import res_config_settings_sources

@@ -6,3 +6,7 @@ from . import test_security
 from . import test_action_email
 from . import test_action_sms
 from . import test_action_contact
+from . import test_sources_website
+from . import test_sources_mailing
+from . import test_sources_facebook
+from . import test_sources_api
