@@ -28,11 +28,12 @@ def reply(status, message=None, payload=None):
 
 
 def read_body(max_bytes):
-    """The raw request body, or BodyTooLarge beyond ``max_bytes`` (read no further than that)."""
+    """The raw request body, or BodyTooLarge beyond ``max_bytes`` (refused on its announced length,
+    before reading it)."""
     httprequest = request.httprequest
     if httprequest.content_length is not None and httprequest.content_length > max_bytes:
         raise BodyTooLarge()
-    body = httprequest.stream.read(max_bytes + 1)
+    body = httprequest.get_data()
     if len(body) > max_bytes:
         raise BodyTooLarge()
     return body
