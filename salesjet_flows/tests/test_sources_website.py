@@ -173,6 +173,29 @@ class TestPageSources(SalesjetHttpCase):
         other = self.make_page("/sj-other", "Other page")
         self.assertNotIn("salesjet_exit_intent", self.url_open(other.url).text)
 
+    def test_exit_intent_script_shows_the_popup_and_sends_the_page_left_beacon(self):
+        """The real script in a real browser: the mouse leaves through the top, the tab is hidden."""
+        flow = self.make_flow([self.tag_step(self.tag_a)], triggers=[{
+            "trigger_type": "page_leave", "page_path": "/sj-offer", "popup_enabled": True,
+            "popup_title": "Wait!", "popup_text": "10% off with WELCOME10", "popup_button_label": "Shop",
+            "popup_button_url": "/shop"}])
+        code = """
+            document.documentElement.dispatchEvent(new MouseEvent("mouseleave", {clientY: -5}));
+            const popup = document.querySelector(".salesjet_exit_popup");
+            if (!popup || !popup.textContent.includes("Wait!") || !popup.querySelector("a[href='/shop']")) {
+                console.error("the exit pop-up did not open");
+            }
+            Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+            document.dispatchEvent(new Event("visibilitychange"));
+            setTimeout(() => console.log("test successful"), 1500);
+        """
+        self.browser_js("/sj-offer", code, ready="document.getElementById('salesjet_exit_intent')?.dataset.ready === '1'",
+                        login="sjvisitor")
+        event = self.events("page_leave")
+        self.assertEqual(event.partner_id, self.portal.partner_id)
+        self.assertEqual(event.data["path"], "/sj-offer")
+        self.assertEqual(flow.enrollment_ids.partner_id, self.portal.partner_id)
+
     def test_popup_needs_a_text_and_a_safe_link(self):
         flow = self.make_flow([self.tag_step(self.tag_a)], triggers=[])
         Trigger = self.env["salesjet.flow.trigger"]

@@ -9,6 +9,7 @@
         if (!el) {
             return;
         }
+        el.dataset.ready = "1"; // the script is listening (tests and support wait for it)
         const path = window.location.pathname;
         let beaconSent = false;
 
