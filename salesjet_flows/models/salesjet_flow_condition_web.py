@@ -56,7 +56,8 @@ class SalesjetFlowCondition(models.Model):
             raise ValidationError(_("Step “%s”: the number of days of a visit condition cannot be negative.",
                                     self.step_id.display_name))
 
-    @api.depends("funnel_id", "page_path", "within_days")
+    @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value", "funnel_id", "page_path",
+                 "within_days")
     def _compute_name(self):
         super()._compute_name()
         for line in self.filtered(lambda c: c.condition_type in ("in_funnel", "page_visited")):

@@ -59,7 +59,7 @@ class SalesjetFlowTrigger(models.Model):
         help="Only subscriptions to this list; empty: any list.",
     )
 
-    @api.depends("page_path", "funnel_id", "download_id", "mail_step_id", "mail_template_id", "facebook_form_id",
+    @api.depends("trigger_type", "event_code", "page_path", "funnel_id", "download_id", "mail_step_id", "mail_template_id", "facebook_form_id",
                  "mailing_list_id")
     def _compute_name(self):
         super()._compute_name()
@@ -141,10 +141,12 @@ class SalesjetFlowTrigger(models.Model):
         return bool(self._cached_triggers(kind, company_id))
 
     @api.model
-    @tools.ormcache("company_id")
-    def _cached_page_leave_rows(self, company_id):
+    @tools.ormcache("kind", "company_id")
+    def _cached_page_rows(self, kind, company_id):
+        """(page path, funnel paths or None, pop-up or None) of the active triggers of ``kind`` (a page
+        kind) of the company; cached, cleared with triggers and funnels."""
         rows = []
-        for trigger_id, *_rest in self._cached_triggers("page_leave", company_id):
+        for trigger_id, *_rest in self._cached_triggers(kind, company_id):
             trigger = self.sudo().browse(trigger_id)
             popup = None
             if trigger.popup_enabled:
@@ -157,19 +159,21 @@ class SalesjetFlowTrigger(models.Model):
         return tuple(rows)
 
     @api.model
+    def _page_rows_matching(self, kind, company_id, path):
+        """The cached rows of ``kind`` whose page (or funnel) is ``path``."""
+        path = normalize_path(path)
+        return [
+            row for row in self._cached_page_rows(kind, company_id)
+            if (any(path_matches(p, path) for p in row[1]) if row[1] is not None else path_matches(row[0], path))
+        ]
+
+    @api.model
     def _page_leave_config(self, company_id, path):
         """What the exit-intent script does on ``path``: send a "page left" beacon, show a pop-up.
 
-        :return: ``{"beacon": bool, "popup": dict or None}``, or None when no active flow asks for anything
+        :return: ``{"beacon": True, "popup": dict or None}``, or None when no active flow watches the page
         """
-        path = normalize_path(path)
-        config = None
-        for page_path, funnel_paths, popup in self._cached_page_leave_rows(company_id):
-            if funnel_paths is not None:
-                matched = any(path_matches(p, path) for p in funnel_paths)
-            else:
-                matched = path_matches(page_path, path)
-            if matched:
-                config = config or {"beacon": True, "popup": None}
-                config["popup"] = config["popup"] or popup
-        return config
+        rows = self._page_rows_matching("page_leave", company_id, path)
+        if not rows:
+            return None
+        return {"beacon": True, "popup": next((popup for *_row, popup in rows if popup), None)}

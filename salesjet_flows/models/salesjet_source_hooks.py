@@ -4,6 +4,7 @@ page visits. A source does nothing unless an active flow listens to its kind
 (a cached check), and an error while posting never breaks what Odoo was doing
 (the open pixel, the sign-up, the page)."""
 import logging
+import time
 
 from odoo import api, fields, models, tools
 from odoo.http import request
@@ -14,6 +15,7 @@ _logger = logging.getLogger(__name__)
 
 # Above this many events at once (an import), they are left to the event cron.
 INLINE_EVENTS = 50
+VISIT_WINDOW = 1800
 
 
 class SalesjetFlowTrigger(models.Model):
@@ -182,17 +184,24 @@ class WebsiteVisitor(models.Model):
         company_id = request.website.company_id.id
         if company_id not in self.env["salesjet.flow.trigger"]._listening_company_ids("page_visit"):
             return
+        path = request_page_path()
+        # a cached check, no query: funnel lines of website pages hold the page's path too
+        if not self.env["salesjet.flow.trigger"]._page_rows_matching("page_visit", company_id, path):
+            return  # no flow watches this page: no event
         visitor = self._get_visitor_from_request()
         if not visitor or not visitor.partner_id:
             return
         data = {
-            "path": request_page_path(),
+            "path": path,
             "url": request.httprequest.url[:2000],
             "page_id": website_page.id if website_page else False,
             "visitor_id": visitor.id,
         }
-        self.env["salesjet.event"]._post_safely([(visitor.partner_id, data, None)], "page_visit", "website",
-                                                company=request.website.company_id)
+        # one event per contact and page per 30 minutes, as Odoo counts a visit (website.visitor._add_tracking)
+        bucket = int(time.time() // VISIT_WINDOW)
+        self.env["salesjet.event"]._post_safely(
+            [(visitor.partner_id, data, f"visit:{visitor.partner_id.id}:{path}:{bucket}")], "page_visit", "website",
+            company=request.website.company_id)
 
 
 def request_page_path(path=None):

@@ -118,6 +118,22 @@ class TestPageSources(SalesjetHttpCase):
         self.assertEqual(event.data["page_id"], self.tracked_page.id)
         self.assertEqual(flow.enrollment_ids.partner_id, self.portal.partner_id)
         self.assertFalse(other.enrollment_ids)
+        # a reload within the same visit (30 minutes) and a page no trigger watches raise nothing more
+        self.url_open("/sj-offer")
+        self.url_open(self.make_page("/sj-unwatched", "Unwatched").url)
+        self.assertEqual(len(self.events("page_visit")), 1)
+
+    def test_funnel_page_visit_trigger_fires_for_any_page_of_the_funnel(self):
+        second = self.make_page("/sj-offer-2", "Second step")
+        funnel = self.env["salesjet.funnel"].create({"name": "Offer", "page_ids": [
+            (0, 0, {"page_id": self.tracked_page.id}), (0, 0, {"page_id": second.id})]})
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always",
+                              triggers=[{"trigger_type": "page_visit", "funnel_id": funnel.id}])
+        self.authenticate("sjvisitor", "sjvisitor-pass-2026")
+        self.url_open("/sj-offer-2")
+        self.url_open("/sj-offer")
+        self.assertEqual(flow.enrollment_count, 2)
+        self.assertEqual([event.data["path"] for event in self.events("page_visit")], ["/sj-offer-2", "/sj-offer"])
 
     def test_anonymous_visit_raises_no_event(self):
         self.make_flow([self.tag_step(self.tag_a)], triggers=[{"trigger_type": "page_visit"}])
@@ -277,3 +293,29 @@ class TestVisitConditions(SalesjetHttpCase):
             Condition.create({"step_id": flow.step_ids.id, "condition_type": "in_funnel"})
         with self.assertRaisesRegex(Exception, "starting with /"):
             Condition.create({"step_id": flow.step_ids.id, "condition_type": "page_visited", "page_path": "x"})
+
+
+class TestPathsAndContacts(SalesjetHttpCase):
+
+    def test_paths_compare_without_host_query_or_trailing_slash_and_star_means_under(self):
+        from odoo.addons.salesjet_flows.models.salesjet_event_sources import normalize_path, path_matches
+        self.assertEqual(normalize_path("https://shop.example.com/pricing/?a=1#top"), "/pricing")
+        self.assertEqual(normalize_path(""), "/")
+        self.assertTrue(path_matches("/shop*", "/shop"))
+        self.assertTrue(path_matches("/shop*", "/shop/chairs/12"))
+        self.assertFalse(path_matches("/shop*", "/shopping"))
+        self.assertFalse(path_matches("/pricing", "/blog/pricing"))
+
+    def test_contacts_are_found_or_created_set_based(self):
+        Partner = self.env["res.partner"]
+        known = Partner.create({"name": "Known", "email": "known@example.com"})
+        self.env.flush_all()
+        with self.assertQueryCount(__system__=12):
+            found = Partner._salesjet_find_or_create([
+                {"email": "KNOWN@example.com"}, {"email": "new@example.com", "name": "New"},
+                {"email": "new@example.com"}, {"phone": "0470 12 34 56", "country_id": self.env.ref("base.be").id},
+                {}])
+        self.assertEqual(found[0], known)
+        self.assertEqual(found[1], found[2], "the same new address gives one contact")
+        self.assertEqual(found[3].phone_sanitized, "+32470123456")
+        self.assertFalse(found[4])
