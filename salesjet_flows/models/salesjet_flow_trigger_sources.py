@@ -141,10 +141,10 @@ class SalesjetFlowTrigger(models.Model):
         return bool(self._cached_triggers(kind, company_id))
 
     @api.model
-    @tools.ormcache("kind", "company_id")
+    @tools.ormcache("kind", "company_id", "self.env.lang")
     def _cached_page_rows(self, kind, company_id):
         """(page path, funnel paths or None, pop-up or None) of the active triggers of ``kind`` (a page
-        kind) of the company; cached, cleared with triggers and funnels."""
+        kind) of the company, pop-up texts in the current language; cached, cleared with triggers and funnels."""
         rows = []
         for trigger_id, *_rest in self._cached_triggers(kind, company_id):
             trigger = self.sudo().browse(trigger_id)

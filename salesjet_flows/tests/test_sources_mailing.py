@@ -117,6 +117,12 @@ class TestListAndSignupSources(SalesjetCase):
         # a subscription record created directly (as the subscription form does) counts too
         self.env["mailing.subscription"].create({"contact_id": contacts[2].id, "list_id": self.weekly.id})
         self.assertEqual(flow.enrollment_count, 4)
+        # and so does adding the list to a contact's lists
+        late = self.env["mailing.contact"].create({"name": "Late", "email": "late@example.com"})
+        late.write({"list_ids": [(4, self.weekly.id)]})
+        self.assertEqual(flow.enrollment_count, 5)
+        self.assertEqual(flow.enrollment_ids.partner_id.filtered(lambda p: p.email == "late@example.com").name,
+                         "Late")
 
     def test_no_listening_flow_creates_no_contact(self):
         self.env["mailing.contact"].create({"name": "Quiet", "email": "quiet@example.com",
