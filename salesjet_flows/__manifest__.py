@@ -51,6 +51,9 @@ workers can share safely.
         "views/salesjet_special_offer_views.xml",
         "views/salesjet_flow_step_product_views.xml",
         "views/salesjet_flow_step_timing_views.xml",
+        "security/salesjet_sources_security.xml",
+        "views/salesjet_source_views.xml",
+        "views/salesjet_exit_intent_templates.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
@@ -60,6 +63,9 @@ workers can share safely.
     "assets": {
         "web.assets_backend": [
             "salesjet_flows/static/src/flow_diagram/*",
+        ],
+        "web.assets_frontend": [
+            "salesjet_flows/static/src/js/exit_intent.js",
         ],
     },
     "application": True,
