@@ -418,6 +418,34 @@ class TestTiming(ConditionsTimingCase):
                          "Add tag SJ test A, 2 days after the previous step, "
                          "within Mon, Tue, Thu–Sat 09:00–17:00 (contact's time zone)")
 
+    def test_diagram_shows_relative_timing_window_and_or_groups(self):
+        flow = self.make_flow([self.tag_step(
+            self.tag_a, timing="relative", relative_field_id=self.field("x_birthday").id, relative_value=3,
+            relative_unit="days", relative_direction="before", relative_yearly=True, **self.window(),
+            condition_ids=[(0, 0, {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_b.ids)]}),
+                           (0, 0, {"or_group": 2, "condition_type": "tag", "tag_ids": [(6, 0, self.tag_c.ids)]})],
+        )])
+        node = flow.diagram_data["steps"][0]
+        self.assertEqual(node["when"], "-3 days Birthday (yearly) · Mon–Fri 09:00–17:00")
+        self.assertEqual(node["conditions"], "has tag SJ test B, or has tag SJ test C")
+
+    def test_export_and_import_keep_relative_timing_windows_and_or_groups(self):
+        flow = self.make_flow([self.tag_step(
+            self.tag_a, timing="relative", relative_field_id=self.field("x_birthday").id, relative_value=2,
+            relative_unit="hours", relative_direction="after", relative_yearly=True,
+            **self.window(window_hour_from=8.5, window_sun=True),
+            condition_ids=[(0, 0, {"condition_type": "current_time", "time_from": 22, "time_to": 6}),
+                           (0, 0, {"or_group": 2, "condition_type": "last_form", "date_operator": "last_days",
+                                   "days_value": 3})],
+        )])
+        Transfer = self.env["salesjet.flow.transfer"]
+        copy = Transfer.import_flows(Transfer.export_flows(flow))
+        fields_ = ["timing", "relative_field_id", "relative_value", "relative_unit", "relative_direction",
+                   "relative_yearly", "window_active", "window_hour_from", "window_sun", "window_sat", "summary"]
+        self.assertEqual(copy.step_ids.read(fields_)[0] | {"id": 0}, flow.step_ids.read(fields_)[0] | {"id": 0})
+        self.assertEqual(copy.step_ids.condition_ids.mapped("or_group"), [1, 2])
+        self.assertEqual(copy.step_ids.condition_ids.mapped("name"), flow.step_ids.condition_ids.mapped("name"))
+
     def test_bad_timing_settings_are_refused(self):
         flow = self.make_flow([])
         Step = self.env["salesjet.flow.step"]
