@@ -20,6 +20,7 @@ workers can share safely.
         "mass_mailing",
         "sms",
         "website_crm",
+        "product",
     ],
     "data": [
         "security/salesjet_flows_security.xml",
@@ -37,10 +38,24 @@ workers can share safely.
         "wizard/salesjet_flow_import_views.xml",
         "views/salesjet_flows_menus.xml",
         "views/salesjet_flow_step_messaging_views.xml",
+        "views/salesjet_call_template_views.xml",
+        "views/salesjet_flow_step_call_webhook_views.xml",
+        "wizard/salesjet_call_test_views.xml",
+        "security/salesjet_call_security.xml",
+        "security/salesjet_chain_security.xml",
+        "views/salesjet_chain_views.xml",
+        "views/salesjet_chain_templates.xml",
+        "security/salesjet_product_security.xml",
+        "data/salesjet_special_offer_cron.xml",
+        "views/salesjet_product_access_views.xml",
+        "views/salesjet_special_offer_views.xml",
+        "views/salesjet_flow_step_product_views.xml",
         "views/salesjet_flow_step_timing_views.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
+        "demo/salesjet_call_demo.xml",
+        "demo/salesjet_chain_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

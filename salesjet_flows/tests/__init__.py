@@ -8,4 +8,9 @@ from . import test_action_sms
 from . import test_action_contact
 from . import test_transfer
 from . import test_diagram
+from . import test_statistics
+from . import test_action_call
+from . import test_action_webhook
+from . import test_chain
+from . import test_action_products
 from . import test_conditions_timing

@@ -1,0 +1,34 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class SalesjetFlowCondition(models.Model):
+    _inherit = "salesjet.flow.condition"
+
+    condition_type = fields.Selection(selection_add=[("has_product", "Has product")],
+                                      ondelete={"has_product": "cascade"})
+    access_product_ids = fields.Many2many(
+        "product.product", "salesjet_flow_condition_access_product_rel", "condition_id", "product_id",
+        string="Products", help="The contact has an active access to at least one of these products.")
+
+    @api.depends("access_product_ids")
+    def _compute_name(self):
+        super()._compute_name()
+        for line in self.filtered(lambda c: c.condition_type == "has_product"):
+            text = _("has product %s", ", ".join(line.access_product_ids.mapped("display_name")) or "?")
+            line.name = _("NOT %s", text) if line.negate else text
+
+    @api.constrains("condition_type", "access_product_ids")
+    def _check_product_settings(self):
+        for line in self.filtered(lambda c: c.condition_type == "has_product"):
+            line._check_has_product()
+
+    def _check_has_product(self):
+        if not self.access_product_ids:
+            raise ValidationError(_("Choose at least one product for the condition “has product” of step “%s”.",
+                                    self.step_id.display_name))
+
+    def _domain_has_product(self):
+        accesses = self.env["salesjet.product.access"].sudo()._search([
+            ("state", "=", "active"), ("product_id", "in", self.access_product_ids.ids)])
+        return [("id", "in", accesses.subselect("partner_id"))]

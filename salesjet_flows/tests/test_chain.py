@@ -1,0 +1,217 @@
+import re
+from datetime import timedelta
+from urllib.parse import urlparse
+
+from odoo.exceptions import ValidationError
+from odoo.tests import HttpCase
+from odoo.addons.mail.tests.common import MockEmail
+from odoo.addons.sms.tests.common import SMSCase
+
+from .common import T0, SalesjetCase
+
+ANSWER_LINK = re.compile(r'href="([^"]*/salesjet/chain/answer/[^"]+)"')
+
+
+class ChainCase(SalesjetCase):
+    """A pet shop's chain: congratulations now, care tips 3 hours later, a fun fact 2 days later."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.company.email = "shop@example.com"
+        cls.fish_lovers = cls.env["res.partner.category"].create({"name": "SJ fish lovers", "color": 4})
+        cls.chain = cls.env["salesjet.flow"].create({"name": "Fish chain", "kind": "chain"})
+        cls.env["salesjet.flow.trigger"].create({"flow_id": cls.chain.id, "trigger_type": "api",
+                                                 "event_code": "fish_bought"})
+        Message = cls.env["salesjet.chain.message"]
+        cls.msg_congrats = Message.create({
+            "flow_id": cls.chain.id, "sequence": 1, "channel": "email",
+            "subject": "Congratulations {{ object.name }}", "body": "<p>Your {{ event.get('fish') ||| fish }}!</p>"})
+        cls.msg_care = Message.create({
+            "flow_id": cls.chain.id, "sequence": 2, "channel": "email", "delay_value": 3, "delay_unit": "hours",
+            "subject": "How to care for it", "body": "<p>Change the water weekly.</p>",
+            "button_ids": [
+                (0, 0, {"sequence": 1, "label": "Our shop", "kind": "link",
+                        "url": "https://petshop.example.com/aquarium"}),
+                (0, 0, {"sequence": 2, "label": "More tips please", "kind": "segment",
+                        "tag_id": cls.fish_lovers.id, "reply_text": "Great, tips are coming!"}),
+                (0, 0, {"sequence": 3, "label": "No thanks", "kind": "reply", "reply_text": "Understood."}),
+            ]})
+        cls.msg_fact = Message.create({
+            "flow_id": cls.chain.id, "sequence": 3, "channel": "email", "delay_value": 2, "delay_unit": "days",
+            "subject": "A fun fact", "body": "<p>Goldfish recognise faces.</p>"})
+
+    def chain_mails(self, partner):
+        return self.env["mail.mail"].search([("res_id", "=", partner.id), ("model", "=", "res.partner"),
+                                             ("subject", "!=", False)], order="id")
+
+    def answer_links(self, mail):
+        return [urlparse(url).path for url in ANSWER_LINK.findall(str(mail.body_html))]
+
+
+class TestChain(ChainCase, MockEmail):
+
+    def test_chain_sends_its_messages_in_order_after_their_delays_through_the_mail_queue(self):
+        partner = self.make_partners(1)
+        with self.at(T0):
+            self.Event.post("fish_bought", partner, data={"fish": "goldfish"})
+            self.run_scheduler()
+        self.assertEqual(self.chain_mails(partner).mapped("subject"), [f"Congratulations {partner.name}"])
+        self.assertIn("Your goldfish!", str(self.chain_mails(partner).body_html))
+        with self.at(T0 + timedelta(hours=2, minutes=59)):
+            self.run_scheduler()
+        self.assertEqual(len(self.chain_mails(partner)), 1, "the care tips wait three hours")
+        with self.at(T0 + timedelta(hours=3)):
+            self.run_scheduler()
+        mails = self.chain_mails(partner)
+        self.assertEqual(mails.mapped("subject")[1], "How to care for it")
+        self.assertEqual(len(self.answer_links(mails[1])), 3, "one signed link per button")
+        with self.at(T0 + timedelta(hours=3, days=2) - timedelta(minutes=1)):
+            self.run_scheduler()
+        self.assertEqual(len(self.chain_mails(partner)), 2, "the fun fact waits two days after the tips")
+        with self.at(T0 + timedelta(hours=3, days=2)):
+            self.run_scheduler()
+        mails = self.chain_mails(partner)
+        self.assertEqual(mails.mapped("subject"), [f"Congratulations {partner.name}", "How to care for it", "A fun fact"])
+        self.assertEqual(set(mails.mapped("state")), {"outgoing"}, "queued in Odoo's mail queue")
+        self.assertEqual(self.jobs_of(self.chain).enrollment_id.state, "done")
+        with self.mock_mail_gateway():
+            mails.send()
+        self.assertSentEmail(self.env.company.email_formatted, [partner.email_formatted], subject="A fun fact")
+
+    def test_chain_runs_at_most_once_per_client(self):
+        scenario = self.make_flow([{"action_type": "chain_start", "chain_flow_id": self.chain.id}],
+                                  triggers=[{"trigger_type": "api", "event_code": "purchase"}],
+                                  reentry_policy="always", kind="loyalty")
+        partner = self.make_partners(1)
+        with self.at(T0):
+            self.Event.post("purchase", partner)
+            self.run_scheduler()
+            self.Event.post("purchase", partner)
+            self.Event.post("fish_bought", partner)
+            self.run_scheduler()
+        self.assertEqual(len(self.env["salesjet.flow.enrollment"].search([("flow_id", "=", self.chain.id)])), 1)
+        results = self.jobs_of(scenario).mapped("result")
+        self.assertIn("Started chain Fish chain.", results)
+        self.assertIn("Not started: the contact already had chain Fish chain.", results)
+        self.assertEqual(len(self.chain_mails(partner)), 1, "the first message went out once")
+        with self.assertRaisesRegex(ValidationError, "at most once per client"):
+            self.chain.reentry_policy = "always"
+
+    def test_chain_messages_generate_and_follow_their_steps(self):
+        steps = self.chain.step_ids
+        self.assertEqual(steps.mapped("chain_message_id"), self.msg_congrats | self.msg_care | self.msg_fact)
+        self.assertEqual(steps.mapped("timing"), ["immediate", "delay", "delay"])
+        copy = self.chain.copy()
+        self.assertEqual(copy.chain_message_ids.mapped("subject"), self.chain.chain_message_ids.mapped("subject"))
+        self.assertEqual(copy.step_ids.chain_message_id, copy.chain_message_ids, "the copy sends its own messages")
+        self.assertEqual(len(copy.chain_message_ids.button_ids), 3)
+        self.msg_fact.write({"delay_value": 5, "delay_unit": "minutes"})
+        self.assertEqual((self.msg_fact.step_id.delay_value, self.msg_fact.step_id.delay_unit), (5, "minutes"))
+        step = self.msg_fact.step_id
+        self.msg_fact.unlink()
+        self.assertFalse(step.exists())
+        with self.assertRaisesRegex(ValidationError, "http:// or https://"):
+            self.env["salesjet.chain.button"].create({"message_id": self.msg_care.id, "label": "Bad",
+                                                      "kind": "link", "url": "javascript:alert(1)"})
+
+    def test_landing_signup_trigger_matches_its_page(self):
+        landing = self.env["salesjet.flow"].create({"name": "Landing chain", "kind": "chain"})
+        self.env["salesjet.flow.trigger"].create({"flow_id": landing.id, "trigger_type": "landing_signup",
+                                                  "landing_page": "/aquarium"})
+        self.env["salesjet.chain.message"].create({"flow_id": landing.id, "channel": "email", "subject": "Hi",
+                                                   "body": "<p>Welcome</p>"})
+        fish, dog = self.make_partners(2)
+        self.Event.post("landing_signup", fish, data={"page": "https://petshop.example.com/aquarium?x=1"})
+        self.Event.post("landing_signup", dog, data={"page": "https://petshop.example.com/dogs"})
+        self.assertEqual(self.env["salesjet.flow.enrollment"].search([("flow_id", "=", landing.id)]).partner_id, fish)
+
+
+class TestChainSms(ChainCase, SMSCase):
+
+    def test_sms_chain_message_carries_its_buttons_as_short_links(self):
+        self.msg_congrats.write({"channel": "sms", "button_ids": [
+            (0, 0, {"label": "Yes", "kind": "reply", "reply_text": "Thanks"})]})
+        partner = self.make_partners(1, mobile="+32470123456")
+        self.Event.post("fish_bought", partner)
+        self.run_scheduler()
+        sms = self.env["sms.sms"].browse(self.jobs_of(self.chain).filtered(lambda j: j.state == "done").res_id)
+        self.assertEqual(sms.number, "+32470123456")
+        self.assertIn("Your fish!", sms.body)
+        short = re.search(r"Yes: (\S+)", sms.body).group(1)
+        tracker = self.env["link.tracker"].search([("short_url", "=", short)])
+        self.assertIn("/salesjet/chain/answer/", tracker.url, "the short link leads to the signed answer page")
+
+
+class TestChainSegmentStep(SalesjetCase):
+
+    def test_segment_step_creates_a_coloured_segment_when_new_and_reuses_it_after(self):
+        flow = self.make_flow([{"action_type": "segment_add", "segment_name": "SJ aquarists", "segment_color": 3}])
+        tag = flow.step_ids.tag_ids
+        self.assertEqual((tag.name, tag.color), ("SJ aquarists", 3))
+        other = self.make_flow([{"action_type": "segment_remove", "segment_name": "sj AQUARISTS"}],
+                               triggers=[{"trigger_type": "api", "event_code": "sj_other"}])
+        self.assertEqual(other.step_ids.tag_ids, tag, "an existing segment is reused, not duplicated")
+        partner = self.make_partners(1)
+        self.Event.post("sj_test", partner)
+        self.run_scheduler()
+        self.assertTags(partner, present=tag)
+        self.assertEqual(self.jobs_of(flow).result, "Added to segment SJ aquarists")
+        with self.assertRaisesRegex(ValidationError, "choose the segment"):
+            self.env["salesjet.flow.step"].create({"flow_id": flow.id, "action_type": "segment_add"})
+
+
+class TestChainAnswers(ChainCase, HttpCase):
+
+    def send_care_tips(self, partner):
+        with self.at(T0):
+            self.Event.post("fish_bought", partner)
+            self.run_scheduler()
+        with self.at(T0 + timedelta(hours=3)):
+            self.run_scheduler()
+        return self.answer_links(self.chain_mails(partner)[1])
+
+    def test_a_button_click_is_recorded_once_and_applies_its_segment(self):
+        partner = self.make_partners(1)
+        _shop, tips, no_thanks = self.send_care_tips(partner)
+        response = self.url_open(tips)
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("Great, tips are coming!", response.text)
+        answers = self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)])
+        self.assertEqual(answers.button_id.label, "More tips please")
+        self.assertEqual(answers.message_id, self.msg_care)
+        self.assertTags(partner, present=self.fish_lovers)
+        # a second click, even on another button, changes nothing
+        partner.category_id = [(3, self.fish_lovers.id)]
+        response = self.url_open(no_thanks)
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("already recorded", response.text)
+        self.assertIn("Great, tips are coming!", response.text, "the recorded answer's reply is shown")
+        self.assertEqual(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]), answers)
+        self.assertTags(partner, absent=self.fish_lovers)
+
+    def test_a_link_button_opens_the_shop_without_using_up_the_answer(self):
+        partner = self.make_partners(1)
+        shop, tips, _no_thanks = self.send_care_tips(partner)
+        response = self.url_open(shop, allow_redirects=False)
+        self.assertIn(response.status_code, (302, 303))
+        self.assertEqual(response.headers["Location"], "https://petshop.example.com/aquarium")
+        self.assertFalse(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]))
+        self.assertEqual(self.url_open(tips).status_code, 200)
+        self.assertEqual(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]).button_id.label,
+                         "More tips please", "the client can still answer after visiting the shop")
+
+    def test_forged_or_garbled_tokens_are_refused_and_store_nothing(self):
+        partner = self.make_partners(1)
+        tips = self.send_care_tips(partner)[1]
+        enrollment_id, message_id, button_id, signature = tips.rsplit("/", 1)[1].split(".")
+        forged_signature = f"/salesjet/chain/answer/{enrollment_id}.{message_id}.{button_id}.{'0' * 32}"
+        other_button = f"/salesjet/chain/answer/{enrollment_id}.{message_id}.{int(button_id) + 1}.{signature}"
+        for path, status in ((forged_signature, 403), (other_button, 403),
+                             ("/salesjet/chain/answer/garbage", 400),
+                             ("/salesjet/chain/answer/" + "1." * 200 + "x", 400)):
+            response = self.url_open(path)
+            self.assertEqual(response.status_code, status, path)
+            self.assertLess(len(response.text), 200, "a short message, not a traceback")
+        self.assertFalse(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]))
+        self.assertTags(partner, absent=self.fish_lovers)

@@ -1,0 +1,34 @@
+{
+    "name": "SalesJet Flows - eLearning",
+    "version": "18.0.1.0.0",
+    "category": "Marketing/Marketing Automation",
+    "summary": "Course events start flows; flows enrol contacts in courses and test their progress",
+    "description": """
+Bridge between SalesJet Flows and eLearning (website_slides).
+
+- Triggers: course enrolled, course started, lesson completed, course completed,
+  inactive on a course for N days (daily scheduled action).
+- Action: add a course subscription.
+- Conditions: has a user account, has an active course subscription, started a
+  course, completed a course, completed a lesson, last active on courses before
+  or after a date.
+""",
+    "author": "SalesJet Flows",
+    "website": "https://github.com/salesjet/salesjet_flows",
+    "license": "LGPL-3",
+    "depends": [
+        "salesjet_flows",
+        "website_slides",
+    ],
+    "data": [
+        "data/ir_cron_data.xml",
+        "views/salesjet_flow_trigger_views.xml",
+        "views/salesjet_flow_step_views.xml",
+        "views/salesjet_flow_condition_views.xml",
+    ],
+    "demo": [
+        "demo/salesjet_flows_elearning_demo.xml",
+    ],
+    "auto_install": True,
+    "installable": True,
+}

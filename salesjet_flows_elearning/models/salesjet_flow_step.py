@@ -1,0 +1,46 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class SalesjetFlowStep(models.Model):
+    _inherit = "salesjet.flow.step"
+
+    action_type = fields.Selection(selection_add=[
+        ("course_enroll", "Add course subscription"),
+    ], ondelete={"course_enroll": "cascade"})
+    enroll_course_id = fields.Many2one(
+        "slide.channel", string="Course", ondelete="restrict",
+        help="The contact is enrolled in this course as if they had joined it: the course's content opens "
+             "to them and they follow its news. Contacts already enrolled are skipped.",
+    )
+
+    @api.constrains("action_type", "enroll_course_id")
+    def _check_course_action_settings(self):
+        for step in self.filtered(lambda s: s.action_type == "course_enroll"):
+            step._check_action_course_enroll()
+
+    def _check_action_course_enroll(self):
+        if not self.enroll_course_id:
+            raise ValidationError(_("Step “%s”: choose the course to enrol the contact in.", self.display_name))
+
+    def _action_course_enroll(self, jobs):
+        """Enrol the contacts with the course's own method; skip those already members."""
+        course = self.enroll_course_id.sudo()
+        if not course.active:
+            jobs._mark_skipped(_("The course %s is archived.", course.name))
+            return
+        members = self.env["slide.channel.partner"].sudo().search([
+            ("channel_id", "=", course.id), ("partner_id", "in", jobs.partner_id.ids),
+            ("member_status", "!=", "invited"),
+        ])
+        member_ids = set(members.partner_id.ids)
+        already = jobs.filtered(lambda j: j.partner_id.id in member_ids)
+        already._mark_skipped(_("Already enrolled in %s.", course.name))
+        todo = jobs - already
+        if not todo:
+            return
+        # sudo: a flow enrols like the course's responsible, also in courses "on invitation"
+        added = course._action_add_members(todo.partner_id)
+        by_partner = {member.partner_id.id: member for member in added}
+        for job in todo:
+            job._set_result(_("Enrolled in %s.", course.name), by_partner.get(job.partner_id.id))

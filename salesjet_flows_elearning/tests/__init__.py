@@ -1,0 +1,2 @@
+from . import test_course_triggers
+from . import test_course_action_conditions

@@ -1,0 +1,32 @@
+{
+    "name": "SalesJet Flows - Loyalty",
+    "version": "18.0.1.0.0",
+    "category": "Marketing/Marketing Automation",
+    "summary": "Loyalty scenarios: bonus points that expire on their own date, purchase, registration and birthday triggers",
+    "description": """
+SalesJet Flows - Loyalty
+========================
+Bridge between SalesJet Flows and Odoo's loyalty programmes: a step that
+accrues bonus points valid N days on a loyalty card, with optional notices
+before and at expiry; triggers on purchases (loyalty card activity of an
+order), portal registrations and contact dates (birthdays); a log of what
+the scenarios and chains sent.
+""",
+    "author": "SalesJet Flows",
+    "website": "https://github.com/salesjet/salesjet_flows",
+    "license": "LGPL-3",
+    "depends": ["salesjet_flows", "loyalty"],
+    "data": [
+        "security/salesjet_flows_loyalty_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "views/salesjet_loyalty_accrual_views.xml",
+        "views/salesjet_loyalty_log_views.xml",
+        "views/salesjet_flow_loyalty_views.xml",
+    ],
+    "demo": [
+        "demo/salesjet_flows_loyalty_demo.xml",
+    ],
+    "auto_install": True,
+    "installable": True,
+}

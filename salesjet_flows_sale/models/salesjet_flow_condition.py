@@ -1,0 +1,58 @@
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+
+class SalesjetFlowCondition(models.Model):
+    _inherit = "salesjet.flow.condition"
+
+    condition_type = fields.Selection(selection_add=[
+        ("purchased_product", "Purchased a product"),
+    ], ondelete={"purchased_product": "cascade"})
+    product_tmpl_ids = fields.Many2many(
+        "product.template", "salesjet_flow_condition_product_template_rel", "condition_id", "product_tmpl_id",
+        ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
+        string="Products", help="At least one of these products (any variant). Leave products and categories "
+                                "empty for any product.",
+    )
+    product_categ_ids = fields.Many2many(
+        "product.category", "salesjet_flow_condition_product_category_rel", "condition_id", "categ_id",
+        ondelete="restrict",
+        string="Product categories", help="Or a product of one of these categories or of their sub-categories.",
+    )
+
+    @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value",
+                 "product_tmpl_ids", "product_categ_ids")
+    def _compute_name(self):
+        super()._compute_name()
+        for line in self.filtered(lambda l: l.condition_type == "purchased_product"):
+            names = line.product_tmpl_ids.mapped("name") + line.product_categ_ids.mapped("name")
+            text = _("purchased %s", ", ".join(names) or _("any product"))
+            line.name = _("NOT %s", text) if line.negate else text
+
+    def _product_domain(self, product_field):
+        """Lines of the chosen products or categories (any product when none is chosen)."""
+        domains = []
+        if self.product_tmpl_ids:
+            domains.append([(f"{product_field}.product_tmpl_id", "in", self.product_tmpl_ids.ids)])
+        if self.product_categ_ids:
+            domains.append([(f"{product_field}.categ_id", "child_of", self.product_categ_ids.ids)])
+        if not domains:
+            return [(product_field, "!=", False)]
+        return domains[0] if len(domains) == 1 else ["|", *domains[0], *domains[1]]
+
+    def _domain_purchased_product(self):
+        """The contact's company (commercial partner) has a confirmed order line or a paid invoice line
+        with one of the products: one query with two subselects."""
+        sale_lines = self.env["sale.order.line"].sudo()._search([
+            ("state", "=", "sale"), ("display_type", "=", False), *self._product_domain("product_id")])
+        buyers = self.env["res.partner"].sudo().with_context(active_test=False)._search(
+            [("id", "in", sale_lines.subselect(SQL.identifier(sale_lines.table, "order_partner_id")))])
+        invoice_lines = self.env["account.move.line"].sudo()._search([
+            ("move_id.move_type", "=", "out_invoice"), ("parent_state", "=", "posted"),
+            ("move_id.payment_state", "in", ("paid", "in_payment")), ("display_type", "=", "product"),
+            *self._product_domain("product_id")])
+        return [
+            "|",
+            ("commercial_partner_id", "in", buyers.subselect(SQL.identifier(buyers.table, "commercial_partner_id"))),
+            ("commercial_partner_id", "in", invoice_lines.subselect(SQL.identifier(invoice_lines.table, "partner_id"))),
+        ]

@@ -1,0 +1,2 @@
+from . import test_shop_triggers
+from . import test_purchased_product_condition
