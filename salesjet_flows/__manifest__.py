@@ -51,6 +51,9 @@ workers can share safely.
         "views/salesjet_special_offer_views.xml",
         "views/salesjet_flow_step_product_views.xml",
         "views/salesjet_flow_step_timing_views.xml",
+        "security/salesjet_sources_security.xml",
+        "views/salesjet_source_views.xml",
+        "views/salesjet_exit_intent_templates.xml",
         "security/salesjet_split_security.xml",
         "data/salesjet_split_cron.xml",
         "views/salesjet_flow_split_views.xml",
@@ -63,6 +66,9 @@ workers can share safely.
     "assets": {
         "web.assets_backend": [
             "salesjet_flows/static/src/flow_diagram/*",
+        ],
+        "web.assets_frontend": [
+            "salesjet_flows/static/src/js/exit_intent.js",
         ],
     },
     "application": True,

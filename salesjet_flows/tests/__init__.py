@@ -14,3 +14,10 @@ from . import test_action_webhook
 from . import test_chain
 from . import test_action_products
 from . import test_conditions_timing
+from . import test_sources_website
+from . import test_sources_mailing
+from . import test_sources_facebook
+from . import test_sources_api
+from . import test_split
+from . import test_caps
+from . import test_safe_edits
