@@ -91,8 +91,11 @@ class SalesjetFlowJob(models.Model):
 
     def _execute(self):
         now = fields.Datetime.now()
-        postponed, skipped = self._apply_frequency_caps(now)
-        jobs = self - postponed
+        # send windows first, so that a job the window moves is not counted against the cap (the
+        # engine's own call in super() then finds nothing to move: one time zone query per window step)
+        jobs = self - self._postpone_to_send_window(now)
+        postponed, skipped = jobs._apply_frequency_caps(now)
+        jobs -= postponed
         if not jobs:
             return
         _CAP_SKIPS[id(self.env.cr)] = skipped

@@ -283,3 +283,49 @@ class SalesjetFlowStep(models.Model):
             "res_model": "salesjet.flow.step.remove", "view_mode": "form", "target": "new",
             "context": {"default_step_id": self.id},
         }
+
+
+class SalesjetFlowTrigger(models.Model):
+    _inherit = "salesjet.flow.trigger"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        triggers = super().create(vals_list)
+        for trigger in triggers:
+            trigger.flow_id._note_change(_("Trigger added: %s.", trigger.display_name))
+        return triggers
+
+    def write(self, vals):
+        res = super().write(vals)
+        for trigger in self:
+            trigger.flow_id._note_change(_("Trigger %s changed.", trigger.display_name))
+        return res
+
+    def unlink(self):
+        for trigger in self.exists():
+            trigger.flow_id._note_change(_("Trigger removed: %s.", trigger.display_name))
+        return super().unlink()
+
+
+class SalesjetFlowCondition(models.Model):
+    _inherit = "salesjet.flow.condition"
+
+    def _note_condition_change(self, text):
+        for condition in self:
+            condition.step_id.flow_id._note_change(_("%(what)s on step %(step)s.", what=text,
+                                                     step=condition.step_id.display_name))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        conditions = super().create(vals_list)
+        conditions._note_condition_change(_("Condition added"))
+        return conditions
+
+    def write(self, vals):
+        res = super().write(vals)
+        self._note_condition_change(_("Condition changed"))
+        return res
+
+    def unlink(self):
+        self.exists()._note_condition_change(_("Condition removed"))
+        return super().unlink()
