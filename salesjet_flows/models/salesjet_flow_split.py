@@ -247,9 +247,15 @@ class SalesjetFlowStep(models.Model):
             branches = step.branch_ids.sorted(lambda b: (b.sequence, b.id))
             stats = branches._statistics()
             winner = max(branches, key=lambda b: (stats[b.id]["score"], -branches.ids.index(b.id)))
-            self.env.cr.execute(SQL("UPDATE salesjet_flow_step SET split_winner_id = %s, split_ended = %s WHERE id = %s",
-                                    winner.id, now, step.id))
+            # only the first to end the test announces it (the cron and a split batch may meet here)
+            self.env.cr.execute(SQL(
+                "UPDATE salesjet_flow_step SET split_winner_id = %s, split_ended = %s "
+                "WHERE id = %s AND split_winner_id IS NULL RETURNING id",
+                winner.id, now, step.id))
+            ended = self.env.cr.fetchone()
             step.invalidate_recordset(["split_winner_id", "split_ended"])
+            if not ended:
+                continue
             branches.invalidate_recordset(["is_winner"])
             criterion = dict(self._fields["split_criterion"]._description_selection(self.env))[step.split_criterion]
             others = ", ".join(f"{stats[b.id]['score']:.1f}% ({b.name})" for b in branches if b != winner)

@@ -5,6 +5,8 @@ Versions are written once per transaction and flow (a precommit hook), however
 many records of the flow the change touched: the snapshot is the flow's JSON
 export (``salesjet.flow.transfer.export_flows``) and the summary lists what changed.
 """
+import json
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -25,6 +27,11 @@ class SalesjetFlowVersion(models.Model):
     user_id = fields.Many2one("res.users", string="Changed by", required=True, default=lambda self: self.env.user)
     summary = fields.Text(help="What changed in this version.")
     snapshot = fields.Json(string="Snapshot", help="The flow as it was after the change, as its JSON export.")
+    snapshot_text = fields.Text(string="Snapshot (readable)", compute="_compute_snapshot_text")
+
+    def _compute_snapshot_text(self):
+        for version in self:
+            version.snapshot_text = json.dumps(version.snapshot, indent=2, ensure_ascii=False) if version.snapshot else ""
 
 
 class SalesjetFlow(models.Model):
