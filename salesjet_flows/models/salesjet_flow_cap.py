@@ -10,8 +10,10 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
-# Step types that send a message, and the channel each one counts against.
+# Step types that send a message, and the channel each one counts against; a chain message
+# step counts against its message's channel (email or SMS).
 CAP_CHANNELS = {"email": "email", "sms": "sms", "call": "call"}
+CAPPED_TYPES = [*CAP_CHANNELS, "chain_message"]
 CAP_MODES = [("postpone", "Postpone to the next allowed moment"), ("skip", "Skip the step")]
 CAP_POLICIES = [("company", "The company's caps"), ("custom", "Caps of this flow"), ("none", "No caps")]
 DAY, WEEK = timedelta(days=1), timedelta(days=7)
@@ -77,6 +79,12 @@ class SalesjetFlowStep(models.Model):
         help="A transactional message (an order confirmation, a password reset) is exempt from frequency "
              "caps and does not count against them.")
 
+    def _cap_channel(self):
+        """The channel whose frequency cap this step's messages count against, or None."""
+        if self.action_type == "chain_message":
+            return CAP_CHANNELS.get(self.chain_message_id.channel)
+        return CAP_CHANNELS.get(self.action_type)
+
     def _run_jobs(self, jobs):
         skips = _CAP_SKIPS.get(id(self.env.cr)) or {}
         capped = jobs.filtered(lambda j: j.id in skips)
@@ -109,14 +117,14 @@ class SalesjetFlowJob(models.Model):
 
         :return: (jobs postponed, written here; {job id: reason} of the jobs to skip)
         """
-        capped_steps = self.step_id.filtered(lambda s: s.action_type in CAP_CHANNELS and not s.transactional)
+        capped_steps = self.step_id.filtered(lambda s: s.action_type in CAPPED_TYPES and not s.transactional)
         if not capped_steps:
             return self.browse(), {}  # the common case of a batch without messages: nothing to count
         limits_cache, candidates = {}, []
         for job in self.filtered(lambda j: j.step_id in capped_steps).sorted(lambda j: (j.scheduled_date, j.id)):
             step = job.step_id
-            channel = CAP_CHANNELS.get(step.action_type)
-            if not channel or step.transactional:
+            channel = step._cap_channel()
+            if not channel:
                 continue
             key = (job.flow_id.id, job.company_id.id)
             if key not in limits_cache:
@@ -129,16 +137,24 @@ class SalesjetFlowJob(models.Model):
         self.env.flush_all()
         self.env.cr.execute(SQL(
             """
-            SELECT j.partner_id, s.action_type, array_agg(j.date_done ORDER BY j.date_done)
+            SELECT j.partner_id,
+                   CASE WHEN s.action_type = 'chain_message' THEN m.channel ELSE s.action_type END,
+                   array_agg(j.date_done ORDER BY j.date_done)
               FROM salesjet_flow_job j
               JOIN salesjet_flow_step s ON s.id = j.step_id
+              LEFT JOIN salesjet_chain_message m ON m.id = s.chain_message_id
              WHERE j.partner_id = ANY(%(partners)s) AND j.state = 'done' AND j.date_done > %(since)s
                AND s.action_type = ANY(%(types)s) AND s.transactional IS NOT TRUE
-             GROUP BY j.partner_id, s.action_type
+             GROUP BY 1, 2
             """,
-            partners=list({c[0].partner_id.id for c in candidates}), since=now - WEEK, types=list(CAP_CHANNELS),
+            partners=list({c[0].partner_id.id for c in candidates}), since=now - WEEK, types=CAPPED_TYPES,
         ))
-        history = {(partner_id, CAP_CHANNELS[action]): dates for partner_id, action, dates in self.env.cr.fetchall()}
+        history = {}
+        for partner_id, channel, dates in self.env.cr.fetchall():
+            if CAP_CHANNELS.get(channel):
+                history.setdefault((partner_id, CAP_CHANNELS[channel]), []).extend(dates)
+        for dates in history.values():
+            dates.sort()
         mode = {}
         postpone_ids, postpone_dates, postpone_reasons, skipped = [], [], [], {}
         labels = {"email": _("emails"), "sms": _("SMS"), "call": _("calls")}

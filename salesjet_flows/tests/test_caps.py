@@ -113,3 +113,19 @@ class TestFrequencyCaps(SalesjetCase):
             queries = self.env.cr.sql_log_count - before
         self.assertFalse(postponed or skipped)
         self.assertLessEqual(queries, 8, "a constant number of queries for 200 jobs")
+
+    def test_chain_messages_count_and_are_capped_on_their_channel(self):
+        chain = self.env["salesjet.flow"].create({"name": "Chain", "kind": "chain"})
+        self.env["salesjet.chain.message"].create({
+            "flow_id": chain.id, "sequence": 1, "channel": "email", "subject": "Chain hello", "body": "<p>Hi</p>"})
+        flows = self.email_flow("One") | self.email_flow("Two")
+        with self.at(T0):
+            for flow in flows:
+                flow._enroll(self.partner.ids)
+            self.run_scheduler()
+            chain._enroll(self.partner.ids)
+            self.run_scheduler()
+        job = self.email_jobs(chain)
+        self.assertEqual(job.step_id.action_type, "chain_message")
+        self.assertEqual(job.state, "pending", "a chain email is the third email of the day")
+        self.assertEqual(job.scheduled_date, T0 + timedelta(days=1))
