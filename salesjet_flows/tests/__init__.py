@@ -18,3 +18,4 @@ from . import test_sources_website
 from . import test_sources_mailing
 from . import test_sources_facebook
 from . import test_sources_api
+from . import test_i18n
