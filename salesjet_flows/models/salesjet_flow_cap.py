@@ -28,7 +28,7 @@ def _cap_fields(prefix, string_prefix=""):
     return {
         f"{prefix}_{channel}_{period}": fields.Integer(
             string=f"{string_prefix}{labels[channel]} per {period}", default=0,
-            help=f"At most this many {labels[channel].lower()} per contact in the last "
+            help=f"At most this many {'SMS' if channel == 'sms' else labels[channel].lower()} per contact in the last "
                  f"{'24 hours' if period == 'day' else '7 days'}, all flows together; 0: no cap.")
         for channel in CAP_CHANNELS.values() for period in ("day", "week")
     }
