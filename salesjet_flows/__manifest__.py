@@ -51,15 +51,23 @@ workers can share safely.
         "views/salesjet_special_offer_views.xml",
         "views/salesjet_flow_step_product_views.xml",
         "views/salesjet_flow_step_timing_views.xml",
+        "wizard/salesjet_flow_test_run_views.xml",
+        "views/salesjet_flow_template_views.xml",
+        "data/salesjet_flow_template_data.xml",
+        "data/salesjet_flow_goal_cron.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
         "demo/salesjet_call_demo.xml",
         "demo/salesjet_chain_demo.xml",
+        "demo/salesjet_flow_template_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
             "salesjet_flows/static/src/flow_diagram/*",
+        ],
+        "web.assets_tests": [
+            "salesjet_flows/static/tests/tours/*.js",
         ],
     },
     "application": True,

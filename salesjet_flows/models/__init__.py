@@ -32,3 +32,6 @@ from . import salesjet_flow_step_timing
 from . import salesjet_flow_condition_time
 from . import salesjet_flow_step_match
 from . import res_partner_conditions
+from . import salesjet_flow_step_preview
+from . import salesjet_flow_goal
+from . import salesjet_flow_template

@@ -14,3 +14,7 @@ from . import test_action_webhook
 from . import test_chain
 from . import test_action_products
 from . import test_conditions_timing
+from . import test_test_run
+from . import test_templates
+from . import test_goal
+from . import test_tour

@@ -1,0 +1,1 @@
+from .common import SalesjetCase  # noqa: F401
