@@ -35,3 +35,4 @@ from . import res_partner_conditions
 from . import salesjet_flow_step_preview
 from . import salesjet_flow_goal
 from . import salesjet_flow_template
+from . import salesjet_flow_transfer_chain

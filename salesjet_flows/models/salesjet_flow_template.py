@@ -51,7 +51,8 @@ class SalesjetFlowTemplate(models.Model):
     def _compute_step_count(self):
         for template in self:
             try:
-                template.step_count = sum(len(flow.get("step_ids", [])) for flow in template._payload()["flows"])
+                template.step_count = sum(len(flow.get("step_ids", [])) + len(flow.get("chain_message_ids", []))
+                                          for flow in template._payload()["flows"])
             except UserError:
                 template.step_count = 0
 
