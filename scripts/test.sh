@@ -6,6 +6,7 @@
 # KEEP_DB=1 keeps the database afterwards for debugging.
 source "$(dirname "$0")/lib.sh"
 setup_all
+ensure_browser
 DB="salesjet_test_$$_$(date +%s)"
 PORT="${SALESJET_TEST_HTTP_PORT:-8169}"
 CONF="$STATE_DIR/odoo-test-$$.conf"
