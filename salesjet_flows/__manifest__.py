@@ -51,6 +51,9 @@ workers can share safely.
         "views/salesjet_special_offer_views.xml",
         "views/salesjet_flow_step_product_views.xml",
         "views/salesjet_flow_step_timing_views.xml",
+        "security/salesjet_sources_security.xml",
+        "views/salesjet_source_views.xml",
+        "views/salesjet_exit_intent_templates.xml",
         "wizard/salesjet_flow_test_run_views.xml",
         "views/salesjet_flow_template_views.xml",
         "data/salesjet_flow_template_data.xml",
@@ -65,6 +68,9 @@ workers can share safely.
     "assets": {
         "web.assets_backend": [
             "salesjet_flows/static/src/flow_diagram/*",
+        ],
+        "web.assets_frontend": [
+            "salesjet_flows/static/src/js/exit_intent.js",
         ],
         "web.assets_tests": [
             "salesjet_flows/static/tests/tours/*.js",

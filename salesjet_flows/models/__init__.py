@@ -32,6 +32,14 @@ from . import salesjet_flow_step_timing
 from . import salesjet_flow_condition_time
 from . import salesjet_flow_step_match
 from . import res_partner_conditions
+from . import salesjet_event_sources
+from . import salesjet_funnel
+from . import salesjet_download
+from . import salesjet_facebook_form
+from . import salesjet_flow_trigger_sources
+from . import salesjet_flow_condition_web
+from . import salesjet_source_hooks
+from . import res_config_settings_sources
 from . import salesjet_flow_step_preview
 from . import salesjet_flow_goal
 from . import salesjet_flow_template

@@ -14,6 +14,10 @@ from . import test_action_webhook
 from . import test_chain
 from . import test_action_products
 from . import test_conditions_timing
+from . import test_sources_website
+from . import test_sources_mailing
+from . import test_sources_facebook
+from . import test_sources_api
 from . import test_test_run
 from . import test_templates
 from . import test_goal

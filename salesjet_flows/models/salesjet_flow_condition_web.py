@@ -1,0 +1,107 @@
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+from .salesjet_event_sources import normalize_path
+
+# The path of a website.track's url, as normalize_path() writes it: no scheme,
+# host, query or fragment, no trailing slash ("/" for the home page).
+TRACK_PATH = SQL(
+    "COALESCE(NULLIF(rtrim(substring(t.url from '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*([^?#]*)'), '/'), ''), '/')"
+)
+
+
+def _like_escape(text):
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SalesjetFlowCondition(models.Model):
+    _inherit = "salesjet.flow.condition"
+
+    condition_type = fields.Selection(selection_add=[
+        ("in_funnel", "Visited the funnel"),
+        ("page_visited", "Visited a page"),
+    ], ondelete={"in_funnel": "cascade", "page_visited": "cascade"})
+    funnel_id = fields.Many2one("salesjet.funnel", string="Funnel", ondelete="cascade",
+                                help="The contact visited at least one page of this funnel.")
+    page_path = fields.Char(
+        string="Page", help="The page's path, e.g. /pricing; end it with * for every page under it (/shop*).",
+    )
+    within_days = fields.Integer(
+        string="Within (days)", default=0,
+        help="Only visits of the last N days count; 0: any visit ever recorded.",
+    )
+
+    @api.constrains("condition_type", "funnel_id", "page_path", "within_days")
+    def _check_web_settings(self):
+        for line in self.filtered(lambda c: c.condition_type in ("in_funnel", "page_visited")):
+            getattr(line, f"_check_{line.condition_type}")()
+
+    def _check_in_funnel(self):
+        if not self.funnel_id:
+            raise ValidationError(_("Choose the funnel of the condition “visited the funnel” of step “%s”.",
+                                    self.step_id.display_name))
+        self._check_within_days()
+
+    def _check_page_visited(self):
+        if not (self.page_path or "").strip().startswith("/"):
+            raise ValidationError(_("Write the page of the condition “visited a page” of step “%s” as a path "
+                                    "starting with /, e.g. /pricing.", self.step_id.display_name))
+        self._check_within_days()
+
+    def _check_within_days(self):
+        if self.within_days < 0:
+            raise ValidationError(_("Step “%s”: the number of days of a visit condition cannot be negative.",
+                                    self.step_id.display_name))
+
+    @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value", "funnel_id", "page_path",
+                 "within_days")
+    def _compute_name(self):
+        super()._compute_name()
+        for line in self.filtered(lambda c: c.condition_type in ("in_funnel", "page_visited")):
+            target = line.funnel_id.name if line.condition_type == "in_funnel" else line.page_path
+            text = _("visited %s", target or "?")
+            if line.within_days:
+                text = _("%(text)s in the last %(days)s days", text=text, days=line.within_days)
+            line.name = _("NOT %s", text) if line.negate else text
+
+    def _visited_domain(self, page_ids, patterns):
+        """Contacts with a tracked visit (website.track of a visitor linked to them) of one of the pages:
+        one subselect, whatever the number of contacts."""
+        exact, likes = [], []
+        for pattern in patterns:
+            pattern = pattern.strip()
+            if pattern.endswith("*"):
+                base = normalize_path(pattern[:-1] or "/")
+                if base == "/":
+                    likes.append("/%")
+                else:
+                    exact.append(base)
+                    likes.append(_like_escape(base) + "/%")
+            else:
+                exact.append(normalize_path(pattern))
+        matches = [SQL("t.page_id = ANY(%s)", list(page_ids))] if page_ids else []
+        if exact:
+            matches.append(SQL("%s = ANY(%s)", TRACK_PATH, exact))
+        if likes:
+            matches.append(SQL("%s LIKE ANY(%s)", TRACK_PATH, likes))
+        if not matches:
+            return [("id", "=", False)]
+        where = [SQL("v.partner_id IS NOT NULL"), SQL("(%s)", SQL(" OR ").join(matches))]
+        if self.within_days > 0:
+            where.append(SQL("t.visit_datetime >= %s", fields.Datetime.now() - timedelta(days=self.within_days)))
+        self.env["website.track"].flush_model()
+        self.env["website.visitor"].flush_model(["partner_id"])
+        return [("id", "in", SQL(
+            "(SELECT v.partner_id FROM website_track t JOIN website_visitor v ON v.id = t.visitor_id WHERE %s)",
+            SQL(" AND ").join(where),
+        ))]
+
+    def _domain_in_funnel(self):
+        page_ids, paths = self.funnel_id.sudo()._track_match_sql_parts()
+        return self._visited_domain(page_ids, paths)
+
+    def _domain_page_visited(self):
+        return self._visited_domain([], [self.page_path or ""])

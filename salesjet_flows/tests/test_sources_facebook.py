@@ -1,0 +1,137 @@
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+from odoo.tests import tagged
+
+from .sources_common import FakeHttpServer, SalesjetHttpCase
+
+URL = "/salesjet/facebook/webhook"
+SECRET = "app-secret-for-tests"
+
+
+@tagged("post_install", "-at_install")
+class TestFacebookLeadAds(SalesjetHttpCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.graph = FakeHttpServer().start()
+        cls.addClassCleanup(cls.graph.stop)
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("salesjet_flows.facebook_verify_token", "verify-me")
+        params.set_param("salesjet_flows.facebook_app_secret", SECRET)
+        params.set_param("salesjet_flows.facebook_graph_url", cls.graph.url)
+        params.set_param("salesjet_flows.facebook_graph_version", "v19.0")
+        cls.form = cls.env["salesjet.facebook.form"].create({
+            "name": "Spring promotion", "page_id": "1111", "form_id": "2222", "access_token": "page-token",
+            "field_ids": [(0, 0, {"facebook_field": "email", "partner_field": "email"}),
+                          (0, 0, {"facebook_field": "full_name", "partner_field": "name"}),
+                          (0, 0, {"facebook_field": "phone_number", "partner_field": "phone"}),
+                          (0, 0, {"facebook_field": "city", "partner_field": "city"})],
+        })
+        cls.flow = cls.make_flow([cls.tag_step(cls.tag_a)], triggers=[
+            {"trigger_type": "facebook_lead", "facebook_form_id": cls.form.id}])
+
+    def setUp(self):
+        super().setUp()
+        self.graph.routes.clear()
+        self.graph.calls.clear()
+
+    def graph_lead(self, leadgen_id, email="fb.lead@example.com", status=200):
+        self.graph.routes[f"/v19.0/{leadgen_id}"] = (status, {"id": leadgen_id, "field_data": [
+            {"name": "email", "values": [email]},
+            {"name": "full_name", "values": ["Facebook Lead"]},
+            {"name": "phone_number", "values": ["+32470999888"]},
+            {"name": "city", "values": ["Ghent"]},
+        ]})
+
+    def notify(self, leadgen_id, form_id="2222", secret=SECRET, raw=None, signature=None):
+        body = raw if raw is not None else json.dumps({"object": "page", "entry": [{"id": "1111", "time": 1, "changes": [
+            {"field": "leadgen", "value": {"leadgen_id": leadgen_id, "page_id": "1111", "form_id": form_id}}]}]}
+        ).encode()
+        headers = {}
+        if secret:
+            headers["X-Hub-Signature-256"] = signature or "sha256=" + hmac.new(
+                secret.encode(), body, hashlib.sha256).hexdigest()
+        return self.post_json(URL, raw=body, headers=headers)
+
+    def test_handshake_echoes_the_challenge_only_for_our_verify_token(self):
+        ok = self.url_open(f"{URL}?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444")
+        self.assertEqual(ok.status_code, 200)
+        self.assertEqual(ok.text, "1158201444")
+        for query in ("hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
+                      "hub.mode=unsubscribe&hub.verify_token=verify-me&hub.challenge=1", ""):
+            response = self.url_open(f"{URL}?{query}")
+            self.assertEqual(response.status_code, 403, query)
+            self.assertNotIn("1158201444", response.text)
+
+    def test_signed_notification_fetches_the_lead_maps_it_and_starts_the_flow(self):
+        self.graph_lead("5550001")
+        response = self.notify("5550001")
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json(), {"received": 1, "ignored": 0})
+        self.assertEqual(self.graph.calls, ["/v19.0/5550001?access_token=page-token"])
+        event = self.events("facebook_lead")
+        self.assertEqual(event.external_id, "facebook:5550001")
+        self.assertEqual(event.state, "done")
+        partner = event.partner_id
+        self.assertEqual((partner.name, partner.email, partner.phone, partner.city),
+                         ("Facebook Lead", "fb.lead@example.com", "+32470999888", "Ghent"))
+        self.assertEqual(event.data["fields"]["city"], "Ghent")
+        self.assertEqual(self.flow.enrollment_ids.partner_id, partner)
+
+    def test_second_notification_of_the_same_lead_changes_nothing(self):
+        self.graph_lead("5550002")
+        self.notify("5550002")
+        self.notify("5550002")
+        self.assertEqual(len(self.events("facebook_lead")), 1)
+        self.assertEqual(len(self.graph.calls), 1, "the lead is read once")
+        self.assertEqual(self.flow.enrollment_count, 1)
+
+    def test_existing_contact_is_found_by_email(self):
+        known = self.env["res.partner"].create({"name": "Known", "email": "known@example.com"})
+        self.graph_lead("5550003", email="KNOWN@example.com")
+        self.notify("5550003")
+        self.assertEqual(self.events("facebook_lead").partner_id, known)
+
+    def test_unsigned_or_wrongly_signed_notifications_are_refused(self):
+        self.graph_lead("5550004")
+        self.assertEqual(self.notify("5550004", secret=None).status_code, 403)
+        self.assertEqual(self.notify("5550004", secret="other-secret").status_code, 403)
+        self.assertEqual(self.notify("5550004", signature="sha256=00").status_code, 403)
+        self.assertFalse(self.events("facebook_lead"))
+        self.assertFalse(self.graph.calls)
+
+    def test_graph_failure_keeps_the_notification_and_the_cron_retries_it(self):
+        self.graph.routes["/v19.0/5550005"] = (500, {"error": {"message": "Service temporarily unavailable"}})
+        self.assertEqual(self.notify("5550005").status_code, 200, "Facebook is told the notification arrived")
+        event = self.events("facebook_lead")
+        self.assertEqual(event.state, "failed")
+        self.assertIn("Service temporarily unavailable", event.error)
+        self.assertFalse(event.partner_id)
+        self.graph_lead("5550005")
+        with self.at(event.date_next_attempt + timedelta(seconds=1)):
+            self.Event._cron_process_events()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(event.partner_id.email, "fb.lead@example.com")
+        self.assertEqual(self.flow.enrollment_ids.partner_id, event.partner_id)
+
+    def test_garbage_is_refused_and_unknown_forms_ignored(self):
+        self.assertEqual(self.notify(None, raw=b"{not json").status_code, 400)
+        self.assertEqual(self.notify(None, raw=b'{"entry": "nope"}').status_code, 400)
+        bad_id = json.dumps({"entry": [{"changes": [{"field": "leadgen", "value": {
+            "leadgen_id": "12; DROP", "page_id": "1111", "form_id": "2222"}}]}]}).encode()
+        self.assertEqual(self.notify(None, raw=bad_id).status_code, 400)
+        self.assertEqual(self.notify(None, raw=b"{" + b" " * 300000 + b"}").status_code, 413)
+        response = self.notify("5550006", form_id="9999")
+        self.assertEqual(response.json(), {"received": 0, "ignored": 1})
+        self.assertFalse(self.events("facebook_lead"))
+        self.assertFalse(self.graph.calls)
+
+    def test_access_token_is_for_administrators_only(self):
+        manager = self.env["res.users"].create({
+            "name": "Flow manager", "login": "sj_fb_manager",
+            "groups_id": [(6, 0, [self.env.ref("salesjet_flows.group_salesjet_manager").id])]})
+        self.assertNotIn("access_token", self.form.with_user(manager).fields_get())
