@@ -29,7 +29,8 @@ class TestFlowTemplates(SalesjetCase):
 
     def test_newsletter_welcome_thanks_now_texts_after_a_day_and_shows_the_popular_product_after_3_days(self):
         flow = self.env.ref("salesjet_flows.flow_template_newsletter_welcome")._create_flows()
-        self.assertEqual(flow.trigger_ids.mapped("event_code"), ["newsletter_signup"])
+        self.assertEqual(flow.trigger_ids.mapped("trigger_type"), ["list_subscribe", "api"])
+        self.assertEqual(flow.trigger_ids[1].event_code, "newsletter_signup")
         thanks, sms, popular = flow.step_ids
         self.assertEqual((thanks.action_type, thanks.timing), ("email", "immediate"))
         self.assertEqual((sms.action_type, sms.delay_value, sms.delay_unit), ("sms", 1, "days"))
