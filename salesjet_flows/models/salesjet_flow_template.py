@@ -34,7 +34,9 @@ class SalesjetFlowTemplate(models.Model):
     step_count = fields.Integer(string="Steps", compute="_compute_step_count")
 
     def _installed_modules(self):
-        return set(self.env["ir.module.module"].sudo().search([("state", "=", "installed")]).mapped("name"))
+        # "to install"/"to upgrade": a module's own demo data creates its flows while it installs
+        return set(self.env["ir.module.module"].sudo().search(
+            [("state", "in", ("installed", "to install", "to upgrade"))]).mapped("name"))
 
     def _compute_available(self):
         installed = self._installed_modules()

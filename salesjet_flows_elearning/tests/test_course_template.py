@@ -21,3 +21,10 @@ class TestCourseReminderTemplate(SalesjetCase):
         self.assertIn("would repeat every 3 days", run.line_ids[0].note)
         self.assertIn("Hello SJ Learner, this is a friendly call", run.line_ids[1].preview_html)
         self.assertIn("+32470112233", run.line_ids[1].preview_html)
+
+    def test_demo_course_reminder_is_the_template_archived(self):
+        if not self.env.ref("base.module_salesjet_flows_elearning").demo:
+            self.skipTest("installed without demo data")
+        demo = self.env.ref("salesjet_flows_elearning.flow_course_start_reminder")
+        self.assertFalse(demo.active)
+        self.assertEqual(demo.step_ids.mapped("action_type"), ["email", "call"])
