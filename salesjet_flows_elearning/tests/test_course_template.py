@@ -1,5 +1,7 @@
 from odoo.addons.salesjet_flows.tests.common import SalesjetCase
 
+from .common import SalesjetCourseCase
+
 
 class TestCourseReminderTemplate(SalesjetCase):
 
@@ -28,3 +30,14 @@ class TestCourseReminderTemplate(SalesjetCase):
         demo = self.env.ref("salesjet_flows_elearning.flow_course_start_reminder")
         self.assertFalse(demo.active)
         self.assertEqual(demo.step_ids.mapped("action_type"), ["email", "call"])
+
+
+class TestCourseEnrollPreview(SalesjetCourseCase):
+
+    def test_test_run_shows_the_course_without_enrolling(self):
+        flow = self.make_flow([{"action_type": "course_enroll", "enroll_course_id": self.course.id}])
+        partner = self.learner.partner_id
+        run = self.env["salesjet.flow.test.run"].create({"flow_id": flow.id, "partner_id": partner.id})
+        run.action_run_to_end()
+        self.assertIn("in the course “SJ Gardening”", run.line_ids.preview_html)
+        self.assertNotIn(partner, self.course.channel_partner_ids.partner_id, "a test run enrols no one")
