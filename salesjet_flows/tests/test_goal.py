@@ -60,3 +60,27 @@ class TestFlowGoal(SalesjetCase):
         flow = self.make_flow([self.tag_step(self.tag_a)])
         with self.assertRaisesRegex(ValidationError, "not a valid filter"):
             flow.goal_domain = "[('no_such_field', '=', 1)]"
+
+    def test_goal_check_of_a_batch_costs_the_same_for_5_or_50_runs(self):
+        counts = []
+        for size in (5, 50):
+            flow = self.make_flow([self.tag_step(self.tag_a, timing="delay", delay_value=1, delay_unit="days")],
+                                  triggers=[{"trigger_type": "api", "event_code": f"sj_goal_{size}"}])
+            flow.goal_domain = f"[('category_id', 'in', [{self.tag_c.id}])]"
+            partners = self.make_partners(size, prefix=f"SJ goal {size}")
+            with self.at(T0):
+                for partner in partners:
+                    self.Event.post(f"sj_goal_{size}", partner)
+                self.run_scheduler()
+            partners[::2].category_id = [(4, self.tag_c.id)]
+            jobs = self.jobs_of(flow).filtered(lambda j: j.state == "pending")
+            self.env.flush_all()
+            self.env.invalidate_all()
+            with self.at(T0 + timedelta(days=1)):
+                before = self.env.cr.sql_log_count
+                flow._convert_reached(jobs.enrollment_id)
+                counts.append(self.env.cr.sql_log_count - before)
+            self.assertEqual(len(flow.enrollment_ids.filtered("converted")), len(partners[::2]))
+            flow.action_archive()
+        self.assertGreater(counts[0], 0)
+        self.assertEqual(counts[0], counts[1], "the goal is checked with the same queries whatever the batch size")
