@@ -76,6 +76,8 @@ class SalesjetFlowStep(models.Model):
         raw, number = self._preview_sms_number(partner, data)
         source = (self.sms_template_id.with_context(lang=partner.lang or None).body if self.sms_template_id
                   else self.with_context(lang=partner.lang or None).sms_body)
+        if number and self.env["phone.blacklist"].sudo().search_count([("number", "=", number)], limit=1):
+            number = _("%s is blacklisted (opted out of SMS): the step would be skipped", number)
         return _rows([
             (_("To"), number or (_("invalid number %s: the step would be skipped", raw) if raw
                                  else _("no phone number: the step would be skipped"))),

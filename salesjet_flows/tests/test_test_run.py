@@ -155,3 +155,10 @@ class TestFlowTestRun(SalesjetCase):
         self.assertEqual(run.line_ids.mapped("outcome")[0], "sent")
         self.assertTags(self.partner, absent=self.tag_a)
         self.assertFalse(self.Job.search([("flow_id", "=", flow.id)]))
+
+    def test_sms_preview_says_a_blacklisted_number_would_be_skipped(self):
+        flow = self.make_flow([{"action_type": "sms", "sms_body": "Hi {{ object.name }}"}])
+        self.env["phone.blacklist"].sudo().add("+32470123456")
+        run = self.start(flow)
+        run.action_run_to_end()
+        self.assertIn("+32470123456 is blacklisted", run.line_ids.preview_html)
