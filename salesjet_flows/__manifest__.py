@@ -54,6 +54,10 @@ workers can share safely.
         "security/salesjet_sources_security.xml",
         "views/salesjet_source_views.xml",
         "views/salesjet_exit_intent_templates.xml",
+        "wizard/salesjet_flow_test_run_views.xml",
+        "views/salesjet_flow_template_views.xml",
+        "data/salesjet_flow_template_data.xml",
+        "data/salesjet_flow_goal_cron.xml",
         "security/salesjet_split_security.xml",
         "data/salesjet_split_cron.xml",
         "views/salesjet_flow_split_views.xml",
@@ -62,6 +66,7 @@ workers can share safely.
         "demo/salesjet_flows_demo.xml",
         "demo/salesjet_call_demo.xml",
         "demo/salesjet_chain_demo.xml",
+        "demo/salesjet_flow_template_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -69,6 +74,9 @@ workers can share safely.
         ],
         "web.assets_frontend": [
             "salesjet_flows/static/src/js/exit_intent.js",
+        ],
+        "web.assets_tests": [
+            "salesjet_flows/static/tests/tours/*.js",
         ],
     },
     "application": True,
