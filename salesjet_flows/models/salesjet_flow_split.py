@@ -259,11 +259,12 @@ class SalesjetFlowStep(models.Model):
             branches.invalidate_recordset(["is_winner"])
             criterion = dict(self._fields["split_criterion"]._description_selection(self.env))[step.split_criterion]
             others = ", ".join(f"{stats[b.id]['score']:.1f}% ({b.name})" for b in branches if b != winner)
+            # plain names as arguments: Odoo's term extraction (babel) evaluates them
+            score = f"{stats[winner.id]['score']:.1f}%"
             step.flow_id.message_post(body=_(
                 "Split “%(split)s”: branch %(winner)s won on %(criterion)s: %(score)s against %(others)s. "
                 "Every contact reaching the split now goes down branch %(winner)s.",
-                split=step.display_name, winner=winner.name, criterion=criterion.lower(),
-                score=f"{stats[winner.id]['score']:.1f}%", others=others,
+                split=step.display_name, winner=winner.name, criterion=criterion.lower(), score=score, others=others,
             ))
 
     @api.model

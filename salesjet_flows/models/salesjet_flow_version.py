@@ -167,6 +167,14 @@ class SalesjetFlowStep(models.Model):
         return res
 
     def unlink(self):
+        # a split's branches, and the steps in them, go with it (cascade in SQL): their waiting contacts first
+        inner = self.exists().filtered(lambda s: s.action_type == "split").branch_ids.step_ids - self
+        waiting_inside = inner.filtered("pending_job_count")
+        if waiting_inside:
+            raise UserError(_(
+                "%(count)s contacts wait on the steps of this split's branches (e.g. “%(step)s”): remove those "
+                "steps first with “Remove step”, or move them to the main chain.",
+                count=sum(waiting_inside.mapped("pending_job_count")), step=waiting_inside[0].display_name))
         for step in self.exists():  # a chain message's step may already be gone with its message
             if step.pending_job_count and not self.env.context.get("salesjet_step_removal"):
                 raise UserError(_(

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 from .common import T0, SalesjetCase
 
@@ -151,3 +151,15 @@ class TestSplit(SalesjetCase):
             self.assertEqual(len(in_branches), 3)
             self.assertEqual(in_branches.branch_id, new_split.branch_ids, "the steps point to the new branches")
             self.assertEqual(other.step_ids.filtered(lambda s: s.email_subject == "Version B").branch_id.name, "B")
+
+    def test_a_split_whose_branches_have_waiting_contacts_cannot_be_deleted(self):
+        flow, split, _branches, (email_a, _tag, email_b) = self.make_split_flow()
+        (email_a | email_b).write({"timing": "delay", "delay_value": 1, "delay_unit": "days"})
+        with self.at(T0):
+            flow._enroll(self.make_partners(6).ids)
+            self.run_scheduler()
+        waiting = self.Job.search([("flow_id", "=", flow.id), ("state", "=", "pending")])
+        self.assertEqual(len(waiting), 6)
+        with self.assertRaisesRegex(UserError, "6 contacts wait on the steps of this split's branches"):
+            split.with_context(salesjet_step_removal=True).unlink()
+        self.assertEqual(len(waiting.exists()), 6, "no waiting job lost")
