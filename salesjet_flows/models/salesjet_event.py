@@ -25,6 +25,21 @@ EVENT_STATES = [
 ]
 
 EVENT_MAX_ATTEMPTS = 5
+
+
+def contains_nul(value):
+    """Whether a JSON-like value holds a NUL character anywhere (keys included).
+
+    PostgreSQL text and jsonb cannot store NUL: without this check such an event
+    made ``create`` fail with a database error (a 500 on the inbound API).
+    """
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(contains_nul(v) for v in value)
+    return False
 EVENT_BATCH_SIZE = 200
 
 
@@ -96,6 +111,9 @@ class SalesjetEvent(models.Model):
         """
         if data is not None and not isinstance(data, dict):
             raise UserError(_("Event data must be a dictionary of values."))
+        # found by tests/test_hostile_input.py: refuse NUL cleanly instead of a database error
+        if contains_nul([code, data, external_id, source]):
+            raise UserError(_("Event code and data cannot contain NUL characters."))
         partner = self.env["res.partner"].browse(partner.id if hasattr(partner, "id") else partner or [])
         lead = self.env["crm.lead"].browse(lead.id if hasattr(lead, "id") else lead or [])
         # only what is needed: a contact has a hundred columns
