@@ -7,7 +7,7 @@ from dateutil.relativedelta import relativedelta
 from psycopg2 import IntegrityError
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -109,6 +109,11 @@ class SalesjetEvent(models.Model):
         :param bool process: process now (default) or leave it to the event cron
         :return: the ``salesjet.event`` record
         """
+        # ``post`` is public, so reachable through JSON-RPC, and it stores with sudo: without this
+        # check a portal user could post events and start flows for any contact
+        # (found by tests/test_access.py). Odoo code posts with sudo(); the inbound API as a Flows user.
+        if not self.env.su and not self.env.user.has_group("salesjet_flows.group_salesjet_user"):
+            raise AccessError(_("Only Flows users may post flow events."))
         if data is not None and not isinstance(data, dict):
             raise UserError(_("Event data must be a dictionary of values."))
         # found by tests/test_hostile_input.py: refuse NUL cleanly instead of a database error
