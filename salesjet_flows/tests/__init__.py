@@ -18,3 +18,10 @@ from . import test_sources_website
 from . import test_sources_mailing
 from . import test_sources_facebook
 from . import test_sources_api
+from . import test_reliability_crash
+from . import test_reliability_workers
+from . import test_outages
+from . import test_hostile_input
+from . import test_consent
+from . import test_access
+from . import test_templates_sandbox
