@@ -7,12 +7,14 @@ DB="${1:-salesjet_demo}"
 PORT="${SALESJET_HTTP_PORT:-8069}"
 CONF="$STATE_DIR/odoo-demo.conf"
 write_config "$CONF" "$PORT"
+# the addon and its bridges (eLearning, shop, loyalty), which bring those apps along
+ADDONS=$(cd "$REPO_DIR" && ls -d */__manifest__.py | xargs -n1 dirname | sort | paste -sd, -)
 if db_exists "$DB"; then
-    say "updating salesjet_flows in the existing database $DB"
-    odoo_bin -c "$CONF" -d "$DB" -u salesjet_flows --stop-after-init
+    say "updating $ADDONS in the existing database $DB"
+    odoo_bin -c "$CONF" -d "$DB" -u "$ADDONS" --stop-after-init
 else
-    say "creating database $DB with the addon and its demo data (a few minutes the first time)"
-    odoo_bin -c "$CONF" -d "$DB" -i salesjet_flows --stop-after-init
+    say "creating database $DB with $ADDONS and their demo data (a few minutes the first time)"
+    odoo_bin -c "$CONF" -d "$DB" -i "$ADDONS" --stop-after-init
 fi
 say "serving $DB on http://localhost:$PORT (login admin, password admin); Ctrl+C to stop"
 exec "$VENV/bin/python" "$ODOO_PATH/odoo-bin" -c "$CONF" -d "$DB" --db-filter="^$DB\$"

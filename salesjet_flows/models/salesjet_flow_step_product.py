@@ -40,7 +40,7 @@ class SalesjetFlowStep(models.Model):
         [("days", "For a number of days"), ("date", "Until a date")], string="Valid", default="days",
         help="For a number of days: counted from the moment the step runs for the contact.\n"
              "Until a date: the same end for every contact.")
-    offer_valid_days = fields.Integer(string="Valid for (days)", default=7)
+    offer_valid_days = fields.Integer(string="Offer valid for (days)", default=7)
     offer_valid_until = fields.Datetime(string="Valid until")
     offer_source_step_id = fields.Many2one(
         "salesjet.flow.step", string="Offer of step", ondelete="set null",

@@ -213,6 +213,33 @@ class SalesjetFlowStep(models.Model):
                       start=self._format_hours(self.window_hour_from), end=self._format_hours(self.window_hour_to))
         return text
 
+    def _diagram_when(self):
+        """Short timing for the flow diagram's arrow: "-3 days Birthday", "+1 days course_start", window."""
+        if self.timing == "relative":
+            units = dict(self._fields["relative_unit"]._description_selection(self.env))
+            what = (self.relative_key if self.relative_source == "event" else
+                    self.relative_field_id.field_description) or "?"
+            if self.relative_value:
+                sign = "-" if self.relative_direction == "before" else "+"
+                text = f"{sign}{self.relative_value} {units.get(self.relative_unit, '').lower()} {what}"
+            else:
+                text = _("on %s", what)
+            if self.relative_yearly:
+                text += " " + _("(yearly)")
+        else:
+            text = super()._diagram_when()
+        if self.window_active:
+            text += " · " + _("%(days)s %(start)s–%(end)s", days=self._describe_window_days(),
+                              start=self._format_hours(self.window_hour_from),
+                              end=self._format_hours(self.window_hour_to))
+        return text
+
+    def _diagram_node(self, actions, counts):
+        node = super()._diagram_node(actions, counts)
+        if self.condition_ids:
+            node["conditions"] = self.condition_ids._describe()  # shows the OR groups
+        return node
+
     def _describe_window_days(self):
         labels = [self._fields[name].get_description(self.env)["string"] for name in WEEKDAY_FIELDS]
         days = [self[name] for name in WEEKDAY_FIELDS]

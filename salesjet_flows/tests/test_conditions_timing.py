@@ -221,31 +221,25 @@ class TestFilterAtScale(ConditionsTimingCase):
         cls.env["ir.model.fields"].create({
             "name": "x_age", "field_description": "Age", "ttype": "integer",
             "model_id": cls.env["ir.model"]._get_id("res.partner")})
+        # 10,000 contacts in one statement, copies of one contact made by the ORM (so that columns other
+        # modules make required are filled): ages 0..99, every third one tagged A, create dates spread
+        # over 40 days, and time zones alternating between Madrid, New York and none
+        template = cls.env["res.partner"].create({"name": "SJ bulk template"})
         cls.env.flush_all()
-        # 10,000 contacts in one statement: ages 0..99, every third one tagged A, create dates
-        # spread over 40 days, and time zones alternating between Madrid, New York and none
-        # Rows are copied from one contact made by the ORM, so that the required columns other
-        # installed modules add to res_partner (e.g. account's autopost_bills) are filled.
-        proto = cls.env["res.partner"].create({"name": "SJ bulk prototype"})
-        cls.env.flush_all()
-        overrides = {
-            "name": SQL("'SJ bulk ' || i"), "complete_name": SQL("'SJ bulk ' || i"), "active": SQL("TRUE"),
-            "x_age": SQL("mod(i, 100)"), "create_date": SQL("%s - make_interval(days => mod(i, 40))", T0),
-            "write_date": SQL("%s", T0),
-            "tz": SQL("(ARRAY['Europe/Madrid', 'America/New_York', NULL])[1 + mod(i, 3)]"),
-        }
-        cls.env.cr.execute("SELECT column_name FROM information_schema.columns "
-                           "WHERE table_name = 'res_partner' AND column_name <> 'id' ORDER BY ordinal_position")
-        columns = [row[0] for row in cls.env.cr.fetchall()]
+        own = ["id", "name", "complete_name", "x_age", "create_date", "tz"]
+        cls.env.cr.execute(SQL(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'res_partner' "
+            "AND NOT column_name = ANY(%s)", own))
+        copied = SQL(", ").join(SQL.identifier(row[0]) for row in cls.env.cr.fetchall())
         cls.env.cr.execute(SQL(
             """
-            INSERT INTO res_partner (%s)
-            SELECT %s FROM res_partner, generate_series(0, 9999) AS i WHERE res_partner.id = %s
+            INSERT INTO res_partner (name, complete_name, x_age, create_date, tz, %(copied)s)
+            SELECT 'SJ bulk ' || i, 'SJ bulk ' || i, mod(i, 100), %(t0)s - make_interval(days => mod(i, 40)),
+                   (ARRAY['Europe/Madrid', 'America/New_York', NULL])[1 + mod(i, 3)], %(copied)s
+              FROM generate_series(0, 9999) AS i, (SELECT * FROM res_partner WHERE id = %(template)s) AS t
             RETURNING id, x_age, create_date, tz
             """,
-            SQL(", ").join(SQL.identifier(c) for c in columns),
-            SQL(", ").join(overrides.get(c, SQL.identifier("res_partner", c)) for c in columns),
-            proto.id,
+            t0=T0, copied=copied, template=template.id,
         ))
         cls.rows = cls.env.cr.fetchall()
         cls.bulk = cls.env["res.partner"].browse([row[0] for row in cls.rows])
@@ -429,6 +423,34 @@ class TestTiming(ConditionsTimingCase):
         self.assertEqual(flow.step_ids.summary,
                          "Add tag SJ test A, 2 days after the previous step, "
                          "within Mon, Tue, Thu–Sat 09:00–17:00 (contact's time zone)")
+
+    def test_diagram_shows_relative_timing_window_and_or_groups(self):
+        flow = self.make_flow([self.tag_step(
+            self.tag_a, timing="relative", relative_field_id=self.field("x_birthday").id, relative_value=3,
+            relative_unit="days", relative_direction="before", relative_yearly=True, **self.window(),
+            condition_ids=[(0, 0, {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_b.ids)]}),
+                           (0, 0, {"or_group": 2, "condition_type": "tag", "tag_ids": [(6, 0, self.tag_c.ids)]})],
+        )])
+        node = flow.diagram_data["steps"][0]
+        self.assertEqual(node["when"], "-3 days Birthday (yearly) · Mon–Fri 09:00–17:00")
+        self.assertEqual(node["conditions"], "has tag SJ test B, or has tag SJ test C")
+
+    def test_export_and_import_keep_relative_timing_windows_and_or_groups(self):
+        flow = self.make_flow([self.tag_step(
+            self.tag_a, timing="relative", relative_field_id=self.field("x_birthday").id, relative_value=2,
+            relative_unit="hours", relative_direction="after", relative_yearly=True,
+            **self.window(window_hour_from=8.5, window_sun=True),
+            condition_ids=[(0, 0, {"condition_type": "current_time", "time_from": 22, "time_to": 6}),
+                           (0, 0, {"or_group": 2, "condition_type": "last_form", "date_operator": "last_days",
+                                   "days_value": 3})],
+        )])
+        Transfer = self.env["salesjet.flow.transfer"]
+        copy = Transfer.import_flows(Transfer.export_flows(flow))
+        fields_ = ["timing", "relative_field_id", "relative_value", "relative_unit", "relative_direction",
+                   "relative_yearly", "window_active", "window_hour_from", "window_sun", "window_sat", "summary"]
+        self.assertEqual(copy.step_ids.read(fields_)[0] | {"id": 0}, flow.step_ids.read(fields_)[0] | {"id": 0})
+        self.assertEqual(copy.step_ids.condition_ids.mapped("or_group"), [1, 2])
+        self.assertEqual(copy.step_ids.condition_ids.mapped("name"), flow.step_ids.condition_ids.mapped("name"))
 
     def test_bad_timing_settings_are_refused(self):
         flow = self.make_flow([])

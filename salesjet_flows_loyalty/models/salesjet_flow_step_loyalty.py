@@ -22,7 +22,7 @@ class SalesjetFlowStep(models.Model):
         help="The loyalty programme whose card receives the points; a card is created for contacts who have none.")
     loyalty_points = fields.Float(string="Points", default=100)
     loyalty_validity_days = fields.Integer(
-        string="Valid for (days)", default=30, help="The points expire this many days after they were given. "
+        string="Points valid for (days)", default=30, help="The points expire this many days after they were given. "
                                                     "0: they never expire.")
     loyalty_notice_days = fields.Integer(
         string="Notice days before expiry", default=3,

@@ -11,7 +11,7 @@ class SalesjetFlowCondition(models.Model):
     product_tmpl_ids = fields.Many2many(
         "product.template", "salesjet_flow_condition_product_template_rel", "condition_id", "product_tmpl_id",
         ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
-        string="Products", help="At least one of these products (any variant). Leave products and categories "
+        string="Purchased products", help="At least one of these products (any variant). Leave products and categories "
                                 "empty for any product.",
     )
     product_categ_ids = fields.Many2many(
