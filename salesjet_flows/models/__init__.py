@@ -1,3 +1,4 @@
+from . import salesjet_engine_cache_mixin
 from . import salesjet_flow
 from . import salesjet_flow_trigger
 from . import salesjet_flow_condition

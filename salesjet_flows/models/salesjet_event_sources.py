@@ -5,10 +5,10 @@ the event stored and retried by the event cron instead of losing it."""
 import logging
 from urllib.parse import urlsplit
 
-import phonenumbers
-
 from odoo import _, api, fields, models
 from odoo.tools import email_normalize
+
+from .salesjet_flow_step_sms import to_e164
 
 _logger = logging.getLogger(__name__)
 
@@ -53,17 +53,8 @@ def path_matches(pattern, path):
 
 
 def phone_e164(number, country_code=None):
-    """``number`` in E.164 (+32470123456), read in ``country_code`` when it has no prefix; None if invalid."""
-    number = (number or "").strip()
-    if not number:
-        return None
-    try:
-        parsed = phonenumbers.parse(number, (country_code or "").upper() or None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    """``number`` in E.164 (+32470123456), read in ``country_code`` when it has no prefix; None if impossible."""
+    return to_e164(number, country_code, strict=False)
 
 
 class SalesjetEvent(models.Model):

@@ -2,7 +2,7 @@ from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL, html2plaintext
+from odoo.tools import html2plaintext
 from odoo.tools.misc import hmac as hmac_sign
 
 from .salesjet_flow_step_render import inline_to_qweb
@@ -154,14 +154,7 @@ class SalesjetFlowStep(models.Model):
             job._mark_skipped(_("Invalid phone number: %s", numbers[job.id][0]) if numbers[job.id][0]
                               else _("No phone number."))
         jobs -= missing
-        if jobs:
-            self.env["phone.blacklist"].flush_model()
-            self.env.cr.execute(SQL("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)",
-                                    list({numbers[j.id][1] for j in jobs})))
-            blacklisted = {row[0] for row in self.env.cr.fetchall()}
-            refused = jobs.filtered(lambda j: numbers[j.id][1] in blacklisted)
-            refused._mark_skipped(_("Phone number blacklisted: the contact opted out of SMS."))
-            jobs -= refused
+        jobs = self._skip_blacklisted_numbers(jobs, numbers)
         if not jobs:
             return
         rendered = self._chain_render(jobs, message, with_subject=False)

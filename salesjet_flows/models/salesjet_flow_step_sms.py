@@ -11,15 +11,20 @@ NUMBER_SOURCES = [
 ]
 
 
-def to_e164(number, country_code):
-    """Normalise ``number`` to E.164 using the contact's country, or return None if it is not a valid number."""
+def to_e164(number, country_code, strict=True):
+    """Normalise ``number`` to E.164 using the contact's country, or return None if it is not a number.
+
+    ``strict``: the number must be valid (an existing range: what we send to); otherwise it only
+    needs to be possible (its length fits: enough to match a contact by phone).
+    """
+    number = (number or "").strip()
     if not number:
         return None
     try:
         parsed = phonenumbers.parse(number, (country_code or "").upper() or None)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(parsed):
+    if not (phonenumbers.is_valid_number(parsed) if strict else phonenumbers.is_possible_number(parsed)):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
@@ -74,6 +79,18 @@ class SalesjetFlowStep(models.Model):
             numbers[job.id] = (raw, to_e164(raw, partner.country_id.code or default_country))
         return numbers
 
+    def _skip_blacklisted_numbers(self, jobs, numbers):
+        """Skip the jobs whose number ({job id: (raw, E.164)}) is on the phone blacklist; return the others."""
+        if not jobs:
+            return jobs
+        self.env["phone.blacklist"].flush_model()
+        self.env.cr.execute(SQL("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)",
+                                list({numbers[j.id][1] for j in jobs})))
+        blacklisted = {row[0] for row in self.env.cr.fetchall()}
+        refused = jobs.filtered(lambda j: numbers[j.id][1] in blacklisted)
+        refused._mark_skipped(_("Phone number blacklisted: the contact opted out of SMS."))
+        return jobs - refused
+
     def _action_sms(self, jobs):
         """Render the text for the batch and queue one ``sms.sms`` per contact through Odoo's gateway."""
         archived = jobs.filtered(lambda j: not j.partner_id.active)
@@ -86,14 +103,7 @@ class SalesjetFlowStep(models.Model):
         for job in invalid:
             job._mark_skipped(_("Invalid phone number: %s", numbers[job.id][0]))
         jobs -= missing | invalid
-        if jobs:
-            self.env["phone.blacklist"].flush_model()
-            self.env.cr.execute(SQL("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)",
-                                    list({numbers[j.id][1] for j in jobs})))
-            blacklisted = {row[0] for row in self.env.cr.fetchall()}
-            refused = jobs.filtered(lambda j: numbers[j.id][1] in blacklisted)
-            refused._mark_skipped(_("Phone number blacklisted: the contact opted out of SMS."))
-            jobs -= refused
+        jobs = self._skip_blacklisted_numbers(jobs, numbers)
         if not jobs:
             return
         bodies = {}

@@ -13,6 +13,7 @@ TRIGGER_TYPES = [
 
 class SalesjetFlowTrigger(models.Model):
     _name = "salesjet.flow.trigger"
+    _inherit = ["salesjet.engine.cache.mixin"]
     _description = "Flow Trigger"
     _order = "flow_id, sequence, id"
 
@@ -57,19 +58,6 @@ class SalesjetFlowTrigger(models.Model):
             except Exception as e:
                 raise ValidationError(_("The contact filter of trigger “%(trigger)s” is not valid: %(error)s",
                                         trigger=trigger.name, error=e)) from e
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self.env.registry.clear_cache()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self.env.registry.clear_cache()
-        return super().write(vals)
-
-    def unlink(self):
-        self.env.registry.clear_cache()
-        return super().unlink()
 
     @api.model
     @tools.ormcache("kind", "company_id")

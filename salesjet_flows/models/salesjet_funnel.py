@@ -6,6 +6,7 @@ from .salesjet_event_sources import normalize_path, path_matches
 
 class SalesjetFunnel(models.Model):
     _name = "salesjet.funnel"
+    _inherit = ["salesjet.engine.cache.mixin"]
     _description = "Website Funnel"
     _order = "name, id"
 
@@ -24,19 +25,6 @@ class SalesjetFunnel(models.Model):
         for funnel in self:
             funnel.page_count = len(funnel.page_ids)
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self.env.registry.clear_cache()  # page triggers cache the funnels' paths
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self.env.registry.clear_cache()
-        return super().write(vals)
-
-    def unlink(self):
-        self.env.registry.clear_cache()
-        return super().unlink()
-
     def _contains(self, path, page_id=None):
         """Whether ``path`` (or the website page ``page_id``) is one of the funnel's pages."""
         self.ensure_one()
@@ -49,6 +37,7 @@ class SalesjetFunnel(models.Model):
 
 class SalesjetFunnelPage(models.Model):
     _name = "salesjet.funnel.page"
+    _inherit = ["salesjet.engine.cache.mixin"]
     _description = "Funnel Page"
     _order = "funnel_id, sequence, id"
 
@@ -66,19 +55,6 @@ class SalesjetFunnelPage(models.Model):
         for line in self:
             if line.page_id:
                 line.path = normalize_path(line.page_id.url)
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self.env.registry.clear_cache()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self.env.registry.clear_cache()
-        return super().write(vals)
-
-    def unlink(self):
-        self.env.registry.clear_cache()
-        return super().unlink()
 
     @api.constrains("path")
     def _check_path(self):
