@@ -54,11 +54,16 @@ workers can share safely.
         "security/salesjet_sources_security.xml",
         "views/salesjet_source_views.xml",
         "views/salesjet_exit_intent_templates.xml",
+        "wizard/salesjet_flow_test_run_views.xml",
+        "views/salesjet_flow_template_views.xml",
+        "data/salesjet_flow_template_data.xml",
+        "data/salesjet_flow_goal_cron.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",
         "demo/salesjet_call_demo.xml",
         "demo/salesjet_chain_demo.xml",
+        "demo/salesjet_flow_template_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -66,6 +71,9 @@ workers can share safely.
         ],
         "web.assets_frontend": [
             "salesjet_flows/static/src/js/exit_intent.js",
+        ],
+        "web.assets_tests": [
+            "salesjet_flows/static/tests/tours/*.js",
         ],
     },
     "application": True,

@@ -25,6 +25,7 @@ Bridge between SalesJet Flows and eLearning (website_slides).
         "views/salesjet_flow_trigger_views.xml",
         "views/salesjet_flow_step_views.xml",
         "views/salesjet_flow_condition_views.xml",
+        "data/salesjet_flow_template_data.xml",
     ],
     "demo": [
         "demo/salesjet_flows_elearning_demo.xml",

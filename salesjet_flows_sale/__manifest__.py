@@ -22,6 +22,7 @@ Bridge between SalesJet Flows and the online shop (website_sale).
         "data/ir_cron_data.xml",
         "views/salesjet_flow_trigger_views.xml",
         "views/salesjet_flow_condition_views.xml",
+        "data/salesjet_flow_template_data.xml",
     ],
     "demo": [
         "demo/salesjet_flows_sale_demo.xml",

@@ -94,3 +94,25 @@ setup_all() {
     ensure_venv
     ensure_postgres
 }
+
+# ensure_browser: the browser tests (tours) need chromium and websocket-client. Without them Odoo
+# *skips* those tests and the suite would pass without running them: install chromium when we are
+# root, else stop with a sentence.
+ensure_browser() {
+    local browser
+    for browser in google-chrome chromium chromium-browser google-chrome-stable; do
+        command -v "$browser" >/dev/null && break
+        browser=""
+    done
+    if [ -z "$browser" ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            say "installing chromium for the browser tests (tours)"
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+                || die "Could not install chromium: install it (apt-get install chromium) to run the browser tests."
+        else
+            die "Chromium was not found: install it (e.g. sudo apt-get install chromium); without it the browser tests (tours) would be skipped."
+        fi
+    fi
+    "$VENV/bin/python" -c "import websocket" 2>/dev/null \
+        || die "websocket-client is missing from $VENV: run $VENV/bin/pip install websocket-client; without it the browser tests would be skipped."
+}

@@ -41,3 +41,7 @@ from . import salesjet_flow_trigger_sources
 from . import salesjet_flow_condition_web
 from . import salesjet_source_hooks
 from . import res_config_settings_sources
+from . import salesjet_flow_step_preview
+from . import salesjet_flow_goal
+from . import salesjet_flow_template
+from . import salesjet_flow_transfer_chain

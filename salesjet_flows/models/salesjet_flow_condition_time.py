@@ -133,6 +133,10 @@ class SalesjetFlowCondition(models.Model):
     # Domains
     # ------------------------------------------------------------------
 
+    def _now(self):
+        # a test run evaluates conditions at its simulated moment (context key salesjet_now)
+        return self.env.context.get("salesjet_now") or fields.Datetime.now()
+
     def _company_tz(self):
         return company_tz(self.step_id.company_id or self.env.company)
 
@@ -145,7 +149,7 @@ class SalesjetFlowCondition(models.Model):
 
     def _date_range(self):
         """(after or equal, before) bounds of the moments the operator accepts; None for an open end."""
-        now = fields.Datetime.now()
+        now = self._now()
         if self.date_operator == "last_days":
             return now - timedelta(days=self.days_value), None
         if self.date_operator == "older_days":
@@ -194,7 +198,7 @@ class SalesjetFlowCondition(models.Model):
 
     def _domain_current_date(self):
         """Today (in the company's time zone) against the date: every contact or none, decided once per batch."""
-        today = to_local(fields.Datetime.now(), self._company_tz()).date()
+        today = to_local(self._now(), self._company_tz()).date()
         holds = {
             "on": today == self.date_value,
             "before": today < self.date_value,
@@ -208,7 +212,7 @@ class SalesjetFlowCondition(models.Model):
         The time zones where it is now inside the period are computed without a
         query, once a minute; contacts without a valid time zone follow the company's.
         """
-        minute = fields.Datetime.now().replace(second=0, microsecond=0)
+        minute = self._now().replace(second=0, microsecond=0)
         inside = list(tzs_inside(minute, self.time_from, self.time_to))
         domain = [("tz", "in", inside)]
         if self._company_tz() in inside:

@@ -19,6 +19,10 @@ from . import test_sources_mailing
 from . import test_sources_facebook
 from . import test_sources_api
 from . import test_i18n
+from . import test_test_run
+from . import test_templates
+from . import test_goal
+from . import test_tour
 from . import test_reliability_crash
 from . import test_reliability_workers
 from . import test_outages

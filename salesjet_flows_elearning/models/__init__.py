@@ -4,3 +4,4 @@ from . import salesjet_flow_step
 from . import salesjet_flow_condition
 from . import slide_channel
 from . import slide_slide
+from . import salesjet_flow_step_preview

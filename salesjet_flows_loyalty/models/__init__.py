@@ -6,3 +6,4 @@ from . import salesjet_chain_message
 from . import loyalty_history
 from . import res_users
 from . import salesjet_loyalty_log
+from . import salesjet_flow_step_preview

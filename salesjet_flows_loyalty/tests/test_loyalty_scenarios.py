@@ -225,3 +225,15 @@ class TestLoyaltyLog(LoyaltyCase, SMSCase):
             ("SJ fish chain", "sms", "+32470123456", 0),
         ])
         self.assertEqual(log[-1].date, T0 + timedelta(days=1))
+
+
+class TestLoyaltyPreview(LoyaltyCase):
+
+    def test_test_run_shows_the_points_without_accruing_them(self):
+        flow = self.make_flow([self.accrue_step()])
+        partner = self.make_partners(1)
+        run = self.env["salesjet.flow.test.run"].create({"flow_id": flow.id, "partner_id": partner.id})
+        run.action_run_to_end()
+        self.assertIn("Adds 100.0 points to the “SJ pet club” card (now 0 points)", run.line_ids.preview_html)
+        self.assertFalse(self.card_of(partner), "a test run creates no card")
+        self.assertFalse(self.Accrual.search([("partner_id", "=", partner.id)]))
