@@ -4,6 +4,7 @@ from odoo import http
 from odoo.http import request
 from odoo.tools import email_normalize
 
+from ..models.salesjet_event import contains_nul
 from ..models.salesjet_event_sources import phone_e164
 
 from .common import BodyTooLarge, read_json_object, reply
@@ -59,6 +60,9 @@ class SalesjetApi(http.Controller):
     def _validate(self, payload):
         code, data, external_id = payload.get("code"), payload.get("data", {}), payload.get("external_id")
         email, phone, partner_id = payload.get("email"), payload.get("phone"), payload.get("partner_id")
+        # PostgreSQL cannot store NUL: a clear 400 rather than a database error (tests/test_hostile_input.py)
+        if contains_nul(payload):
+            return "Values cannot contain NUL characters (\\u0000).", None
         if not isinstance(code, str) or not CODE_RE.match(code):
             return "“code” is required: letters, digits, _ . : - (at most 64).", None
         if not isinstance(data, dict):

@@ -6,6 +6,7 @@ from markupsafe import escape
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .salesjet_flow_step_render import check_placeholder_policy
 from .salesjet_flow_step_sms import to_e164
 
 SCRIPT_LINE_KINDS = [
@@ -174,6 +175,7 @@ class SalesjetCallScriptLine(models.Model):
             if line.kind == "say":
                 if not (line.text or "").strip():
                     raise ValidationError(_("Call template “%s”: write the message of each “say” line.", name))
+                check_placeholder_policy(self.env, line.text, _("Call template “%s”", name))
                 try:
                     Render._render_template(line.text, "res.partner", sample.ids,
                                             add_context={"lead": self.env["crm.lead"], "event": {}})
@@ -192,3 +194,11 @@ class SalesjetCallScriptLine(models.Model):
             elif line.kind == "pause" and not 1 <= line.seconds <= MAX_PAUSE:
                 raise ValidationError(_("Call template “%(name)s”: a pause lasts from 1 to %(max)s seconds.",
                                         name=name, max=MAX_PAUSE))
+
+    def _update_field_translations(self, field_name, translations, digest=None, source_lang=None):
+        """Check the translations written like the text itself (constraints only see the current
+        language): a placeholder refused in English must not run from its French translation."""
+        res = super()._update_field_translations(field_name, translations, digest=digest, source_lang=source_lang)
+        for lang in translations:
+            self.with_context(lang=lang)._validate_fields([field_name])
+        return res

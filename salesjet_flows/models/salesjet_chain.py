@@ -137,6 +137,14 @@ class SalesjetChainMessage(models.Model):
             "domain": [("message_id", "=", self.id)],
         }
 
+    def _update_field_translations(self, field_name, translations, digest=None, source_lang=None):
+        """Check the translations written like the text itself (constraints only see the current
+        language): a placeholder refused in English must not run from its French translation."""
+        res = super()._update_field_translations(field_name, translations, digest=digest, source_lang=source_lang)
+        for lang in translations:
+            self.with_context(lang=lang)._validate_fields([field_name])
+        return res
+
 
 class SalesjetChainButton(models.Model):
     _name = "salesjet.chain.button"

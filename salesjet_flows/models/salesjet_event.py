@@ -7,7 +7,7 @@ from dateutil.relativedelta import relativedelta
 from psycopg2 import IntegrityError
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -25,6 +25,21 @@ EVENT_STATES = [
 ]
 
 EVENT_MAX_ATTEMPTS = 5
+
+
+def contains_nul(value):
+    """Whether a JSON-like value holds a NUL character anywhere (keys included).
+
+    PostgreSQL text and jsonb cannot store NUL: without this check such an event
+    made ``create`` fail with a database error (a 500 on the inbound API).
+    """
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(contains_nul(v) for v in value)
+    return False
 EVENT_BATCH_SIZE = 200
 
 
@@ -94,8 +109,16 @@ class SalesjetEvent(models.Model):
         :param bool process: process now (default) or leave it to the event cron
         :return: the ``salesjet.event`` record
         """
+        # ``post`` is public, so reachable through JSON-RPC, and it stores with sudo: without this
+        # check a portal user could post events and start flows for any contact
+        # (found by tests/test_access.py). Odoo code posts with sudo(); the inbound API as a Flows user.
+        if not self.env.su and not self.env.user.has_group("salesjet_flows.group_salesjet_user"):
+            raise AccessError(_("Only Flows users may post flow events."))
         if data is not None and not isinstance(data, dict):
             raise UserError(_("Event data must be a dictionary of values."))
+        # found by tests/test_hostile_input.py: refuse NUL cleanly instead of a database error
+        if contains_nul([code, data, external_id, source]):
+            raise UserError(_("Event code and data cannot contain NUL characters."))
         partner = self.env["res.partner"].browse(partner.id if hasattr(partner, "id") else partner or [])
         lead = self.env["crm.lead"].browse(lead.id if hasattr(lead, "id") else lead or [])
         # only what is needed: a contact has a hundred columns

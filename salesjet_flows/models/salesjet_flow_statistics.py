@@ -7,7 +7,7 @@ SKIP_REASONS_SHOWN = 5
 class SalesjetFlowStep(models.Model):
     _inherit = "salesjet.flow.step"
 
-    # Email statistics, read from the traces of the step's tracking mailing.
+    # Email statistics, read from the traces of the step's tracking mailing; for SMS, sent and clicked.
     stat_sent = fields.Integer(string="Sent", compute="_compute_email_statistics")
     stat_opened = fields.Integer(string="Opened", compute="_compute_email_statistics")
     stat_clicked = fields.Integer(string="Clicked", compute="_compute_email_statistics")
@@ -40,8 +40,25 @@ class SalesjetFlowStep(models.Model):
                  GROUP BY mass_mailing_id
                 """, mailing_ids))
             stats = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        sms_steps = self.filtered(lambda s: s.action_type == "sms" and s.mailing_id)
+        sms_clicks = {}
+        if sms_steps:
+            # an SMS has no trace: its links are shortened on the step's mailing, and each
+            # click of one of them is a link.tracker.click (distinct visitors by IP)
+            self.env["link.tracker.click"].flush_model()
+            self.env.cr.execute(SQL(
+                """
+                SELECT t.mass_mailing_id, count(DISTINCT coalesce(c.ip, c.id::text))
+                  FROM link_tracker_click c JOIN link_tracker t ON t.id = c.link_id
+                 WHERE t.mass_mailing_id = ANY(%s)
+                 GROUP BY t.mass_mailing_id
+                """, sms_steps.mailing_id.ids))
+            sms_clicks = dict(self.env.cr.fetchall())
         for step in self:
             sent, opened, clicked, replied, bounced = stats.get(step.mailing_id.id, (0, 0, 0, 0, 0))
+            if step in sms_steps:
+                # an SMS counts as sent once it is queued to the gateway (its job is done)
+                sent, clicked = step.done_job_count, sms_clicks.get(step.mailing_id.id, 0)
             step.stat_sent, step.stat_opened, step.stat_clicked = sent, opened, clicked
             step.stat_replied, step.stat_bounced = replied, bounced
             step.stat_opened_ratio = 100.0 * opened / sent if sent else 0.0

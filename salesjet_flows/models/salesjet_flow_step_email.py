@@ -93,19 +93,25 @@ class SalesjetFlowStep(models.Model):
                 else:
                     template = self.env["mail.template"].create(dict(vals, salesjet_step_id=step.id))
                     super(SalesjetFlowStep, step).write({"mail_template_id": template.id})
-            if not step.mailing_id:
-                mailing = self.env["mailing.mailing"].sudo().create({
-                    "subject": step.mail_template_id.subject or step.display_name,
-                    "body_html": step.mail_template_id.body_html,
-                    "mailing_model_id": model_id,
-                    "mailing_domain": "[(0, '=', 1)]",  # sends nothing by itself
-                    "state": "done",
-                    "sent_date": fields.Datetime.now(),
-                    "keep_archives": True,
-                })
-                super(SalesjetFlowStep, step).write({"mailing_id": mailing.id})
-            step.mailing_id.sudo().write({"subject": _("Flow %(flow)s: %(step)s", flow=step.flow_id.name,
-                                                      step=step.display_name)})
+            step._sync_tracking_mailing()
+
+    def _sync_tracking_mailing(self):
+        """Give the step a technical mailing (sending nothing itself) whose traces and link
+        trackers record the opens and clicks of the messages the step sends."""
+        self.ensure_one()
+        if not self.mailing_id:
+            mailing = self.env["mailing.mailing"].sudo().create({
+                "subject": self.mail_template_id.subject or self.display_name,
+                "body_html": self.mail_template_id.body_html,
+                "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+                "mailing_domain": "[(0, '=', 1)]",  # sends nothing by itself
+                "state": "done",
+                "sent_date": fields.Datetime.now(),
+                "keep_archives": True,
+            })
+            super(SalesjetFlowStep, self).write({"mailing_id": mailing.id})
+        self.mailing_id.sudo().write({"subject": _("Flow %(flow)s: %(step)s", flow=self.flow_id.name,
+                                                   step=self.display_name)})
 
     # ------------------------------------------------------------------
     # Execution

@@ -1,3 +1,5 @@
+import ast
+import html
 import json
 import re
 
@@ -29,6 +31,61 @@ def inline_to_qweb(html):
         if expression:
             parts.append(Markup('<t t-out="{}">{}</t>').format(expression, default.strip()))
     return Markup("").join(parts)
+
+
+# Names a placeholder of a user who is not a Settings administrator may not use: they reach other
+# records, other users' rights or the database (``object.env[...].sudo()``, ``object.search([])``,
+# ``user``, ``ctx``...) or change data while rendering. Scheduled steps render as the cron's user, so
+# without this a Flows administrator could run code with more rights than their own.
+UNSAFE_NAMES = {
+    "env", "sudo", "with_user", "with_env", "with_context", "with_company", "search", "search_read",
+    "search_count", "search_fetch", "name_search", "browse", "read", "read_group", "fetch", "write", "create",
+    "unlink", "copy", "update", "exists", "user", "ctx", "self", "request", "registry", "pool", "cr",
+}
+
+
+# QWeb attributes holding an expression (the step's own HTML is sanitized; the generated t-out too)
+QWEB_ATTRIBUTE = re.compile(r'\bt-(?:out|esc|raw|if|elif|foreach|att-[\w-]+|attf-[\w-]+|set|value)\s*=\s*"([^"]*)"')
+
+
+def placeholder_expressions(source):
+    """The Python expressions of a text's ``{{ ... }}`` placeholders and QWeb ``t-*`` attributes."""
+    source = str(source or "")
+    expressions = [expression for _literal, expression, _default in parse_inline_template(source) if expression]
+    expressions += [html.unescape(value) for value in QWEB_ATTRIBUTE.findall(source)]
+    return [expression.strip() for expression in expressions if expression.strip()]
+
+
+def unsafe_placeholder(source):
+    """The first placeholder of ``source`` using a name of ``UNSAFE_NAMES`` or a private one, else None."""
+    for expression in placeholder_expressions(source):
+        try:
+            tree = ast.parse(expression, mode="eval")
+        except SyntaxError:
+            continue  # not Python: the rendering check refuses it
+        for node in ast.walk(tree):
+            name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+            if name and (name in UNSAFE_NAMES or name.startswith("_")):
+                return expression
+    return None
+
+
+def check_placeholder_policy(env, source, where):
+    """Refuse, for users who are not Settings administrators, placeholders that reach beyond the
+    contact's, the lead's and the event's own values (see ``UNSAFE_NAMES``).
+
+    Odoo's own rule still applies on top (rendering is checked as the user in Odoo's sandbox: without
+    *Template Editor* rights only plain fields such as ``object.name`` are allowed).
+    """
+    if env.su or env.user.has_group("base.group_system"):
+        return
+    expression = unsafe_placeholder(source)
+    if expression:
+        raise ValidationError(_(
+            "%(where)s: the placeholder “%(expression)s” is not allowed. Use the values of the contact, the "
+            "lead and the event, e.g. {{ object.name }}, {{ lead.name }}, {{ event.get('key') ||| default }}; "
+            "only Settings administrators may write code in placeholders.",
+            where=where, expression=expression))
 
 
 class SalesjetFlowStep(models.Model):
@@ -75,6 +132,9 @@ class SalesjetFlowStep(models.Model):
         """Refuse on save a text whose placeholders do not render on a sample contact."""
         if not source:
             return
+        # before any rendering: the sample render below runs the placeholders
+        check_placeholder_policy(self.env, source, _("Step “%(step)s”, %(label)s", step=self.display_name,
+                                                        label=label))
         sample = self.env.user.partner_id
         try:
             self.env["mail.render.mixin"]._render_template(
@@ -104,3 +164,11 @@ class SalesjetFlowStep(models.Model):
             }
         source = self._sms_source() if self.action_type == "sms" else (self.note_body or "")
         return {"body": Render._render_template(source, "res.partner", partner.ids, add_context=context)[partner.id]}
+
+    def _update_field_translations(self, field_name, translations, digest=None, source_lang=None):
+        """Check the translations written like the text itself (constraints only see the current
+        language): a placeholder refused in English must not run from its French translation."""
+        res = super()._update_field_translations(field_name, translations, digest=digest, source_lang=source_lang)
+        for lang in translations:
+            self.with_context(lang=lang)._validate_fields([field_name])
+        return res

@@ -1,8 +1,11 @@
+import re
+
 import phonenumbers
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
+from odoo.tools.mail import TEXT_URL_REGEX
 
 NUMBER_SOURCES = [
     ("mobile", "Mobile"),
@@ -79,6 +82,26 @@ class SalesjetFlowStep(models.Model):
             numbers[job.id] = (raw, to_e164(raw, partner.country_id.code or default_country))
         return numbers
 
+    def _sms_track_links(self, bodies):
+        """Shorten the links of the batch's texts ({job id: text}) so their clicks count on this step.
+
+        Each distinct URL gets one ``link.tracker`` on the step's tracking mailing,
+        for the whole batch (not one lookup per contact).
+        """
+        urls = set(re.findall(TEXT_URL_REGEX, "\n".join(bodies.values())))
+        if not urls:
+            return bodies
+        if not self.mailing_id:
+            self._sync_tracking_mailing()
+        ordered = sorted(urls)
+        shortened = self.env["mail.render.mixin"]._shorten_links_text(
+            "\n".join(ordered), {"mass_mailing_id": self.mailing_id.id}).split("\n")
+        mapping = dict(zip(ordered, shortened))
+        # longest first, so that a URL which is the start of another one does not cut it
+        pattern = re.compile("|".join(re.escape(url) for url in sorted(urls, key=len, reverse=True))
+                             + r"(?![\w@:%.+&~#=/-])")
+        return {job_id: pattern.sub(lambda m: mapping[m.group(0)], body) for job_id, body in bodies.items()}
+
     def _skip_blacklisted_numbers(self, jobs, numbers):
         """Skip the jobs whose number ({job id: (raw, E.164)}) is on the phone blacklist; return the others."""
         if not jobs:
@@ -111,6 +134,7 @@ class SalesjetFlowStep(models.Model):
             source = (self.sms_template_id.with_context(lang=lang or None).body if self.sms_template_id
                       else self.with_context(lang=lang or None).sms_body)
             bodies.update(self._render_for_jobs(source or "", lang_jobs, lang=lang or None))
+        bodies = self._sms_track_links(bodies)
         sms = self.env["sms.sms"].sudo().create([{
             "number": numbers[job.id][1], "body": bodies[job.id], "partner_id": job.partner_id.id,
             "state": "outgoing",

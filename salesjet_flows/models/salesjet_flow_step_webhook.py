@@ -12,7 +12,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools.rendering_tools import parse_inline_template
 
-from .salesjet_flow_step_render import tidy_defaults
+from .salesjet_flow_step_render import check_placeholder_policy, tidy_defaults
 from .salesjet_http import (
     EXCERPT_SIZE, PermanentError, check_host, classify, deliver, new_session, parse_url, read_body,
 )
@@ -184,6 +184,7 @@ class SalesjetFlowStep(models.Model):
         """Refuse a body that does not render to valid JSON for a sample contact."""
         if not (self.webhook_body or "").strip():
             raise ValidationError(_("Step “%s”: write the JSON body to send.", self.display_name))
+        check_placeholder_policy(self.env, self.webhook_body, _("Step “%s”, JSON body", self.display_name))
         sample = self.env.user.partner_id
         Render = self.env["mail.render.mixin"]
         try:

@@ -23,6 +23,13 @@ from . import test_test_run
 from . import test_templates
 from . import test_goal
 from . import test_tour
+from . import test_reliability_crash
+from . import test_reliability_workers
+from . import test_outages
+from . import test_hostile_input
+from . import test_consent
+from . import test_access
+from . import test_templates_sandbox
 from . import test_split
 from . import test_caps
 from . import test_safe_edits

@@ -64,3 +64,30 @@ class TestSmsStep(SalesjetCase, SMSCase):
         with self.mockSMSGateway():
             wizard.action_send()
         self.assertSMSIapSent(["+32470112233"], content="Hi SJ contact 0")
+
+    def test_sms_links_are_tracked_per_step_and_clicks_counted(self):
+        belgium = self.env.ref("base.be")
+        flow = self.make_flow([self.sms_step(
+            sms_body="{{ object.name }}: https://shop.example.com/offer and https://shop.example.com/offer/2")])
+        partners = self.make_partners(3, country_id=belgium.id)
+        for i, partner in enumerate(partners):
+            partner.mobile = f"+32 470 12 34 5{i}"
+            self.Event.post("sj_test", partner)
+        self.run_scheduler()
+        step = flow.step_ids
+        bodies = self.env["sms.sms"].browse(self.jobs_of(flow).mapped("res_id")).mapped("body")
+        trackers = self.env["link.tracker"].search([("mass_mailing_id", "=", step.mailing_id.id)])
+        self.assertEqual(sorted(trackers.mapped("url")),
+                         ["https://shop.example.com/offer", "https://shop.example.com/offer/2"],
+                         "one tracker per distinct link for the whole batch")
+        for partner, body in zip(partners, bodies):
+            self.assertEqual(body, f"{partner.name}: {trackers[0].short_url} and {trackers[1].short_url}"
+                             if trackers[0].url.endswith("offer") else
+                             f"{partner.name}: {trackers[1].short_url} and {trackers[0].short_url}")
+        Click = self.env["link.tracker.click"]
+        offer = trackers.filtered(lambda t: t.url.endswith("/offer"))
+        Click.add_click(offer.code, ip="10.0.0.1", country_code="BE")
+        Click.add_click(offer.code, ip="10.0.0.2", country_code="BE")
+        step.invalidate_recordset()
+        self.assertEqual((step.stat_sent, step.stat_clicked), (3, 2))
+        self.assertAlmostEqual(step.stat_clicked_ratio, 66.7, places=1)

@@ -5,6 +5,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from odoo.addons.salesjet_flows.models.salesjet_flow_step_render import check_placeholder_policy
+
 from .salesjet_loyalty_accrual import INTERNAL, format_points
 
 
@@ -65,6 +67,8 @@ class SalesjetFlowStep(models.Model):
     def _check_notice_renders(self, source, label):
         if not (source or "").strip():
             return
+        check_placeholder_policy(self.env, source, _("Step “%(step)s”, %(label)s", step=self.display_name,
+                                                        label=label))
         try:
             self.env["mail.render.mixin"]._render_template(
                 source, "res.partner", self.env.user.partner_id.ids,

@@ -246,7 +246,11 @@ class SalesjetLoyaltyAccrual(models.Model):
             for accrual in group:
                 partner = accrual.partner_id
                 email = partner.email_normalized
-                if email and email not in blacklisted_emails:
+                # consent (tests/test_consent_loyalty.py): an archived contact gets nothing, and a contact
+                # whose email is blacklisted is not sent an SMS instead (SMS is for contacts without email)
+                if not partner.active or (email and email in blacklisted_emails):
+                    continue
+                if email:
                     emails.append({
                         "subject": subject, "body_html": plaintext2html(texts[partner.id]),
                         "email_from": accrual.company_id.email_formatted or self.env.user.email_formatted,
@@ -273,6 +277,11 @@ class SalesjetLoyaltyAccrual(models.Model):
         self.env["phone.blacklist"].flush_model()
         self.env.cr.execute(SQL("SELECT email FROM mail_blacklist WHERE active AND email = ANY(%s)", emails))
         blacklisted_emails = {row[0] for row in self.env.cr.fetchall()}
+        # the numbers notices are sent to (mobile, else phone, in E.164) as well as Odoo's sanitized one
+        numbers = {n for n in self.partner_id.mapped("phone_sanitized") if n}
+        for partner in self.partner_id:
+            country = partner.country_id.code or partner.company_id.country_id.code or self.env.company.country_id.code
+            numbers.add(to_e164(partner.mobile or partner.phone, country))
         self.env.cr.execute(SQL("SELECT number FROM phone_blacklist WHERE active"
-                                " AND number = ANY(%s)", [n for n in self.partner_id.mapped("phone_sanitized") if n]))
+                                " AND number = ANY(%s)", [n for n in numbers if n]))
         return blacklisted_emails, {row[0] for row in self.env.cr.fetchall()}

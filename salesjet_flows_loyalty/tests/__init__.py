@@ -1,1 +1,2 @@
 from . import test_loyalty_scenarios
+from . import test_consent_loyalty
