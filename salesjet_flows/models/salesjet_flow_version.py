@@ -151,6 +151,7 @@ class SalesjetFlowStep(models.Model):
 
     def write(self, vals):
         if vals.get("active") is False and not self.env.context.get("salesjet_step_removal"):
+            self.check_access("write")  # who may not change the step hears that first
             waiting = self.filtered(lambda s: s.active and s.pending_job_count)
             if waiting:
                 raise UserError(_(
@@ -167,6 +168,7 @@ class SalesjetFlowStep(models.Model):
         return res
 
     def unlink(self):
+        self.exists().check_access("unlink")  # who may not delete the step hears that first
         # a split's branches, and the steps in them, go with it (cascade in SQL): their waiting contacts first
         inner = self.exists().filtered(lambda s: s.action_type == "split").branch_ids.step_ids - self
         waiting_inside = inner.filtered("pending_job_count")
