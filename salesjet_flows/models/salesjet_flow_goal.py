@@ -10,6 +10,10 @@ class SalesjetFlow(models.Model):
     """A flow's goal: contacts who reach it end their run as converted."""
     _inherit = "salesjet.flow"
 
+    goal_enabled = fields.Boolean(
+        string="Track a goal",
+        help="Runs of contacts who reach the goal end as converted; the Statistics tab counts them.",
+    )
     goal_domain = fields.Char(
         string="Goal", default="[]",
         help="The contacts who reach this flow's goal, e.g. “has tag Customer” or “Sales orders is set”. "
@@ -31,8 +35,26 @@ class SalesjetFlow(models.Model):
     def _goal_domain(self):
         """The goal as a domain on res.partner, or None when the flow has no goal."""
         self.ensure_one()
+        if not self.goal_enabled:
+            return None
         domain = ast.literal_eval(self.goal_domain or "[]")
         return domain or None
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._enable_goal_with_domain(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._enable_goal_with_domain(vals)
+        return super().write(vals)
+
+    @api.model
+    def _enable_goal_with_domain(self, vals):
+        # giving a goal (from code, an import or a template) turns it on, unless said otherwise
+        if vals.get("goal_domain") not in (None, False, "", "[]") and "goal_enabled" not in vals:
+            vals["goal_enabled"] = True
 
     def _compute_conversions(self):
         data = {
@@ -64,7 +86,7 @@ class SalesjetFlow(models.Model):
     @api.model
     def _cron_check_goals(self):
         """Scheduled action: convert the running runs whose contact reached its flow's goal (one query per flow)."""
-        flows = self.search([("goal_domain", "not in", (False, "", "[]"))])
+        flows = self.search([("goal_enabled", "=", True), ("goal_domain", "not in", (False, "", "[]"))])
         converted = 0
         for flow in flows:
             converted += len(flow._convert_reached())
@@ -110,7 +132,7 @@ class SalesjetFlowJob(models.Model):
         # cancels its jobs of this batch as jobs of an ended run.
         now = fields.Datetime.now()
         for flow, jobs in self.grouped("flow_id").items():
-            if flow.goal_domain and flow.goal_domain != "[]":
+            if flow.goal_enabled and flow.goal_domain and flow.goal_domain != "[]":
                 flow._convert_reached(jobs.enrollment_id, now)
         return super()._execute()
 
