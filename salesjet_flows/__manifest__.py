@@ -58,6 +58,9 @@ workers can share safely.
         "views/salesjet_flow_template_views.xml",
         "data/salesjet_flow_template_data.xml",
         "data/salesjet_flow_goal_cron.xml",
+        "security/salesjet_split_security.xml",
+        "data/salesjet_split_cron.xml",
+        "views/salesjet_flow_split_views.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",

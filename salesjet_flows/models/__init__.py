@@ -45,3 +45,6 @@ from . import salesjet_flow_step_preview
 from . import salesjet_flow_goal
 from . import salesjet_flow_template
 from . import salesjet_flow_transfer_chain
+from . import salesjet_flow_split
+from . import salesjet_flow_cap
+from . import salesjet_flow_version

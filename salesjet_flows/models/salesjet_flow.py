@@ -186,7 +186,9 @@ class SalesjetFlow(models.Model):
     @tools.ormcache("flow_id")
     def _first_step_id(self, flow_id):
         """Id of the first active step of a flow; cached, cleared when steps change."""
-        step = self.env["salesjet.flow.step"].sudo().search([("flow_id", "=", flow_id)], order="sequence, id", limit=1)
+        # steps of a split's branches are not on the main chain (see salesjet_flow_split.py)
+        step = self.env["salesjet.flow.step"].sudo().search(
+            [("flow_id", "=", flow_id), ("branch_id", "=", False)], order="sequence, id", limit=1)
         return step.id
 
     def _launch_segment(self, trigger):

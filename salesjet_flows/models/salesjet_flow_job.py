@@ -159,12 +159,12 @@ class SalesjetFlowJob(models.Model):
         query = SQL(
             """
             SELECT id FROM salesjet_flow_job
-             WHERE state = 'pending' AND scheduled_date <= %s
+             WHERE state = 'pending' AND scheduled_date <= %s AND %s
              ORDER BY scheduled_date, id
              LIMIT %s
                FOR UPDATE SKIP LOCKED
             """,
-            fields.Datetime.now(), limit,
+            fields.Datetime.now(), self._due_filter(), limit,
         )
         for attempt in range(ACQUIRE_RETRIES):
             try:
@@ -180,10 +180,15 @@ class SalesjetFlowJob(models.Model):
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
+    def _due_filter(self):
+        """Extra condition on due jobs (paused flows override it in salesjet_flow_version.py)."""
+        return SQL("TRUE")
+
+    @api.model
     def _count_due(self):
         self.env.cr.execute(SQL(
-            "SELECT count(*) FROM salesjet_flow_job WHERE state = 'pending' AND scheduled_date <= %s",
-            fields.Datetime.now(),
+            "SELECT count(*) FROM salesjet_flow_job WHERE state = 'pending' AND scheduled_date <= %s AND %s",
+            fields.Datetime.now(), self._due_filter(),
         ))
         return self.env.cr.fetchone()[0]
 
@@ -307,7 +312,7 @@ class SalesjetFlowJob(models.Model):
         # and the planner's join order turned a 2 ms read into a second.
         self.env.cr.execute(SQL(
             """
-            SELECT step_id, state, repeat_index, enrollment_id, flow_id, partner_id, company_id
+            SELECT step_id, state, repeat_index, enrollment_id, flow_id, partner_id, company_id, branch_id
               FROM salesjet_flow_job WHERE id = ANY(%s) AND state IN ('done', 'skipped')
             """,
             self.ids,
@@ -325,28 +330,33 @@ class SalesjetFlowJob(models.Model):
         rows, finished_ids = [], []
         for step_id, jobs in by_step.items():
             step = self.env["salesjet.flow.step"].browse(step_id)
-            next_step = None
+            # the next step per branch: only a split step's jobs carry a branch, so
+            # other steps look their next step up once, as before
+            next_steps = {}
             repeat_date = now + delta(step.repeat_interval, step.repeat_unit) if step.repeat else None
-            repeats, moves = [], []
-            for _step, state, repeat_index, enrollment_id, flow_id, partner_id, company_id, date_start in jobs:
+            repeats, moves = [], {}
+            for _step, state, repeat_index, enrollment_id, flow_id, partner_id, company_id, branch_id, date_start in jobs:
                 if repeat_date and state == "done" and repeat_index < step.repeat_max:
                     repeats.append((enrollment_id, flow_id, step_id, partner_id, company_id, date_start,
                                     repeat_index + 1))
                     continue
-                if next_step is None:
-                    next_step = step._next_step()
+                if branch_id not in next_steps:
+                    next_steps[branch_id] = step._next_step(
+                        self.env["salesjet.flow.branch"].browse(branch_id) if branch_id else None)
+                next_step = next_steps[branch_id]
                 if not next_step:
                     finished_ids.append(enrollment_id)
                     continue
-                moves.append((enrollment_id, flow_id, next_step.id, partner_id, company_id, date_start, 0))
+                moves.setdefault(next_step, []).append(
+                    (enrollment_id, flow_id, next_step.id, partner_id, company_id, date_start, 0))
             # dates for the whole group at once: relative dates and send windows read contacts in one query
             if repeats:
                 dates = step._apply_send_window([repeat_date] * len(repeats), [r[3] for r in repeats],
                                                 [r[4] for r in repeats])
                 rows += [(*row[:5], date, row[6]) for row, date in zip(repeats, dates)]
-            if moves:
-                dates = next_step._compute_scheduled_dates(now, [(r[3], r[4], r[5], r[0]) for r in moves])
-                rows += [(*row[:5], date, row[6]) for row, date in zip(moves, dates)]
+            for next_step, group in moves.items():
+                dates = next_step._compute_scheduled_dates(now, [(r[3], r[4], r[5], r[0]) for r in group])
+                rows += [(*row[:5], date, row[6]) for row, date in zip(group, dates)]
         self._create_pending(rows)
         self.env["salesjet.flow.enrollment"].browse(finished_ids)._finish("done", now)
 

@@ -211,11 +211,22 @@ class SalesjetFlowStep(models.Model):
             return [self._compute_scheduled_date(now, target[2]) for target in targets]
         return [self._compute_scheduled_date(now, now)] * len(targets)
 
-    def _next_step(self):
-        """The step that follows this one in its flow, or an empty recordset."""
+    def _next_step(self, branch=None):
+        """The step that follows this one for a run, or an empty recordset.
+
+        Steps of a split's branch (``branch_id``) form a chain of their own: after
+        a split step a run goes on with the first step of its ``branch``; after a
+        branch's last step, with the main-chain step that follows the split.
+        Without splits this is the next active step by sequence, as before.
+        """
         self.ensure_one()
-        steps = self.flow_id.step_ids.filtered("active")
+        if branch:
+            first = self.flow_id.step_ids.filtered(lambda s: s.active and s.branch_id == branch)[:1]
+            return first or self._next_step()
+        steps = self.flow_id.step_ids.filtered(lambda s: s.active and s.branch_id == self.branch_id)
         following = steps.filtered(lambda s: (s.sequence, s.id) > (self.sequence, self.id))
+        if not following and self.branch_id:
+            return self.branch_id.split_step_id._next_step()
         return following[:1]
 
     def _run_jobs(self, jobs):

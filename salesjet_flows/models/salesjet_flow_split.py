@@ -1,0 +1,395 @@
+"""A/B split steps: contacts who reach a split go down one of its branches by
+percentage, each branch being a chain of steps of its own; after a test period
+the best branch (on opens, clicks or a goal) wins and takes everyone after.
+
+Assignment is deterministic: a hash of (split step, run) picks a point in
+[0, 100) and the branches' cumulative percentages decide, so a run retried
+after a crash lands in the same branch, and a batch is assigned with no query
+but one UPDATE.
+"""
+import hashlib
+import json
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+from odoo.tools.safe_eval import safe_eval
+
+from .salesjet_flow_step import delta
+
+SPLIT_CRITERIA = [
+    ("opens", "Opens"),
+    ("clicks", "Clicks"),
+    ("goal", "Goal reached"),
+]
+
+
+def split_point(step_id, enrollment_id):
+    """A stable point in [0, 100) for a run at a split."""
+    digest = hashlib.sha256(f"{step_id}-{enrollment_id}".encode()).hexdigest()
+    return int(digest[:8], 16) % 10000 / 100
+
+
+class SalesjetFlowBranch(models.Model):
+    _name = "salesjet.flow.branch"
+    _description = "Flow Split Branch"
+    _order = "split_step_id, sequence, id"
+
+    split_step_id = fields.Many2one(
+        "salesjet.flow.step", string="Split step", required=True, ondelete="cascade", index=True)
+    flow_id = fields.Many2one(related="split_step_id.flow_id", store=True, index=True)
+    sequence = fields.Integer(default=10)
+    name = fields.Char(required=True, help="A short name, e.g. A or B.")
+    percentage = fields.Float(
+        string="Share (%)", required=True, default=50,
+        help="The share of the contacts reaching the split who go down this branch; the shares add up to 100.")
+    step_ids = fields.One2many("salesjet.flow.step", "branch_id", string="Steps")
+    is_winner = fields.Boolean(compute="_compute_statistics", string="Winner")
+    sent_count = fields.Integer(string="Contacts", compute="_compute_statistics")
+    open_count = fields.Integer(string="Opened", compute="_compute_statistics")
+    click_count = fields.Integer(string="Clicked", compute="_compute_statistics")
+    goal_count = fields.Integer(string="Goal reached", compute="_compute_statistics")
+    score = fields.Float(string="Score (%)", compute="_compute_statistics", digits=(16, 1),
+                         help="The split's winner criterion, as a share of the contacts sent down the branch.")
+
+    _sql_constraints = [
+        ("percentage_range", "CHECK(percentage > 0 AND percentage <= 100)",
+         "A branch's share is more than 0 and at most 100 percent."),
+    ]
+
+    @api.depends("name", "split_step_id")
+    def _compute_display_name(self):
+        for branch in self:
+            branch.display_name = _("%(split)s › %(name)s", split=branch.split_step_id.display_name,
+                                    name=branch.name or "")
+
+    def _compute_statistics(self):
+        stats = self._statistics()
+        for branch in self:
+            data = stats.get(branch.id, {})
+            branch.sent_count = data.get("sent", 0)
+            branch.open_count = data.get("opens", 0)
+            branch.click_count = data.get("clicks", 0)
+            branch.goal_count = data.get("goal", 0)
+            branch.score = data.get("score", 0.0)
+            branch.is_winner = branch.split_step_id.split_winner_id == branch
+
+    def _statistics(self):
+        """Per branch: contacts sent (done split jobs), contacts who opened / clicked an email of the
+        branch's steps (their mailing.trace), contacts meeting the split's goal, and the score.
+
+        Three queries for any number of branches, plus one count per branch with a goal.
+        """
+        ids = [bid for bid in self.ids if isinstance(bid, int)]
+        if not ids:
+            return {}
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(SQL(
+            """
+            SELECT branch_id, array_agg(partner_id) FROM salesjet_flow_job
+             WHERE branch_id = ANY(%s) AND state = 'done' GROUP BY branch_id
+            """, ids))
+        partners = dict(cr.fetchall())
+        cr.execute(SQL(
+            """
+            SELECT s.branch_id,
+                   count(DISTINCT j.enrollment_id) FILTER (
+                       WHERE t.open_datetime IS NOT NULL OR t.links_click_datetime IS NOT NULL
+                          OR t.trace_status IN ('open', 'reply')),
+                   count(DISTINCT j.enrollment_id) FILTER (WHERE t.links_click_datetime IS NOT NULL)
+              FROM salesjet_flow_job j
+              JOIN salesjet_flow_step s ON s.id = j.step_id
+              JOIN mailing_trace t ON t.id = j.mailing_trace_id
+             WHERE s.branch_id = ANY(%s)
+             GROUP BY s.branch_id
+            """, ids))
+        mail = {row[0]: row[1:] for row in cr.fetchall()}
+        result = {}
+        for branch in self.browse(ids):
+            split = branch.split_step_id
+            partner_ids = list(set(partners.get(branch.id) or []))
+            goal = 0
+            if split.split_criterion == "goal" and split.split_goal_domain and partner_ids:
+                domain = safe_eval(split.split_goal_domain)
+                goal = self.env["res.partner"].with_context(active_test=False).search_count(
+                    domain + [("id", "in", partner_ids)])
+            sent = len(partners.get(branch.id) or [])
+            opens, clicks = mail.get(branch.id, (0, 0))
+            metric = {"opens": opens, "clicks": clicks, "goal": goal}[split.split_criterion or "clicks"]
+            result[branch.id] = {"sent": sent, "opens": opens, "clicks": clicks, "goal": goal,
+                                 "score": round(100.0 * metric / sent, 1) if sent else 0.0}
+        return result
+
+    @api.constrains("percentage", "split_step_id")
+    def _check_split_shares(self):
+        self.split_step_id._check_split_branches()
+
+
+class SalesjetFlowStep(models.Model):
+    _inherit = "salesjet.flow.step"
+
+    action_type = fields.Selection(selection_add=[("split", "A/B split")], ondelete={"split": "cascade"})
+    branch_id = fields.Many2one(
+        "salesjet.flow.branch", string="Branch", ondelete="cascade", index="btree_not_null", copy=False,
+        domain="[('flow_id', '=', flow_id)]",
+        help="Empty: the step is on the flow's main chain. Set: the step belongs to this branch of a split; "
+             "the branch's steps run in their order after the split, then the run goes on with the "
+             "main-chain step that follows the split.",
+    )
+    branch_ids = fields.One2many("salesjet.flow.branch", "split_step_id", string="Branches", copy=False)
+    split_criterion = fields.Selection(
+        SPLIT_CRITERIA, string="Winner on", default="clicks",
+        help="How the winner is chosen when the test period ends: the share of the branch's contacts who "
+             "opened or clicked an email of the branch's steps, or who meet the goal.",
+    )
+    split_goal_domain = fields.Char(
+        string="Goal", default="[]",
+        help="The contacts who reached the goal, e.g. those with a tag or a sale: a domain on contacts.")
+    split_test_value = fields.Integer(string="Test period", default=3)
+    split_test_unit = fields.Selection(
+        [("hours", "Hours"), ("days", "Days")], string="Test period unit", default="days")
+    split_started = fields.Datetime(
+        string="Test started", copy=False, readonly=True, help="When the first contact reached the split.")
+    split_winner_id = fields.Many2one(
+        "salesjet.flow.branch", string="Winner", copy=False, readonly=True, ondelete="set null",
+        help="Once set, every contact reaching the split goes down this branch.")
+    split_ended = fields.Datetime(string="Test ended", copy=False, readonly=True)
+
+    @api.constrains("action_type", "branch_ids", "split_criterion", "split_goal_domain", "split_test_value")
+    def _check_split_settings(self):
+        self._check_split_branches()
+
+    def _check_split_branches(self):
+        if self.env.context.get("salesjet_split_rebuild"):
+            return  # a flow being copied or imported gets its branches after its steps, then is checked
+        for step in self.filtered(lambda s: s.action_type == "split"):
+            branches = step.branch_ids
+            if len(branches) < 2:
+                raise ValidationError(_("Split “%s”: give it at least two branches.", step.display_name))
+            total = sum(branches.mapped("percentage"))
+            if abs(total - 100) > 0.001:
+                raise ValidationError(_("Split “%(step)s”: the branches' shares add up to %(total)s%%; "
+                                        "make them add up to 100%%.", step=step.display_name, total=round(total, 2)))
+            if step.split_test_value < 1:
+                raise ValidationError(_("Split “%s”: the test period lasts at least 1 hour or day.",
+                                        step.display_name))
+            if step.split_criterion == "goal":
+                try:
+                    domain = safe_eval(step.split_goal_domain or "[]")
+                    self.env["res.partner"].search_count(domain, limit=1)
+                except Exception as e:  # noqa: BLE001 - any mistake in the domain is the user's to fix
+                    raise ValidationError(_("Split “%(step)s”: the goal is not a valid filter on contacts (%(error)s).",
+                                            step=step.display_name, error=e)) from e
+        for step in self.filtered("branch_id"):
+            if step.action_type == "split":
+                raise ValidationError(_("Step “%s”: a split cannot sit inside another split's branch.",
+                                        step.display_name))
+            if step.branch_id.flow_id != step.flow_id:
+                raise ValidationError(_("Step “%s”: its branch belongs to another flow.", step.display_name))
+
+    def write(self, vals):
+        if "branch_id" in vals:
+            self.env.registry.clear_cache()  # salesjet.flow._first_step_id
+        return super().write(vals)
+
+    # ------------------------------------------------------------------
+    # Engine
+    # ------------------------------------------------------------------
+
+    def _action_split(self, jobs):
+        now = fields.Datetime.now()
+        self._split_end_test(now)
+        branches = self.branch_ids.sorted(lambda b: (b.sequence, b.id))
+        if not branches:
+            jobs._set_result(_("The split has no branch: the run goes on."))
+            return
+        if self.split_winner_id:
+            assignment = {job.id: self.split_winner_id for job in jobs}
+        else:
+            bounds, total = [], 0.0
+            for branch in branches:
+                total += branch.percentage
+                bounds.append((total, branch))
+            assignment = {}
+            for job in jobs:
+                point = split_point(self.id, job.enrollment_id.id)
+                assignment[job.id] = next((b for bound, b in bounds if point < bound), branches[-1])
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job j SET branch_id = v.b
+              FROM unnest(%s::int[], %s::int[]) AS v(id, b) WHERE j.id = v.id
+            """,
+            list(assignment), [branch.id for branch in assignment.values()],
+        ))
+        jobs.invalidate_recordset(["branch_id"])
+        for branch in branches:
+            assigned = jobs.filtered(lambda j: assignment[j.id] == branch)
+            assigned._set_result(_("Branch %s", branch.name))
+        if not self.split_started and not self.split_winner_id:
+            self.env.cr.execute(SQL("UPDATE salesjet_flow_step SET split_started = %s WHERE id = %s AND split_started IS NULL",
+                                    now, self.id))
+            self.invalidate_recordset(["split_started"])
+
+    def _split_test_end(self):
+        self.ensure_one()
+        if not self.split_started:
+            return False
+        return self.split_started + delta(self.split_test_value, self.split_test_unit or "days")
+
+    def _split_end_test(self, now=None, force=False):
+        """End the test of these splits whose period is over (all with ``force``): keep the best branch
+        (ties go to the first), say which won and by how much in the flow's chatter."""
+        now = now or fields.Datetime.now()
+        for step in self.filtered(lambda s: s.action_type == "split" and s.split_started and not s.split_winner_id):
+            if (not force and step._split_test_end() > now) or not step.branch_ids:
+                continue
+            branches = step.branch_ids.sorted(lambda b: (b.sequence, b.id))
+            stats = branches._statistics()
+            winner = max(branches, key=lambda b: (stats[b.id]["score"], -branches.ids.index(b.id)))
+            # only the first to end the test announces it (the cron and a split batch may meet here)
+            self.env.cr.execute(SQL(
+                "UPDATE salesjet_flow_step SET split_winner_id = %s, split_ended = %s "
+                "WHERE id = %s AND split_winner_id IS NULL RETURNING id",
+                winner.id, now, step.id))
+            ended = self.env.cr.fetchone()
+            step.invalidate_recordset(["split_winner_id", "split_ended"])
+            if not ended:
+                continue
+            branches.invalidate_recordset(["is_winner"])
+            criterion = dict(self._fields["split_criterion"]._description_selection(self.env))[step.split_criterion]
+            others = ", ".join(f"{stats[b.id]['score']:.1f}% ({b.name})" for b in branches if b != winner)
+            # plain names as arguments: Odoo's term extraction (babel) evaluates them
+            score = f"{stats[winner.id]['score']:.1f}%"
+            step.flow_id.message_post(body=_(
+                "Split “%(split)s”: branch %(winner)s won on %(criterion)s: %(score)s against %(others)s. "
+                "Every contact reaching the split now goes down branch %(winner)s.",
+                split=step.display_name, winner=winner.name, criterion=criterion.lower(), score=score, others=others,
+            ))
+
+    @api.model
+    def _cron_end_split_tests(self):
+        """Scheduled action: end the A/B tests whose period is over."""
+        splits = self.search([("action_type", "=", "split"), ("split_started", "!=", False),
+                              ("split_winner_id", "=", False)], limit=1000)
+        splits._split_end_test()
+
+    def action_end_split_test(self):
+        """End the test now and keep the best branch."""
+        self._split_end_test(force=True)
+        return True
+
+
+class SalesjetFlowJob(models.Model):
+    _inherit = "salesjet.flow.job"
+
+    branch_id = fields.Many2one(
+        "salesjet.flow.branch", string="Branch", ondelete="set null", readonly=True, index="btree_not_null",
+        help="For a split step's job: the branch the run was sent down.")
+
+
+class SalesjetFlow(models.Model):
+    _inherit = "salesjet.flow"
+
+    @api.depends("step_ids.branch_id", "step_ids.branch_id.name")
+    def _compute_diagram_data(self):
+        """Draw each branch's steps right after their split, their title prefixed with the branch."""
+        super()._compute_diagram_data()
+        for flow in self:
+            steps = flow.step_ids
+            if not any(steps.mapped("branch_id")):
+                continue
+            by_id = {step.id if isinstance(step.id, int) else 0: step for step in steps}
+            nodes = flow.diagram_data["steps"]
+            main, branched = [], {}
+            for node in nodes:
+                branch = by_id[node["id"]].branch_id if node["id"] in by_id else False
+                if branch:
+                    node["branch"] = branch.name
+                    node["title"] = _("Branch %(branch)s › %(title)s", branch=branch.name, title=node["title"])
+                    branched.setdefault(branch.split_step_id.id, []).append(node)
+                else:
+                    main.append(node)
+            ordered = []
+            for node in main:
+                ordered.append(node)
+                ordered += branched.pop(node["id"], [])
+            ordered += [node for group in branched.values() for node in group]
+            flow.diagram_data = dict(flow.diagram_data, steps=ordered)
+
+
+def _ordered_steps(flow):
+    return flow.with_context(active_test=False).step_ids.sorted(lambda s: (s.sequence, s.id))
+
+
+def _split_layout(flow):
+    """The branches of a flow's splits, by position: {step position: [branch values]} and
+    {step position: (split position, branch position)} for the steps inside branches."""
+    steps = _ordered_steps(flow)
+    index = {step.id: j for j, step in enumerate(steps)}
+    splits, members = {}, {}
+    for j, step in enumerate(steps):
+        if step.action_type == "split":
+            branches = step.branch_ids.sorted(lambda b: (b.sequence, b.id))
+            splits[j] = [{"name": b.name, "percentage": b.percentage, "sequence": b.sequence} for b in branches]
+        if step.branch_id and step.branch_id.split_step_id.id in index:
+            split = step.branch_id.split_step_id
+            position = split.branch_ids.sorted(lambda b: (b.sequence, b.id)).ids.index(step.branch_id.id)
+            members[j] = (index[split.id], position)
+    return splits, members
+
+
+def _rebuild_splits(flow, splits, members):
+    """Give a copied or imported flow the branches of ``_split_layout``, then validate its splits."""
+    if not splits:
+        return
+    steps = _ordered_steps(flow)
+    Branch = flow.env["salesjet.flow.branch"].with_context(salesjet_split_rebuild=True)
+    created = {}
+    for j, values in splits.items():
+        created[int(j)] = Branch.create([dict(v, split_step_id=steps[int(j)].id) for v in values])
+    for j, (split_j, position) in members.items():
+        branches = created.get(int(split_j))
+        if branches and position < len(branches):
+            steps[int(j)].branch_id = branches[position]
+    steps.filtered(lambda s: s.action_type == "split")._check_split_branches()
+
+
+class SalesjetFlowSplitCopy(models.Model):
+    _inherit = "salesjet.flow"
+
+    def copy(self, default=None):
+        layouts = [_split_layout(flow) for flow in self]
+        copies = super(SalesjetFlowSplitCopy, self.with_context(salesjet_split_rebuild=True)).copy(default)
+        for new, (splits, members) in zip(copies, layouts):
+            _rebuild_splits(new.with_context(salesjet_split_rebuild=False), splits, members)
+        return copies.with_context(salesjet_split_rebuild=False)
+
+
+class SalesjetFlowTransfer(models.AbstractModel):
+    _inherit = "salesjet.flow.transfer"
+
+    @api.model
+    def export_flows(self, flows):
+        """Splits travel with their branches: ``$branches`` on a split step, ``$branch`` (split
+        position, branch position) on the steps inside a branch."""
+        payload = super().export_flows(flows)
+        for flow, data in zip(flows, payload["flows"]):
+            splits, members = _split_layout(flow)
+            for j, step_data in enumerate(data.get("step_ids", [])):
+                if j in splits:
+                    step_data["$branches"] = splits[j]
+                if j in members:
+                    step_data["$branch"] = list(members[j])
+        return payload
+
+    @api.model
+    def import_flows(self, payload):
+        flows = super(SalesjetFlowTransfer, self.with_context(salesjet_split_rebuild=True)).import_flows(payload)
+        data = payload if isinstance(payload, dict) else json.loads(payload)
+        for flow, flow_data in zip(flows, data.get("flows", [])):
+            steps_data = flow_data.get("step_ids", [])
+            splits = {j: s["$branches"] for j, s in enumerate(steps_data) if s.get("$branches")}
+            members = {j: tuple(s["$branch"]) for j, s in enumerate(steps_data) if s.get("$branch")}
+            _rebuild_splits(flow.with_context(salesjet_split_rebuild=False), splits, members)
+        return flows.with_context(salesjet_split_rebuild=False)
