@@ -237,16 +237,26 @@ class Bench:
             total, duplicates, not_done = cr.fetchone()
         return elapsed, total, duplicates, not_done
 
-    def bench_workers(self):
-        # prepare each set just before its run: a worker takes every due job
-        one = self.prepare_worker_jobs("Bench one worker")
-        t1, n1, d1, nd1 = self.run_workers(one, 1)
-        self.row("5a. one worker process", n1, t1, "jobs", extra=f"duplicates {d1}, not done {nd1}")
-        two = self.prepare_worker_jobs("Bench two workers")
-        t2, n2, d2, nd2 = self.run_workers(two, 2)
-        self.row("5b. two worker processes", n2, t2, "jobs", extra=f"duplicates {d2}, not done {nd2}")
+    def bench_workers(self, rounds=3):
+        # prepare each set just before its run (a worker takes every due job), alternate one and two
+        # workers, and keep the median of each: single runs of a few seconds vary with the machine
+        one, two = [], []
+        duplicates = 0
+        for i in range(rounds):
+            for workers, times in ((1, one), (2, two)):
+                flow_id = self.prepare_worker_jobs(f"Bench {workers} worker(s) {i}")
+                elapsed, count, dup, not_done = self.run_workers(flow_id, workers)
+                log(f"  round {i + 1}, {workers} worker(s): {count} jobs in {elapsed:.2f}s, duplicates {dup}, "
+                    f"not done {not_done}")
+                times.append(elapsed)
+                duplicates += dup + not_done
+        n = self.worker_jobs
+        t1, t2 = statistics.median(one), statistics.median(two)
+        self.row("5a. one worker process (median)", n, t1, "jobs", extra=f"of {rounds} runs")
+        self.row("5b. two worker processes (median)", n, t2, "jobs",
+                 extra=f"of {rounds} runs; duplicates or not done: {duplicates}")
         self.speedup = t1 / t2
-        self.duplicates = d1 + d2
+        self.duplicates = duplicates
 
     # -- 6. references ---------------------------------------------------------------
 
