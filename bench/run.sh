@@ -18,7 +18,7 @@ sed -i "s|^addons_path = \(.*\)|addons_path = \1,$OCA_ADDONS|" "$CONF"
 cleanup() {
     if [ "${KEEP_DB:-0}" != 1 ]; then
         dropdb --if-exists "$DB" || true
-        rm -f "$CONF"
+        rm -rf "$STATE_DIR/data/filestore/$DB" "$CONF"
     else
         say "kept database $DB (config $CONF)"
     fi
