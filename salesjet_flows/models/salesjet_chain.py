@@ -129,13 +129,7 @@ class SalesjetChainMessage(models.Model):
 
     def action_view_answers(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Answers"),
-            "res_model": "salesjet.chain.answer",
-            "view_mode": "list,form",
-            "domain": [("message_id", "=", self.id)],
-        }
+        return self.env["salesjet.chain.answer"]._action_open([("message_id", "=", self.id)])
 
     def _update_field_translations(self, field_name, translations, digest=None, source_lang=None):
         """Check the translations written like the text itself (constraints only see the current
@@ -236,3 +230,14 @@ class SalesjetChainAnswer(models.Model):
             return answer, True
         answer = self.search([("enrollment_id", "=", enrollment.id), ("message_id", "=", message.id)], limit=1)
         return answer, False
+
+    @api.model
+    def _action_open(self, domain):
+        """The list of answers matching ``domain`` (of a message, of a flow)."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Answers"),
+            "res_model": self._name,
+            "view_mode": "list,form",
+            "domain": domain,
+        }

@@ -34,13 +34,7 @@ class SalesjetFlow(models.Model):
 
     def action_view_chain_answers(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Answers"),
-            "res_model": "salesjet.chain.answer",
-            "view_mode": "list,form",
-            "domain": [("flow_id", "=", self.id)],
-        }
+        return self.env["salesjet.chain.answer"]._action_open([("flow_id", "=", self.id)])
 
 
 class SalesjetFlowTrigger(models.Model):
