@@ -133,6 +133,10 @@ class SalesjetEvent(models.Model):
             "source": source, "external_id": external_id or False,
             "company_id": (partner.company_id or lead.company_id or self.env.company).id,
         }
+        if process:
+            # stored as processed at once: a failing dispatch rewrites it as failed (the event row is
+            # outside the dispatch's savepoint), which saves an UPDATE per event on the hot path
+            vals.update(state="done", date_processed=fields.Datetime.now(), attempts=1)
         if external_id:
             try:
                 with self.env.cr.savepoint():
@@ -143,7 +147,7 @@ class SalesjetEvent(models.Model):
         else:
             event = self.sudo().create(vals)
         if process:
-            event._process()
+            event._dispatch_safely(attempts=1)
         else:
             cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_events", raise_if_not_found=False)
             if cron:
@@ -157,17 +161,29 @@ class SalesjetEvent(models.Model):
     def _process(self):
         """Dispatch each event to the flows whose triggers match; errors are kept on the event."""
         for event in self:
-            try:
-                with self.env.cr.savepoint():
-                    event._dispatch()
+            attempts = event.attempts + 1
+            if event._dispatch_safely(attempts):
                 event.write({"state": "done", "date_processed": fields.Datetime.now(), "error": False,
-                             "attempts": event.attempts + 1})
-            except Exception:  # noqa: BLE001 - the event stays stored for a retry
-                _logger.warning("SalesJet event %s failed", event.id, exc_info=True)
-                attempts = event.attempts + 1
-                event.write({"state": "failed", "error": traceback.format_exc(limit=5), "attempts": attempts,
-                             # 1, 4, 16, 64 minutes
-                             "date_next_attempt": fields.Datetime.now() + relativedelta(minutes=4 ** (attempts - 1))})
+                             "attempts": attempts})
+
+    def _dispatch_safely(self, attempts):
+        """Dispatch this event in a savepoint; on error, keep the event as failed for a retry.
+
+        :param int attempts: the number of this attempt
+        :return: whether the dispatch succeeded
+        """
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                self._dispatch()
+        except Exception:  # noqa: BLE001 - the event stays stored for a retry
+            _logger.warning("SalesJet event %s failed", self.id, exc_info=True)
+            self.write({"state": "failed", "error": traceback.format_exc(limit=5), "attempts": attempts,
+                        "date_processed": False,
+                        # 1, 4, 16, 64 minutes
+                        "date_next_attempt": fields.Datetime.now() + relativedelta(minutes=4 ** (attempts - 1))})
+            return False
+        return True
 
     def _get_partner(self):
         """The contact this event is about: its own, or its lead's."""

@@ -109,8 +109,8 @@ class SalesjetFlow(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        if {"active", "company_id"} & set(vals):
-            self.env.registry.clear_cache()
+        if {"active", "company_id", "reentry_policy"} & set(vals):
+            self.env.registry.clear_cache()  # triggers and _engine_info
         return super().write(vals)
 
     def unlink(self):
@@ -178,18 +178,24 @@ class SalesjetFlow(models.Model):
 
     def _first_step(self):
         self.ensure_one()
-        step = self.env["salesjet.flow.step"].browse(self._first_step_id(self.id))
+        step = self.env["salesjet.flow.step"].browse(self._engine_info(self.id)[3])
         step.fetch(step._timing_fields())
         return step
 
     @api.model
     @tools.ormcache("flow_id")
-    def _first_step_id(self, flow_id):
-        """Id of the first active step of a flow; cached, cleared when steps change."""
+    def _engine_info(self, flow_id):
+        """What enrolling in a flow needs, cached (events come often, flows change rarely):
+        (active, company id, re-entry policy, first step id, whether that step is due at once).
+
+        Cleared when a flow's state, company or policy changes and when steps change (see write).
+        """
+        flow = self.sudo().with_context(active_test=False).browse(flow_id)
+        flow.fetch(["active", "company_id", "reentry_policy"])
         # steps of a split's branches are not on the main chain (see salesjet_flow_split.py)
         step = self.env["salesjet.flow.step"].sudo().search(
             [("flow_id", "=", flow_id), ("branch_id", "=", False)], order="sequence, id", limit=1)
-        return step.id
+        return (flow.active, flow.company_id.id, flow.reentry_policy, step.id, bool(step) and step._due_at_once())
 
     def _launch_segment(self, trigger):
         """Enrol every contact matched by ``trigger``'s segment, batch by batch.
@@ -227,12 +233,11 @@ class SalesjetFlow(models.Model):
         :return: the new ``salesjet.flow.enrollment`` records
         """
         self.ensure_one()
-        self.fetch(["active", "company_id", "reentry_policy"])
-        if not partner_ids or not self.active:
+        active, company_id, policy, first_step_id, due_at_once = self._engine_info(self.id)
+        if not partner_ids or not active:
             return self.env["salesjet.flow.enrollment"]
         self.env.flush_all()
         now = fields.Datetime.now()
-        policy = self.reentry_policy
         exclusions = []
         if policy == "once":
             exclusions.append(SQL("SELECT 1 FROM salesjet_flow_enrollment e WHERE e.flow_id = %s AND e.partner_id = p.id", self.id))
@@ -254,24 +259,33 @@ class SalesjetFlow(models.Model):
             ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
             RETURNING id, partner_id
             """,
-            flow=self.id, company=self.company_id.id, trigger=trigger.id if trigger else None,
+            flow=self.id, company=company_id, trigger=trigger.id if trigger else None,
             event=event.id if event else None, lead=lead.id if lead else None,
             data=self.env["salesjet.flow.enrollment"]._fields["data"].convert_to_column(data, None) if data else None,
             key=REENTRY_KEYS[policy], now=now, uid=self.env.uid,
             partners=list(partner_ids), where=where,
         ))
         rows = self.env.cr.fetchall()
-        self._invalidate_engine_cache()
         enrollments = self.env["salesjet.flow.enrollment"].browse([row[0] for row in rows])
-        first_step = self._first_step()
-        if not first_step:
+        if not first_step_id:
+            self._invalidate_engine_cache()
             enrollments._finish("done", now)
             return enrollments
+        if due_at_once:
+            dates = [now] * len(rows)
+        else:
+            dates = self._first_step()._compute_scheduled_dates(
+                now, [(partner_id, company_id, now, enrollment_id) for enrollment_id, partner_id in rows])
+        self.env["salesjet.flow.job"]._create_pending([
+            (enrollment_id, self.id, first_step_id, partner_id, company_id, date, 0)
+            for (enrollment_id, partner_id), date in zip(rows, dates)
+        ])  # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)
+        return enrollments
         company_id = self.company_id.id
         dates = first_step._compute_scheduled_dates(
             now, [(partner_id, company_id, now, enrollment_id) for enrollment_id, partner_id in rows])
         self.env["salesjet.flow.job"]._create_pending([
             (enrollment_id, self.id, first_step.id, partner_id, company_id, date, 0)
             for (enrollment_id, partner_id), date in zip(rows, dates)
-        ])
+        ])  # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)
         return enrollments

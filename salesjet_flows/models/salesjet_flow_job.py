@@ -80,7 +80,7 @@ class SalesjetFlowJob(models.Model):
 
     @api.model
     def _create_pending(self, rows):
-        """Insert pending jobs with one statement.
+        """Insert pending jobs with one statement, which also tells whether the scheduler must be woken.
 
         :param rows: tuples (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index)
         """
@@ -88,20 +88,51 @@ class SalesjetFlowJob(models.Model):
             return
         columns = list(zip(*rows))
         now = fields.Datetime.now()
+        first = min(columns[5])
+        cron_id, check = self._scheduler_check(first)
+        # a data-modifying WITH runs to completion whether or not its rows are read: one round trip
+        # inserts the jobs and asks the scheduler's state (an event's hot path, see bench/)
         self.env.cr.execute(SQL(
             """
-            INSERT INTO salesjet_flow_job
-                (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index,
-                 state, attempts, create_uid, create_date, write_uid, write_date)
-            SELECT e, f, s, p, c, d, r, 'pending', 0, %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM unnest(%(e)s::int[], %(f)s::int[], %(s)s::int[], %(p)s::int[], %(c)s::int[],
-                          %(d)s::timestamp[], %(r)s::int[]) AS t(e, f, s, p, c, d, r)
+            WITH inserted AS (
+                INSERT INTO salesjet_flow_job
+                    (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index,
+                     state, attempts, create_uid, create_date, write_uid, write_date)
+                SELECT e, f, s, p, c, d, r, 'pending', 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(e)s::int[], %(f)s::int[], %(s)s::int[], %(p)s::int[], %(c)s::int[],
+                              %(d)s::timestamp[], %(r)s::int[]) AS t(e, f, s, p, c, d, r)
+            )
+            %(check)s
             """,
             uid=self.env.uid, now=now, e=list(columns[0]), f=list(columns[1]), s=list(columns[2]),
             p=list(columns[3]), c=list(columns[4]), d=list(columns[5]), r=list(columns[6]),
+            check=check or SQL("SELECT FALSE"),
         ))
+        row = self.env.cr.fetchone()
         self.env["salesjet.flow"]._invalidate_engine_cache()
-        self._trigger_scheduler(min(columns[5]))
+        if row and row[0]:
+            self.env["ir.cron"].browse(cron_id)._trigger(at=first)
+
+    @api.model
+    def _scheduler_check(self, at):
+        """(cron id, query): the query returns one row, true when the scheduler must be triggered for ``at``
+        because its next regular run is later and no trigger is set at or before ``at``; (None, None) if
+        the scheduler is gone."""
+        # the xmlid lookup is cached, unlike env.ref()'s existence check
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "salesjet_flows.ir_cron_salesjet_process_jobs", raise_if_not_found=False)
+        if not cron_id:
+            return None, None
+        self.env["ir.cron"].flush_model(["active", "nextcall"])
+        self.env["ir.cron.trigger"].flush_model()
+        return cron_id, SQL(
+            """
+            SELECT c.active AND c.nextcall > %(at)s
+                   AND NOT EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= %(at)s)
+              FROM ir_cron c WHERE c.id = %(cron)s
+            """,
+            at=at, cron=cron_id,
+        )
 
     @api.model
     def _trigger_scheduler(self, at):
@@ -110,21 +141,10 @@ class SalesjetFlowJob(models.Model):
         No new trigger when one is already set at or before ``at``: a burst of
         events then costs one trigger, not one each.
         """
-        # the xmlid lookup is cached, unlike env.ref()'s existence check
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            "salesjet_flows.ir_cron_salesjet_process_jobs", raise_if_not_found=False)
+        cron_id, check = self._scheduler_check(at)
         if not cron_id:
             return
-        self.env["ir.cron"].flush_model(["active", "nextcall"])
-        self.env["ir.cron.trigger"].flush_model()
-        self.env.cr.execute(SQL(
-            """
-            SELECT c.active AND c.nextcall > %(at)s
-                   AND NOT EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= %(at)s)
-              FROM ir_cron c WHERE c.id = %(cron)s
-            """,
-            at=at, cron=cron_id,
-        ))
+        self.env.cr.execute(check)
         row = self.env.cr.fetchone()
         if row and row[0]:
             self.env["ir.cron"].browse(cron_id)._trigger(at=at)

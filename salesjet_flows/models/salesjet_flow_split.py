@@ -188,11 +188,6 @@ class SalesjetFlowStep(models.Model):
             if step.branch_id.flow_id != step.flow_id:
                 raise ValidationError(_("Step “%s”: its branch belongs to another flow.", step.display_name))
 
-    def write(self, vals):
-        if "branch_id" in vals:
-            self.env.registry.clear_cache()  # salesjet.flow._first_step_id
-        return super().write(vals)
-
     # ------------------------------------------------------------------
     # Engine
     # ------------------------------------------------------------------

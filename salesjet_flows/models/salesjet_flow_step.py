@@ -172,12 +172,12 @@ class SalesjetFlowStep(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        self.env.registry.clear_cache()  # salesjet.flow._first_step_id
+        self.env.registry.clear_cache()  # salesjet.flow._engine_info
         return super().create(vals_list)
 
     def write(self, vals):
-        if {"sequence", "active", "flow_id"} & set(vals):
-            self.env.registry.clear_cache()
+        if {"sequence", "active", "flow_id", "branch_id", *self._timing_fields()} & set(vals):
+            self.env.registry.clear_cache()  # salesjet.flow._engine_info
         return super().write(vals)
 
     def unlink(self):
@@ -188,6 +188,12 @@ class SalesjetFlowStep(models.Model):
     def _timing_fields(self):
         """The fields ``_compute_scheduled_date`` reads: fetched alone where speed matters."""
         return ["timing", "delay_value", "delay_unit", "delay_from", "run_at"]
+
+    def _due_at_once(self):
+        """Whether this step is due the moment a contact reaches it, whoever the contact is
+        (no delay, date or send window): enrolling then computes no date."""
+        self.ensure_one()
+        return self.timing == "immediate"
 
     def _compute_scheduled_date(self, now, date_start):
         """When this step runs for a contact who reaches it at ``now`` and started the run at ``date_start``,

@@ -263,6 +263,9 @@ class SalesjetFlowStep(models.Model):
     # Scheduling (set-based)
     # ------------------------------------------------------------------
 
+    def _due_at_once(self):
+        return super()._due_at_once() and not self.window_active
+
     def _compute_scheduled_dates(self, now, targets):
         self.ensure_one()
         if self.timing == "relative":

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
@@ -89,6 +90,8 @@ class TestDispatch(SalesjetCase):
         with patch.object(SalesjetFlow, "_enroll", side_effect=RuntimeError("database hiccup"), autospec=True):
             event = self.Event.post("sj_test", partner)
         self.assertEqual(event.state, "failed")
+        self.assertEqual(event.attempts, 1)
+        self.assertFalse(event.date_processed)
         self.assertIn("database hiccup", event.error)
         self.assertFalse(flow.enrollment_ids)
         with self.at(event.date_next_attempt):
@@ -113,6 +116,46 @@ class TestDispatch(SalesjetCase):
         self.Event._cron_process_events()
         self.assertEqual(event.state, "done")
         self.assertEqual(flow.enrollment_ids.partner_id, partner)
+
+    def test_enrolment_follows_changes_of_the_cached_flow_and_first_step(self):
+        """Enrolment reads a flow's policy and first step from a cache: every change must reach it."""
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
+        first, second, third = self.make_partners(3)
+        with self.at(T0):
+            self.Event.post("sj_test", first)
+            self.assertEqual(flow.enrollment_ids.job_ids.scheduled_date, T0, "an immediate step is due now")
+            flow.step_ids.write({"timing": "delay", "delay_value": 2, "delay_unit": "hours"})
+            run = self.Event.post("sj_test", second).enrollment_ids
+            self.assertEqual(run.job_ids.scheduled_date, T0 + timedelta(hours=2))
+            third.tz = "UTC"
+            flow.step_ids.write({"timing": "immediate", "window_active": True, "window_hour_from": 12.0,
+                                 "window_hour_to": 17.0})
+            run = self.Event.post("sj_test", third).enrollment_ids
+            self.assertEqual(run.job_ids.scheduled_date, T0.replace(hour=12), "09:00 waits for the window")
+            flow.reentry_policy = "once"
+            self.assertFalse(self.Event.post("sj_test", first).enrollment_ids)
+            new_first = self.env["salesjet.flow.step"].create(
+                {**self.tag_step(self.tag_b), "flow_id": flow.id, "sequence": -1})
+            flow.reentry_policy = "always"
+            run = self.Event.post("sj_test", first).enrollment_ids
+            self.assertEqual(run.job_ids.step_id, new_first)
+            flow.action_archive()
+            self.assertFalse(self.Event.post("sj_test", first).enrollment_ids)
+
+    def test_dispatching_one_event_costs_a_bounded_number_of_queries(self):
+        """The hot path of an event (see bench/): store it, enrol, queue the first job in 6 queries: the
+        contact's company, the event, a savepoint, the run, the job with the scheduler check, the release
+        (plus, outside a test, the transaction time once per transaction). It took 10 before the flow
+        and its first step were cached and the scheduler check joined the job insert."""
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
+        partners = self.make_partners(2)
+        self.Event.post("sj_test", partners[0])  # warms the trigger and flow caches
+        self.env.flush_all()
+        self.env.invalidate_all()
+        with self.assertQueryCount(6):
+            event = self.Event.post("sj_test", partners[1])
+        self.assertEqual(event.enrollment_ids.flow_id, flow)
+        self.assertEqual(event.state, "done")
 
     def test_event_data_must_be_a_dict(self):
         with self.assertRaises(UserError):
