@@ -1,4 +1,5 @@
 from . import salesjet_engine_cache_mixin
+from . import salesjet_translation_check_mixin
 from . import salesjet_flow
 from . import salesjet_flow_trigger
 from . import salesjet_flow_condition

@@ -150,6 +150,7 @@ class SalesjetCallTemplate(models.Model):
 
 class SalesjetCallScriptLine(models.Model):
     _name = "salesjet.call.script.line"
+    _inherit = ["salesjet.translation.check.mixin"]
     _description = "Call Script Line"
     _order = "template_id, sequence, id"
 
@@ -194,11 +195,3 @@ class SalesjetCallScriptLine(models.Model):
             elif line.kind == "pause" and not 1 <= line.seconds <= MAX_PAUSE:
                 raise ValidationError(_("Call template “%(name)s”: a pause lasts from 1 to %(max)s seconds.",
                                         name=name, max=MAX_PAUSE))
-
-    def _update_field_translations(self, field_name, translations, digest=None, source_lang=None):
-        """Check the translations written like the text itself (constraints only see the current
-        language): a placeholder refused in English must not run from its French translation."""
-        res = super()._update_field_translations(field_name, translations, digest=digest, source_lang=source_lang)
-        for lang in translations:
-            self.with_context(lang=lang)._validate_fields([field_name])
-        return res

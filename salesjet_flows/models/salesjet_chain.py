@@ -28,6 +28,7 @@ class SalesjetChainMessage(models.Model):
     was sent, after its own delay.
     """
     _name = "salesjet.chain.message"
+    _inherit = ["salesjet.translation.check.mixin"]
     _description = "Chain Message"
     _order = "flow_id, sequence, id"
 
@@ -130,14 +131,6 @@ class SalesjetChainMessage(models.Model):
     def action_view_answers(self):
         self.ensure_one()
         return self.env["salesjet.chain.answer"]._action_open([("message_id", "=", self.id)])
-
-    def _update_field_translations(self, field_name, translations, digest=None, source_lang=None):
-        """Check the translations written like the text itself (constraints only see the current
-        language): a placeholder refused in English must not run from its French translation."""
-        res = super()._update_field_translations(field_name, translations, digest=digest, source_lang=source_lang)
-        for lang in translations:
-            self.with_context(lang=lang)._validate_fields([field_name])
-        return res
 
 
 class SalesjetChainButton(models.Model):

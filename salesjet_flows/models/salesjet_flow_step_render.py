@@ -164,11 +164,3 @@ class SalesjetFlowStep(models.Model):
             }
         source = self._sms_source() if self.action_type == "sms" else (self.note_body or "")
         return {"body": Render._render_template(source, "res.partner", partner.ids, add_context=context)[partner.id]}
-
-    def _update_field_translations(self, field_name, translations, digest=None, source_lang=None):
-        """Check the translations written like the text itself (constraints only see the current
-        language): a placeholder refused in English must not run from its French translation."""
-        res = super()._update_field_translations(field_name, translations, digest=digest, source_lang=source_lang)
-        for lang in translations:
-            self.with_context(lang=lang)._validate_fields([field_name])
-        return res
