@@ -1,5 +1,6 @@
 from . import salesjet_engine_cache_mixin
 from . import salesjet_translation_check_mixin
+from . import salesjet_cron
 from . import salesjet_flow
 from . import salesjet_flow_trigger
 from . import salesjet_flow_condition

@@ -1,6 +1,5 @@
 import json
 import logging
-import threading
 import traceback
 
 from dateutil.relativedelta import relativedelta
@@ -233,21 +232,25 @@ class SalesjetEvent(models.Model):
 
     @api.model
     def _cron_process_events(self):
-        """Scheduled action: process new events and retry failed ones, batch by batch."""
-        testing = getattr(threading.current_thread(), "testing", False)
-        self.env.flush_all()
-        retryable = SQL("state = 'new' OR (state = 'failed' AND attempts < %s AND date_next_attempt <= %s)",
-                        EVENT_MAX_ATTEMPTS, fields.Datetime.now())
-        self.env.cr.execute(SQL(
-            "SELECT id FROM salesjet_event WHERE %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-            retryable, EVENT_BATCH_SIZE,
-        ))
-        events = self.browse([row[0] for row in self.env.cr.fetchall()])
-        events._process()
-        if not testing:
-            self.env.cr.commit()
-        self.env.cr.execute(SQL("SELECT count(*) FROM salesjet_event WHERE %s", retryable))
-        self.env["ir.cron"]._notify_progress(done=len(events), remaining=self.env.cr.fetchone()[0])
+        """Scheduled action: process new events and retry failed ones, for one call's time budget."""
+        def retryable():
+            return SQL("state = 'new' OR (state = 'failed' AND attempts < %s AND date_next_attempt <= %s)",
+                       EVENT_MAX_ATTEMPTS, fields.Datetime.now())
+
+        def run_batch(limit):
+            self.env.flush_all()
+            self.env.cr.execute(SQL(
+                "SELECT id FROM salesjet_event WHERE %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                retryable(), limit,
+            ))
+            events = self.browse([row[0] for row in self.env.cr.fetchall()])
+            events._process()
+            return len(events)
+
+        return self.env["salesjet.cron"]._run_batches(
+            run_batch, lambda: self.env["salesjet.cron"]._count_capped(
+                SQL("SELECT 1 FROM salesjet_event WHERE %s", retryable())),
+            EVENT_BATCH_SIZE, key="salesjet.event")
 
     def action_retry(self):
         self.filtered(lambda e: e.state != "done")._process()

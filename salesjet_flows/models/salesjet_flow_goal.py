@@ -5,6 +5,8 @@ from odoo.exceptions import ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
+GOAL_BATCH_SIZE = 1000
+
 
 class SalesjetFlow(models.Model):
     """A flow's goal: contacts who reach it end their run as converted."""
@@ -65,7 +67,7 @@ class SalesjetFlow(models.Model):
             flow.converted_count = data.get(flow.id, 0)
             flow.conversion_rate = 100.0 * flow.converted_count / flow.enrollment_count if flow.enrollment_count else 0.0
 
-    def _convert_reached(self, enrollments=None, now=None):
+    def _convert_reached(self, enrollments=None, now=None, limit=None):
         """End as converted the running runs of this flow (or of ``enrollments``) whose contact meets the goal.
 
         One query finds them, whatever their number. Returns the converted runs.
@@ -79,18 +81,28 @@ class SalesjetFlow(models.Model):
                   ("partner_id", "any", expression.AND([goal, [("active", "in", (True, False))]]))]
         if enrollments is not None:
             domain.append(("id", "in", enrollments.ids))
-        reached = Enrollment.search(domain)
+        reached = Enrollment.search(domain, limit=limit, order="id")
         reached._convert(now)
         return reached
 
     @api.model
     def _cron_check_goals(self):
-        """Scheduled action: convert the running runs whose contact reached its flow's goal (one query per flow)."""
+        """Scheduled action: convert the running runs whose contact reached its flow's goal (one query per flow),
+        for one call's time budget."""
         flows = self.search([("goal_enabled", "=", True), ("goal_domain", "not in", (False, "", "[]"))])
-        converted = 0
-        for flow in flows:
-            converted += len(flow._convert_reached())
-        return converted
+        more = [False]
+
+        def run_batch(limit):
+            converted = 0
+            for flow in flows:
+                converted += len(flow._convert_reached(limit=limit - converted))
+                if converted >= limit:
+                    break
+            more[0] = converted >= limit
+            return converted
+
+        return self.env["salesjet.cron"]._run_batches(run_batch, lambda: int(more[0]), GOAL_BATCH_SIZE,
+                                                      key="salesjet.flow.goal")
 
 
 class SalesjetFlowEnrollment(models.Model):

@@ -1,6 +1,5 @@
 import logging
 import random
-import threading
 import time
 import traceback
 
@@ -25,8 +24,6 @@ JOB_STATES = [
 
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_ATTEMPTS = 5
-# Seconds a cron call keeps taking batches before it hands back to the scheduler.
-CRON_TIME_BUDGET = 120
 ACQUIRE_RETRIES = 10
 # Outcomes of the batch a cursor is executing, by id(cursor): written at the end
 # of salesjet.flow.job._execute in one statement.
@@ -206,11 +203,11 @@ class SalesjetFlowJob(models.Model):
 
     @api.model
     def _count_due(self):
-        self.env.cr.execute(SQL(
-            "SELECT count(*) FROM salesjet_flow_job WHERE state = 'pending' AND scheduled_date <= %s AND %s",
+        """Due jobs, counted up to ``salesjet.cron``'s cap (the scheduler only needs to know there are more)."""
+        return self.env["salesjet.cron"]._count_capped(SQL(
+            "SELECT 1 FROM salesjet_flow_job WHERE state = 'pending' AND scheduled_date <= %s AND %s",
             fields.Datetime.now(), self._due_filter(),
         ))
-        return self.env.cr.fetchone()[0]
 
     @api.model
     def _process_due_batch(self, limit=None):
@@ -226,21 +223,45 @@ class SalesjetFlowJob(models.Model):
 
     @api.model
     def _cron_process_due_jobs(self):
-        """Scheduled action: run due jobs batch by batch, committing after each batch."""
-        testing = getattr(threading.current_thread(), "testing", False)
-        deadline = time.monotonic() + CRON_TIME_BUDGET
-        done = 0
-        while time.monotonic() < deadline:
-            count = self._process_due_batch()
-            if not count:
-                break
-            done += count
-            if not testing:
-                self.env.cr.commit()
-            if testing:
-                break
-        self.env["ir.cron"]._notify_progress(done=done, remaining=self._count_due())
-        return done
+        """Scheduled action: run due jobs for one call's time budget, batch by batch, committing after each.
+
+        Every scheduled action that calls this method is a *lane* of the
+        scheduler: lanes take disjoint batches (``FOR UPDATE SKIP LOCKED``), so
+        several cron workers, on one server or several, drain one queue together.
+        While work remains, this call wakes the idle lanes.
+        """
+        return self.env["salesjet.cron"]._run_batches(
+            self._process_due_batch, self._count_due, self._get_batch_size(),
+            key="salesjet.flow.job", wake=self._wake_lanes)
+
+    @api.model
+    def _scheduler_lanes(self):
+        """The active scheduled actions that run due jobs: Odoo's cron lock lets one worker run each, so one lane
+        per cron worker that should work on the queue at the same time (duplicate the action to add a lane)."""
+        return self.env["ir.cron"].sudo().search([
+            ("model_id.model", "=", self._name), ("code", "=like", "%model._cron_process_due_jobs()%"),
+        ])
+
+    @api.model
+    def _wake_lanes(self):
+        """Trigger every other lane now (unless a trigger is already due) and wake the cron workers."""
+        lanes = self._scheduler_lanes() - self.env["ir.cron"].browse(self.env.context.get("cron_id"))
+        if lanes:
+            now = fields.Datetime.now()
+            self.env["ir.cron"].flush_model(["nextcall"])
+            self.env["ir.cron.trigger"].flush_model()
+            self.env.cr.execute(SQL(
+                """
+                SELECT c.id FROM ir_cron c
+                 WHERE c.id = ANY(%(lanes)s) AND c.nextcall > %(now)s
+                   AND NOT EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= %(now)s)
+                """,
+                lanes=lanes.ids, now=now,
+            ))
+            idle = self.env["ir.cron"].browse([row[0] for row in self.env.cr.fetchall()])
+            for lane in idle:
+                lane._trigger(at=now)
+        self.env["salesjet.cron"]._wake_workers()
 
     def _execute(self):
         """Run these locked, due jobs: grouped by step, then advance their runs.

@@ -25,10 +25,10 @@ EXCERPT_SIZE = 1000
 # Bytes read from an answer: enough for the excerpt, never a whole large body.
 READ_LIMIT = 8192
 # A batch stops sending after this many transport failures in a row (the
-# receiver is down: waiting for each timeout would hold the worker) or after
-# this many seconds; its remaining jobs are postponed without losing an attempt.
+# receiver is down: waiting for each timeout would hold the worker) or once the
+# scheduler call's time budget is spent (salesjet.cron._call_budget); its
+# remaining jobs are postponed without losing an attempt.
 BREAKER_FAILURES = 3
-BATCH_TIME_BUDGET = 60
 POSTPONE_MINUTES = 1
 RETRYABLE_STATUSES = {408, 425, 429}
 USER_AGENT = "SalesJet-Flows/1.0 (Odoo)"
@@ -214,18 +214,20 @@ def deliver(jobs, send):
 
     A failing job is recorded with ``job._mark_error()`` (retried with backoff,
     or failed at once for a ``PermanentError``) and never stops the others.
-    After BREAKER_FAILURES transport failures in a row, or BATCH_TIME_BUDGET
-    seconds, the remaining jobs are postponed without losing an attempt.
+    After BREAKER_FAILURES transport failures in a row, or once the time budget
+    of a scheduler call is spent, the remaining jobs are postponed without
+    losing an attempt (those due at once are taken by the next call).
     """
     delivered = []
     failures_in_row = 0
+    budget = jobs.env["salesjet.cron"]._call_budget()
     started = time.monotonic()
     for index, job in enumerate(jobs):
         if failures_in_row >= BREAKER_FAILURES:
             jobs[index:]._postpone(_("Not sent yet: the receiver failed %s times in a row; trying again later.",
                                      failures_in_row), POSTPONE_MINUTES)
             break
-        if time.monotonic() - started > BATCH_TIME_BUDGET:
+        if time.monotonic() - started > budget:
             jobs[index:]._postpone(_("Not sent yet: the batch ran out of time; sending later."), 0)
             break
         try:

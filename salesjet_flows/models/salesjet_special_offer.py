@@ -1,5 +1,3 @@
-import threading
-import time
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -7,6 +5,8 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, format_datetime, formatLang
+
+from .salesjet_cron import REMAINING_COUNT_CAP
 
 OFFER_STATES = [
     ("active", "Active"),
@@ -20,8 +20,6 @@ PRICE_TYPES = [
 ]
 
 EXPIRY_BATCH_SIZE = 1000
-# Seconds a cron call keeps expiring batches before it hands back to the scheduler.
-EXPIRY_TIME_BUDGET = 120
 
 
 def offer_value_error(env, price_type, fixed_price, discount):
@@ -350,23 +348,19 @@ class SalesjetSpecialOffer(models.Model):
 
     @api.model
     def _cron_expire_offers(self):
-        """Scheduled action: expire offers whose validity is over, batch by batch."""
-        testing = getattr(threading.current_thread(), "testing", False)
-        deadline = time.monotonic() + EXPIRY_TIME_BUDGET
-        done = 0
-        while time.monotonic() < deadline:
-            offers = self.sudo().search([("state", "=", "active"), ("valid_until", "<=", fields.Datetime.now())],
-                                        limit=EXPIRY_BATCH_SIZE, order="valid_until, id")
-            if not offers:
-                break
+        """Scheduled action: expire offers whose validity is over, for one call's time budget."""
+        Offer = self.sudo()
+
+        def due():
+            return [("state", "=", "active"), ("valid_until", "<=", fields.Datetime.now())]
+
+        def run_batch(limit):
+            offers = Offer.search(due(), limit=limit, order="valid_until, id")
             offers._end("expired")
-            done += len(offers)
-            if testing:
-                break
-            self.env.cr.commit()
-        remaining = self.sudo().search_count([("state", "=", "active"), ("valid_until", "<=", fields.Datetime.now())])
-        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
-        return done
+            return len(offers)
+
+        return self.env["salesjet.cron"]._run_batches(
+            run_batch, lambda: Offer.search_count(due(), limit=REMAINING_COUNT_CAP), EXPIRY_BATCH_SIZE)
 
     # ------------------------------------------------------------------
     # UI

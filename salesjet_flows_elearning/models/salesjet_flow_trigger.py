@@ -1,4 +1,3 @@
-import threading
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -134,23 +133,25 @@ class SalesjetFlowTrigger(models.Model):
 
     @api.model
     def _cron_course_inactivity(self, limit=INACTIVITY_BATCH_SIZE):
-        """Scheduled action (daily): raise "inactive on a course" events, batch by batch."""
-        testing = getattr(threading.current_thread(), "testing", False)
-        self.env.flush_all()
-        now = fields.Datetime.now()
-        self.env.cr.execute(self._course_inactivity_query(
-            now, SQL("idle.partner_id, idle.channel_id, idle.days, idle.last_activity, idle.external_id"), limit))
-        rows = self.env.cr.fetchall()
+        """Scheduled action (daily): raise "inactive on a course" events, for one call's time budget."""
         Partner, Channel = self.env["res.partner"].sudo(), self.env["slide.channel"].sudo()
-        self.env["salesjet.event"]._post_course_events("course_inactive", [{
-            "partner": Partner.browse(partner_id), "channel": Channel.browse(channel_id), "external_id": external_id,
-            "data": {"days": days, "last_activity": fields.Datetime.to_string(last_activity)},
-        } for partner_id, channel_id, days, last_activity, external_id in rows], only_if_listened=False)
-        if not testing:
-            self.env.cr.commit()
-        remaining = 0
-        if len(rows) == limit:
-            self.env.cr.execute(self._course_inactivity_query(now, SQL("count(*)")))
-            remaining = self.env.cr.fetchone()[0]
-        self.env["ir.cron"]._notify_progress(done=len(rows), remaining=remaining)
-        return len(rows)
+
+        def run_batch(batch):
+            self.env.flush_all()
+            self.env.cr.execute(self._course_inactivity_query(
+                fields.Datetime.now(),
+                SQL("idle.partner_id, idle.channel_id, idle.days, idle.last_activity, idle.external_id"), batch))
+            rows = self.env.cr.fetchall()
+            self.env["salesjet.event"]._post_course_events("course_inactive", [{
+                "partner": Partner.browse(partner_id), "channel": Channel.browse(channel_id),
+                "external_id": external_id,
+                "data": {"days": days, "last_activity": fields.Datetime.to_string(last_activity)},
+            } for partner_id, channel_id, days, last_activity, external_id in rows], only_if_listened=False)
+            return len(rows)
+
+        def remaining():
+            self.env.flush_all()
+            self.env.cr.execute(self._course_inactivity_query(fields.Datetime.now(), SQL("count(*)")))
+            return self.env.cr.fetchone()[0]
+
+        return self.env["salesjet.cron"]._run_batches(run_batch, remaining, limit, key="course_inactive")

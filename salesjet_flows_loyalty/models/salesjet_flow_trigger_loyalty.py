@@ -5,6 +5,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+DATE_EVENT_BATCH_SIZE = 500
+
 LOYALTY_EVENTS = [
     ("loyalty_purchase", "Purchase"),
     ("loyalty_registration", "Registration"),
@@ -63,17 +65,34 @@ class SalesjetFlowTrigger(models.Model):
 
     @api.model
     def _cron_post_date_events(self):
-        """Scheduled action (daily): post one event per contact whose date is N days away, per trigger.
+        """Scheduled action (daily): post one event per contact whose date is N days away, per trigger, for one
+        call's time budget (Odoo calls again while contacts remain)."""
+        more = [False]
+
+        def run_batch(limit):
+            posted = self._post_date_events(limit)
+            more[0] = len(posted) >= limit
+            return len(posted)
+
+        return self.env["salesjet.cron"]._run_batches(run_batch, lambda: int(more[0]), DATE_EVENT_BATCH_SIZE,
+                                                      key="loyalty_date")
+
+    @api.model
+    def _post_date_events(self, limit=None):
+        """Post (and process) one event per contact whose date is N days away, per trigger, at most ``limit``.
 
         One query per trigger finds the contacts; the external id
         ``date:<trigger>:<contact>:<date>`` makes a second run the same day
-        (or a retry after a crash) post nothing twice.
+        (or a retry after a crash) post nothing twice. Returns the events.
         """
         triggers = self.sudo().search([("trigger_type", "=", "loyalty_date"), ("flow_id.active", "=", True)])
         today = fields.Date.context_today(self)
         Event = self.env["salesjet.event"].sudo()
         posted = Event
         for trigger in triggers:
+            left = limit - len(posted) if limit else None
+            if left is not None and left <= 0:
+                break
             field = self.env["res.partner"]._fields.get(trigger.date_field_id.name)
             if not field or not field.store or field.type != "date":
                 continue
@@ -94,8 +113,10 @@ class SalesjetFlowTrigger(models.Model):
                    AND NOT EXISTS (SELECT 1 FROM salesjet_event e
                                     WHERE e.kind = 'loyalty_date'
                                       AND e.external_id = 'date:' || %(trigger)s || ':' || p.id || ':' || %(date)s)
+                 ORDER BY p.id %(limit)s
                 """,
                 matching=matching, company=trigger.company_id.id, trigger=trigger.id, date=str(target),
+                limit=SQL("LIMIT %s", left) if left else SQL(""),
             ))
             partner_ids = [row[0] for row in self.env.cr.fetchall()]
             if not partner_ids:

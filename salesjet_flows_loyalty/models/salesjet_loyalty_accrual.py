@@ -1,6 +1,4 @@
 import logging
-import threading
-import time
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL, email_normalize, plaintext2html
@@ -16,7 +14,6 @@ ACCRUAL_STATES = [
 ]
 
 EXPIRY_BATCH_SIZE = 500
-CRON_TIME_BUDGET = 120
 # context key: loyalty.history lines written by this module (accruals, expiries)
 INTERNAL = "salesjet_loyalty_internal"
 
@@ -107,44 +104,45 @@ class SalesjetLoyaltyAccrual(models.Model):
 
     @api.model
     def _cron_expire(self):
-        """Scheduled action: send due expiry notices, then expire due accruals, batch by batch.
+        """Scheduled action: send due expiry notices, then expire due accruals, for one call's time budget.
 
         Each batch commits on its own (outside tests), so a crash loses at
         most one batch, which the next run takes again.
         """
-        testing = getattr(threading.current_thread(), "testing", False)
-        deadline = time.monotonic() + CRON_TIME_BUDGET
-        done = 0
-        for method in (self._send_due_notices, self._expire_due_batch):
-            while time.monotonic() < deadline:
-                count = method()
-                done += count
-                if not testing:
-                    self.env.cr.commit()
-                if count < EXPIRY_BATCH_SIZE:
-                    break
-        self.flush_model()
-        self.env.cr.execute(SQL(
-            "SELECT count(*) FROM salesjet_loyalty_accrual WHERE state = 'active' AND date_expiry <= %s",
-            fields.Datetime.now()))
-        self.env["ir.cron"]._notify_progress(done=done, remaining=self.env.cr.fetchone()[0])
-        return done
+        def run_batch(limit):
+            count = self._send_due_notices(limit)
+            if count < limit:
+                count += self._expire_due_batch(limit - count)
+            return count
 
-    def _lock_due(self, condition):
+        def remaining():
+            self.flush_model()
+            now = fields.Datetime.now()
+            return self.env["salesjet.cron"]._count_capped(SQL(
+                """
+                SELECT 1 FROM salesjet_loyalty_accrual
+                 WHERE state = 'active' AND (date_expiry <= %(now)s OR (date_notice <= %(now)s
+                       AND notice_before_date IS NULL AND date_expiry > %(now)s))
+                """, now=now))
+
+        return self.env["salesjet.cron"]._run_batches(run_batch, remaining, EXPIRY_BATCH_SIZE,
+                                                      key="salesjet.loyalty.accrual")
+
+    def _lock_due(self, condition, limit=EXPIRY_BATCH_SIZE):
         self.flush_model()
         self.env.cr.execute(SQL(
             "SELECT id FROM salesjet_loyalty_accrual WHERE %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-            condition, EXPIRY_BATCH_SIZE,
+            condition, limit,
         ))
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
-    def _send_due_notices(self):
+    def _send_due_notices(self, limit=EXPIRY_BATCH_SIZE):
         """Tell clients their points expire soon (accruals whose notice date has come). Returns the batch size."""
         now = fields.Datetime.now()
         accruals = self._lock_due(SQL(
             "state = 'active' AND date_notice <= %s AND notice_before_date IS NULL AND date_expiry > %s",
-            now, now))
+            now, now), limit)
         if not accruals:
             return 0
         worth = accruals.filtered(lambda a: a.remaining > 0 and (a.step_id.loyalty_notice_before_text or "").strip())
@@ -154,10 +152,10 @@ class SalesjetLoyaltyAccrual(models.Model):
         return len(accruals)
 
     @api.model
-    def _expire_due_batch(self):
+    def _expire_due_batch(self, limit=EXPIRY_BATCH_SIZE):
         """Expire one batch of due accruals; returns how many it held."""
         now = fields.Datetime.now()
-        accruals = self._lock_due(SQL("state = 'active' AND date_expiry <= %s", now))
+        accruals = self._lock_due(SQL("state = 'active' AND date_expiry <= %s", now), limit)
         if not accruals:
             return 0
         cards = accruals.card_id

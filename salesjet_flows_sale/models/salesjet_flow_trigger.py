@@ -1,4 +1,3 @@
-import threading
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -130,26 +129,28 @@ class SalesjetFlowTrigger(models.Model):
 
     @api.model
     def _cron_abandoned_carts(self, limit=CART_BATCH_SIZE):
-        """Scheduled action: raise one "abandoned cart" event per cart and number of hours."""
-        testing = getattr(threading.current_thread(), "testing", False)
-        self.env.flush_all()
-        now = fields.Datetime.now()
-        self.env.cr.execute(self._abandoned_carts_query(now, SQL("due.id, due.hours, due.external_id"), limit))
-        rows = self.env.cr.fetchall()
+        """Scheduled action: raise one "abandoned cart" event per cart and number of hours, for one call's
+        time budget (the external id makes a cart counted twice post nothing twice)."""
         Event = self.env["salesjet.event"]
-        for hours, group in _group_by_hours(rows).items():
-            orders = self.env["sale.order"].sudo().browse([order_id for order_id, _external_id in group])
-            Event._post_order_events(
-                "abandoned_cart", orders, external_ids=dict(group), only_if_listened=False,
-                extra={order.id: {"hours": hours, "cart_url": order._salesjet_cart_url()} for order in orders})
-        if not testing:
-            self.env.cr.commit()
-        remaining = 0
-        if len(rows) == limit:
-            self.env.cr.execute(self._abandoned_carts_query(now, SQL("count(*)")))
-            remaining = self.env.cr.fetchone()[0]
-        self.env["ir.cron"]._notify_progress(done=len(rows), remaining=remaining)
-        return len(rows)
+
+        def run_batch(batch):
+            self.env.flush_all()
+            self.env.cr.execute(self._abandoned_carts_query(
+                fields.Datetime.now(), SQL("due.id, due.hours, due.external_id"), batch))
+            rows = self.env.cr.fetchall()
+            for hours, group in _group_by_hours(rows).items():
+                orders = self.env["sale.order"].sudo().browse([order_id for order_id, _external_id in group])
+                Event._post_order_events(
+                    "abandoned_cart", orders, external_ids=dict(group), only_if_listened=False,
+                    extra={order.id: {"hours": hours, "cart_url": order._salesjet_cart_url()} for order in orders})
+            return len(rows)
+
+        def remaining():
+            self.env.flush_all()
+            self.env.cr.execute(self._abandoned_carts_query(fields.Datetime.now(), SQL("count(*)")))
+            return self.env.cr.fetchone()[0]
+
+        return self.env["salesjet.cron"]._run_batches(run_batch, remaining, limit, key="abandoned_cart")
 
 
 def _group_by_hours(rows):
