@@ -16,15 +16,17 @@ from odoo.tools import SQL
 _logger = logging.getLogger(__name__)
 
 
-def bulk_partners(env, count, prefix):
+def bulk_partners(env, count, prefix, extra=None):
     """``count`` contacts in one statement, copied from one contact made by the ORM (other
-    installed modules add required columns to res_partner)."""
+    installed modules add required columns to res_partner). ``extra``: SQL expressions of the
+    series number ``i`` for more columns (e.g. a distinct email each)."""
     proto = env["res.partner"].create({"name": f"{prefix} prototype"})
     env.flush_all()
     env.cr.execute("SELECT column_name FROM information_schema.columns "
                    "WHERE table_name = 'res_partner' AND column_name <> 'id' ORDER BY ordinal_position")
     columns = [row[0] for row in env.cr.fetchall()]
-    overrides = {"name": SQL("%s || i", f"{prefix} "), "complete_name": SQL("%s || i", f"{prefix} ")}
+    overrides = {"name": SQL("%s || i", f"{prefix} "), "complete_name": SQL("%s || i", f"{prefix} "),
+                 **(extra or {})}
     env.cr.execute(SQL(
         "INSERT INTO res_partner (%s) SELECT %s FROM res_partner, generate_series(1, %s) AS i "
         "WHERE res_partner.id = %s RETURNING id",

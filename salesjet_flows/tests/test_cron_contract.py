@@ -1,0 +1,119 @@
+"""Every scheduled action keeps Odoo 18's cron contract: a bounded slice of work per call, reported.
+
+The real prefork servers are in test_production_prefork.py; these tests pin the pieces in one process.
+"""
+import threading
+import time
+from unittest.mock import patch
+
+from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
+from odoo.tests import TransactionCase
+from odoo.tools import config, mute_logger
+
+from odoo.addons.salesjet_flows.models import salesjet_cron
+from odoo.addons.salesjet_flows.models.salesjet_cron import BUSY_ACTIONS, WORKER_SLEEP, SalesjetCron
+
+
+class TestCronContract(TransactionCase):
+
+    def setUp(self):
+        super().setUp()
+        self.Cron = self.env["salesjet.cron"]
+
+    def limits(self, **limits):
+        return patch.dict(config.options, {"limit_time_real": 120, "limit_time_real_cron": -1,
+                                           "limit_time_cpu": 60, **limits})
+
+    def test_budget_leaves_room_for_ten_calls_of_busy_actions_within_odoos_limits(self):
+        self.env["ir.config_parameter"].set_param("salesjet_flows.cron_call_seconds", 30)
+        for limits in ({}, {"limit_time_real_cron": 90, "limit_time_cpu": 20}, {"limit_time_cpu": 10},
+                       {"limit_time_real": 300, "limit_time_cpu": 600}):
+            with self.subTest(**limits), self.limits(**limits):
+                real = limits.get("limit_time_real_cron", -1)
+                real = real if real > 0 else limits.get("limit_time_real", 120)
+                room = min(real - WORKER_SLEEP, limits.get("limit_time_cpu", 60))
+                budget = self.Cron._call_budget()
+                self.assertLessEqual(budget * MAX_BATCH_PER_CRON_JOB * BUSY_ACTIONS, room)
+                self.assertGreater(budget, 0)
+        with self.limits():
+            self.assertAlmostEqual(self.Cron._call_budget(), (120 - WORKER_SLEEP) / 30, places=2)
+            self.env["ir.config_parameter"].set_param("salesjet_flows.cron_call_seconds", 1)
+            self.assertEqual(self.Cron._call_budget(), 1, "a smaller setting wins")
+        with self.limits(limit_time_real=0, limit_time_cpu=0):
+            self.assertEqual(self.Cron._call_budget(), 1, "no limits: the setting alone")
+
+    def run_calls(self, calls, seconds_per_item, budget, backlog):
+        """Run ``calls`` calls in a row as Odoo's cron does (one cursor, cron context, outside test mode);
+        return the batch sizes each call took and the progress each reported."""
+        left = [backlog]
+        sizes, progress = [], []
+
+        def run_batch(limit):
+            count = min(limit, left[0])
+            time.sleep(count * seconds_per_item)
+            left[0] -= count
+            sizes[-1].append(count)
+            return count
+
+        Cron = self.Cron.with_context(cron_id=1)
+        thread = threading.current_thread()
+        with patch.object(SalesjetCron, "_call_budget", lambda self: budget), \
+                patch.object(self.env.cr, "commit", lambda: None), \
+                patch.object(SalesjetCron, "_wake_workers", lambda self: progress.append("woken")), \
+                patch.object(type(self.env["ir.cron"]), "_notify_progress",
+                             lambda cron, done, remaining, deactivate=False: progress.append((done, remaining))), \
+                patch.object(thread, "testing", False):
+            for _call in range(calls):
+                sizes.append([])
+                Cron._run_batches(run_batch, lambda: left[0], 500, key="test")
+        return sizes, progress
+
+    def test_a_call_stops_at_its_budget_and_the_next_call_starts_with_a_fitting_batch(self):
+        sizes, progress = self.run_calls(calls=2, seconds_per_item=0.002, budget=0.3, backlog=10000)
+        first, second = sizes
+        self.assertEqual(first[0], salesjet_cron.PROBE_BATCH, "the first batch of a run of calls is a probe")
+        self.assertLessEqual(sum(first) * 0.002, 0.3 + salesjet_cron.PROBE_BATCH * 0.002 * 2,
+                             "the call stopped near its budget")
+        self.assertGreater(len(first), 1, "the budget left room for more than the probe")
+        self.assertAlmostEqual(second[0], 0.3 / 0.002, delta=60, msg="the second call's first batch fits the budget")
+        self.assertEqual(progress[0], (sum(first), 10000 - sum(first)))
+        self.assertEqual(progress[1], "woken", "work remains: the workers are woken instead of sleeping")
+
+    def test_a_drained_queue_reports_nothing_remaining_and_wakes_nobody(self):
+        sizes, progress = self.run_calls(calls=1, seconds_per_item=0.0001, budget=1, backlog=120)
+        self.assertEqual(sum(sizes[0]), 120)
+        self.assertEqual(progress, [(120, 0)])
+
+    @mute_logger("odoo.addons.base.models.ir_cron")
+    def test_every_scheduled_action_of_the_addons_reports_a_bounded_call(self):
+        crons = self.env["ir.cron"].search([("cron_name", "=like", "Flows:%")])
+        self.assertGreaterEqual(len(crons), 9)
+        # ending A/B tests reads at most 1,000 split steps and writes only the ones whose period is over
+        bounded_by_design = {"model._cron_end_split_tests()"}
+        calls = []
+        original = SalesjetCron._run_batches
+
+        def spy(cron_self, run_batch, count_remaining, batch_size, key=None, wake=None):
+            calls.append(batch_size)
+            return original(cron_self, run_batch, count_remaining, batch_size, key=key, wake=wake)
+
+        with patch.object(SalesjetCron, "_run_batches", spy):
+            for cron in crons:
+                calls.clear()
+                cron.method_direct_trigger()
+                if cron.code.strip() in bounded_by_design:
+                    continue
+                with self.subTest(cron=cron.cron_name):
+                    self.assertEqual(len(calls), 1, f"{cron.cron_name} works through salesjet.cron._run_batches")
+
+    def test_busy_lane_triggers_the_idle_lanes(self):
+        lanes = self.env["salesjet.flow.job"]._scheduler_lanes()
+        self.assertGreaterEqual(len(lanes), 2, "the scheduler ships two lanes")
+        lanes.write({"nextcall": "2999-01-01 00:00:00"})
+        first, others = lanes[0], lanes[1:]
+        self.env["salesjet.flow.job"].with_context(cron_id=first.id)._wake_lanes()
+        triggered = self.env["ir.cron.trigger"].search([("cron_id", "in", lanes.ids)]).cron_id
+        self.assertEqual(triggered, others)
+        # a second wake adds nothing while the triggers are pending
+        self.env["salesjet.flow.job"].with_context(cron_id=first.id)._wake_lanes()
+        self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "in", lanes.ids)]), len(others))
