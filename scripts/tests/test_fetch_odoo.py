@@ -236,10 +236,12 @@ def test_interrupted_clone_leaves_no_odoo_path(fake_repo, tmp_path, sig):
     work = tmp_path / "work"
     work.mkdir()
     target = work / "odoo18"
+    # exec: a signal between the fork and the exec of a child `sleep` would be taken by the fake
+    # git's bash as handled by that child, and it would sleep on (a race of the fake, not of lib.sh)
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
            "SALESJET_STATE_DIR": str(tmp_path / "state"),
            "ODOO_PATH": str(target), "ODOO_GIT_URL": str(fake_repo),
-           **fake_git(tmp_path, "sleep 60")}
+           **fake_git(tmp_path, "exec sleep 60")}
     proc = subprocess.Popen(["bash", "-c", 'source "$1"; ensure_odoo; check_odoo', "bash", str(LIB)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
