@@ -1,23 +1,107 @@
 # Shared setup for scripts/demo.sh and scripts/test.sh (sourced, not run).
-# Prepares everything but Odoo itself: a Python venv with Odoo's requirements,
-# a running PostgreSQL with a role for this user, and an Odoo config file.
+# Prepares everything: Odoo 18.0 itself (fetched with git when ODOO_PATH holds none),
+# a Python venv with Odoo's requirements, a running PostgreSQL with a role for this
+# user, and an Odoo config file.
 set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# whether the user chose ODOO_PATH: only the default may fall back to $STATE_DIR/odoo
+ODOO_PATH_FROM_USER="${ODOO_PATH:+1}"
 ODOO_PATH="${ODOO_PATH:-/opt/odoo18}"
+# where ensure_odoo fetches Odoo from when ODOO_PATH holds none: a URL, a mirror or a local repository
+ODOO_GIT_URL="${ODOO_GIT_URL:-https://github.com/odoo/odoo.git}"
+ODOO_GIT_REF="${ODOO_GIT_REF:-18.0}"
 STATE_DIR="${SALESJET_STATE_DIR:-$HOME/.cache/salesjet-flows}"
 VENV="${SALESJET_VENV:-$STATE_DIR/venv}"
 
 say() { printf '\033[1m[salesjet]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[salesjet]\033[0m %s\n' "$*" >&2; exit 2; }
 
+# is_odoo DIR: DIR holds an Odoo source tree (of any version); is_odoo18 DIR: and it is 18.0.
+is_odoo() { [ -f "$1/odoo-bin" ] && [ -d "$1/odoo/addons/base" ]; }
+is_odoo18() { grep -q "version_info = (18, 0" "$1/odoo/release.py" 2>/dev/null; }
+
 check_odoo() {
-    if [ ! -f "$ODOO_PATH/odoo-bin" ] || [ ! -d "$ODOO_PATH/odoo/addons/base" ]; then
+    if ! is_odoo "$ODOO_PATH"; then
         die "Odoo 18.0 was not found at ODOO_PATH=$ODOO_PATH. Put an Odoo 18.0 Community source tree there, or set ODOO_PATH to the folder that holds odoo-bin."
     fi
-    if ! grep -q "version_info = (18, 0" "$ODOO_PATH/odoo/release.py"; then
+    if ! is_odoo18 "$ODOO_PATH"; then
         die "The Odoo at ODOO_PATH=$ODOO_PATH is not 18.0. Set ODOO_PATH to an Odoo 18.0 source tree."
     fi
+}
+
+# is_vacant DIR: nothing there, or an empty folder (a place where Odoo may be fetched).
+is_vacant() { [ ! -e "$1" ] || { [ -d "$1" ] && [ -z "$(ls -A "$1")" ]; }; }
+
+# can_place DIR: DIR's parent folder exists (or can be made) and is writable; the clone
+# goes to a sibling folder first, then moves into place.
+can_place() {
+    local parent
+    parent="$(dirname "$1")"
+    mkdir -p "$parent" 2>/dev/null && [ -w "$parent" ]
+}
+
+refuse_occupied() {
+    die "ODOO_PATH=$ODOO_PATH is not empty and holds no Odoo source tree (no odoo-bin and odoo/addons/base): set ODOO_PATH to an Odoo 18.0 tree, or to a missing or empty folder where Odoo 18.0 will be fetched."
+}
+
+# ensure_odoo: when ODOO_PATH holds no Odoo, fetch Odoo $ODOO_GIT_REF there from $ODOO_GIT_URL
+# (a shallow clone of that one branch). Without ODOO_PATH set and /opt/odoo18 out of reach
+# (not root), Odoo goes to $STATE_DIR/odoo instead. check_odoo then checks the version.
+ensure_odoo() {
+    if ! is_odoo "$ODOO_PATH"; then
+        is_vacant "$ODOO_PATH" || refuse_occupied
+        if [ -z "$ODOO_PATH_FROM_USER" ]; then
+            local own="$STATE_DIR/odoo"
+            if is_odoo "$own"; then
+                say "using the Odoo fetched earlier in $own (ODOO_PATH is unset and $ODOO_PATH holds no Odoo)"
+                ODOO_PATH="$own"
+            elif ! can_place "$ODOO_PATH"; then
+                say "$ODOO_PATH is not writable by $(id -un): Odoo $ODOO_GIT_REF goes to $own instead (set ODOO_PATH to choose another folder)"
+                ODOO_PATH="$own"
+                is_vacant "$ODOO_PATH" || refuse_occupied
+            fi
+        fi
+        is_odoo "$ODOO_PATH" || fetch_odoo
+    fi
+    # absolute, as the scripts change directory later
+    ODOO_PATH="$(cd "$ODOO_PATH" && pwd)"
+}
+
+fetch_odoo() {
+    can_place "$ODOO_PATH" \
+        || die "Cannot create ODOO_PATH=$ODOO_PATH (its folder $(dirname "$ODOO_PATH") is not writable): set ODOO_PATH to a folder you can write, or to an existing Odoo 18.0 tree."
+    command -v git >/dev/null \
+        || die "git was not found: install git to fetch Odoo 18.0 into ODOO_PATH=$ODOO_PATH, or set ODOO_PATH to an existing Odoo 18.0 source tree."
+    local url="$ODOO_GIT_URL"
+    # git ignores --depth for a plain local path, not for a file:// URL
+    if [ -d "$url" ]; then
+        url="file://$(cd "$url" && pwd)"
+    fi
+    # a sibling folder: an interrupted clone never leaves a half tree at ODOO_PATH (a later run
+    # removes what a killed one left; on Ctrl+C or a failure it goes at once)
+    local tmp
+    tmp="$(dirname "$ODOO_PATH")/.$(basename "$ODOO_PATH").partial"
+    rm -rf "$tmp"
+    say "fetching Odoo $ODOO_GIT_REF from $ODOO_GIT_URL into $ODOO_PATH (a shallow clone, a few minutes)"
+    trap "rm -rf $(printf %q "$tmp"); exit 130" INT
+    trap "rm -rf $(printf %q "$tmp"); exit 143" TERM
+    local progress=--quiet
+    [ -t 2 ] && progress=--progress
+    if ! GIT_TERMINAL_PROMPT=0 git -c advice.detachedHead=false clone "$progress" --depth 1 --single-branch \
+            --branch "$ODOO_GIT_REF" "$url" "$tmp"; then
+        rm -rf "$tmp"
+        trap - INT TERM
+        die "Could not fetch Odoo $ODOO_GIT_REF from ODOO_GIT_URL=$ODOO_GIT_URL: set ODOO_PATH to an existing Odoo 18.0 source tree, or ODOO_GIT_URL to a reachable mirror or local repository of Odoo."
+    fi
+    trap - INT TERM
+    if ! is_odoo "$tmp" || ! is_odoo18 "$tmp"; then
+        rm -rf "$tmp"
+        die "$ODOO_GIT_URL at $ODOO_GIT_REF is not an Odoo 18.0 source tree (no odoo-bin, or odoo/release.py is not 18.0): set ODOO_GIT_URL and ODOO_GIT_REF to Odoo's 18.0 branch, or ODOO_PATH to an Odoo 18.0 tree."
+    fi
+    [ ! -d "$ODOO_PATH" ] || rmdir "$ODOO_PATH"
+    mv "$tmp" "$ODOO_PATH"
+    say "Odoo $ODOO_GIT_REF is now in $ODOO_PATH"
 }
 
 ensure_venv() {
@@ -90,6 +174,7 @@ odoo_bin() { "$VENV/bin/python" "$ODOO_PATH/odoo-bin" "$@"; }
 db_exists() { psql -d postgres -Atqc "select 1 from pg_database where datname = '$1'" | grep -q 1; }
 
 setup_all() {
+    ensure_odoo
     check_odoo
     ensure_venv
     ensure_postgres

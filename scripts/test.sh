@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Run the whole test suite on a fresh database: install every addon of this
-# repository (salesjet_flows and its bridges, with demo data) into a new
-# database, run pytest-odoo on their tests, drop the database.
-# Extra arguments go to pytest, e.g.  scripts/test.sh -k launch
+# Run the whole test suite: first the tests of scripts/ (plain pytest), then, on a
+# fresh database, install every addon of this repository (salesjet_flows and its
+# bridges, with demo data) into a new database, run pytest-odoo on their tests,
+# drop the database.
+# Extra arguments go to the Odoo suite's pytest, e.g.  scripts/test.sh -k launch
 # KEEP_DB=1 keeps the database afterwards for debugging.
 source "$(dirname "$0")/lib.sh"
 setup_all
+# first the tests of these scripts (plain pytest, no Odoo: pytest-odoo's plugin is off), a few seconds
+say "testing the scripts (scripts/tests)"
+(cd "$REPO_DIR" && "$VENV/bin/python" -m pytest -q -p no:odoo scripts/tests) \
+    || die "the tests of scripts/ failed (see above); the Odoo suite does not run"
 ensure_browser
 DB="salesjet_test_$$_$(date +%s)"
 PORT="${SALESJET_TEST_HTTP_PORT:-8169}"
