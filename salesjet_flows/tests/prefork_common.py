@@ -108,7 +108,8 @@ class OdooServer:
 
     def cleanup(self):
         self.stop()
-        if os.path.exists(self.logfile):
+        # SALESJET_KEEP_SERVER_LOGS=1 keeps the servers' logs for a look after the test
+        if os.path.exists(self.logfile) and not os.environ.get("SALESJET_KEEP_SERVER_LOGS"):
             os.unlink(self.logfile)
 
 
@@ -166,6 +167,18 @@ class PreforkCase(BaseCase):
     # ------------------------------------------------------------------
     # Servers and data
     # ------------------------------------------------------------------
+
+    def set_param(self, key, value):
+        """Set a system parameter for the servers (committed) and put the old value back afterwards."""
+        with self.registry.cursor() as cr:
+            params = api.Environment(cr, SUPERUSER_ID, {})["ir.config_parameter"]
+            old = params.get_param(key)
+            params.set_param(key, value)
+
+        def restore():
+            with self.registry.cursor() as cr:
+                api.Environment(cr, SUPERUSER_ID, {})["ir.config_parameter"].set_param(key, old)
+        self.addCleanup(restore)
 
     def start_server(self, *args, name="server"):
         server = OdooServer(self.registry.db_name, *args, name=name)
