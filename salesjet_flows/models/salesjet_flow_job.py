@@ -123,12 +123,29 @@ class SalesjetFlowJob(models.Model):
         self.env["ir.cron"].flush_model(["active", "nextcall"])
         self.env["ir.cron.trigger"].flush_model()
         return cron_id, SQL(
+            "SELECT c.active AND c.nextcall > %(at)s AND NOT %(pending)s FROM ir_cron c WHERE c.id = %(cron)s",
+            at=at, cron=cron_id, pending=self._pending_trigger(at),
+        )
+
+    @api.model
+    def _pending_trigger(self, at):
+        """SQL condition on ``ir_cron c``: a trigger of ``c`` will start a run at or before ``at`` that sees what
+        this transaction commits.
+
+        A trigger set before the start of the action's latest call does not count: when that run ends,
+        Odoo deletes the triggers older than its start (``ir.cron._reschedule_later``), so a job committed
+        during the run after its last look at the queue would otherwise wait for the next regular call.
+        The start of the latest call is the creation of its ``ir.cron.progress`` row, committed before
+        the call (the same row Odoo's own job acquisition reads).
+        """
+        return SQL(
             """
-            SELECT c.active AND c.nextcall > %(at)s
-                   AND NOT EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= %(at)s)
-              FROM ir_cron c WHERE c.id = %(cron)s
+            EXISTS (SELECT 1 FROM ir_cron_trigger t
+                     WHERE t.cron_id = c.id AND t.call_at <= %(at)s
+                       AND t.call_at > COALESCE((SELECT p.create_date FROM ir_cron_progress p WHERE p.cron_id = c.id
+                                                  ORDER BY p.id DESC LIMIT 1), '-infinity'))
             """,
-            at=at, cron=cron_id,
+            at=at,
         )
 
     @api.model
@@ -251,12 +268,8 @@ class SalesjetFlowJob(models.Model):
             self.env["ir.cron"].flush_model(["nextcall"])
             self.env["ir.cron.trigger"].flush_model()
             self.env.cr.execute(SQL(
-                """
-                SELECT c.id FROM ir_cron c
-                 WHERE c.id = ANY(%(lanes)s) AND c.nextcall > %(now)s
-                   AND NOT EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= %(now)s)
-                """,
-                lanes=lanes.ids, now=now,
+                "SELECT c.id FROM ir_cron c WHERE c.id = ANY(%s) AND c.nextcall > %s AND NOT %s",
+                lanes.ids, now, self._pending_trigger(now),
             ))
             idle = self.env["ir.cron"].browse([row[0] for row in self.env.cr.fetchall()])
             for lane in idle:

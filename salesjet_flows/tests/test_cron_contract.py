@@ -4,9 +4,11 @@ The real prefork servers are in test_production_prefork.py; these tests pin the 
 """
 import threading
 import time
+from datetime import timedelta
 from unittest.mock import patch
 
 from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
+from odoo import fields
 from odoo.tests import TransactionCase
 from odoo.tools import config, mute_logger
 
@@ -110,6 +112,7 @@ class TestCronContract(TransactionCase):
         lanes = self.env["salesjet.flow.job"]._scheduler_lanes()
         self.assertGreaterEqual(len(lanes), 2, "the scheduler ships two lanes")
         lanes.write({"nextcall": "2999-01-01 00:00:00"})
+        self.env["ir.cron.trigger"].search([("cron_id", "in", lanes.ids)]).unlink()
         first, others = lanes[0], lanes[1:]
         self.env["salesjet.flow.job"].with_context(cron_id=first.id)._wake_lanes()
         triggered = self.env["ir.cron.trigger"].search([("cron_id", "in", lanes.ids)]).cron_id
@@ -117,3 +120,26 @@ class TestCronContract(TransactionCase):
         # a second wake adds nothing while the triggers are pending
         self.env["salesjet.flow.job"].with_context(cron_id=first.id)._wake_lanes()
         self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "in", lanes.ids)]), len(others))
+
+    def test_a_trigger_consumed_by_the_running_call_does_not_silence_a_new_job(self):
+        Job = self.env["salesjet.flow.job"]
+        cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_jobs")
+        cron.nextcall = "2999-01-01 00:00:00"
+        self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
+        now = fields.Datetime.now()
+
+        def triggers():
+            return self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+
+        earlier = now - timedelta(seconds=30)
+        self.env["ir.cron.trigger"].create({"cron_id": cron.id, "call_at": earlier})
+        Job._trigger_scheduler(now)
+        self.assertEqual(len(triggers()), 1, "no run since the trigger: it will see the new job, no second one")
+        # a call started after that trigger (Odoo commits its progress row first): when the run ends, Odoo
+        # deletes the triggers older than its start, so the new job needs its own
+        self.env["ir.cron.progress"].create({"cron_id": cron.id, "create_date": earlier + timedelta(seconds=10)})
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE ir_cron_progress SET create_date = %s WHERE cron_id = %s",
+                            [earlier + timedelta(seconds=10), cron.id])
+        Job._trigger_scheduler(now)
+        self.assertEqual(sorted(triggers().mapped("call_at")), [earlier, now])
