@@ -61,7 +61,8 @@ class SalesjetFlowStep(models.Model):
         texts = {job.id: {} for job in jobs}
         for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
             for line in self.call_template_id._say_lines().with_context(lang=lang or None):
-                for job_id, text in self._render_for_jobs(line.text or "", lang_jobs, lang=lang or None).items():
+                for job_id, text in self._render_for_jobs(line.text or "", lang_jobs, lang=lang or None,
+                                                          owner=line).items():
                     texts[job_id][line.id] = text
         return texts
 

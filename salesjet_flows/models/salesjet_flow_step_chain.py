@@ -102,8 +102,9 @@ class SalesjetFlowStep(models.Model):
         rendered = {}
         for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
             localized = message.with_context(lang=lang or None)
-            bodies = self._render_for_jobs(inline_to_qweb(localized.body), lang_jobs, engine="qweb", lang=lang or None)
-            subjects = (self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None)
+            bodies = self._render_for_jobs(inline_to_qweb(localized.body), lang_jobs, engine="qweb", lang=lang or None,
+                                           owner=message)
+            subjects = (self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None, owner=message)
                         if with_subject else {})
             labels = {button.id: button.with_context(lang=lang or None).label for button in message.button_ids}
             for job in lang_jobs:
