@@ -239,7 +239,8 @@ class MailTemplate(models.Model):
 
     def write(self, vals):
         res = super().write(vals)
-        self._salesjet_check_step_placeholders()
+        if {name for name, _engine in TEMPLATE_TEXTS} & set(vals):
+            self._salesjet_check_step_placeholders()
         return res
 
     def _update_field_translations(self, fname, translations, digest=None, source_lang=None):
@@ -249,10 +250,8 @@ class MailTemplate(models.Model):
 
     def _salesjet_check_step_placeholders(self):
         """A template an email step uses is a step text: the scheduler renders it with the cron's rights.
-        So whoever is not a Settings administrator may only write it (any field, any language) if its
-        texts stay within the placeholder language (README, "Placeholders")."""
-        if self.env.su or self.env.user.has_group("base.group_system"):
-            return
+        So whoever is not a Settings administrator may only write its texts (in any language) within the
+        placeholder language; a Settings administrator's code is approved (README, "Placeholders")."""
         steps = self.env["salesjet.flow.step"].sudo().search([("mail_template_id", "in", self.ids)])
         for template in steps.mail_template_id:
             step = steps.filtered(lambda s: s.mail_template_id == template)[:1]

@@ -151,8 +151,8 @@ class PlaceholderChecker:
             types is int and isinstance(node.value, bool))
 
 
-def placeholder_refused(env, source, engine="inline_template", extra=(), author_env=None):
-    """The first expression of ``source`` outside the placeholder language, else None.
+def placeholders_refused(env, source, engine="inline_template", extra=(), author_env=None):
+    """The expressions of ``source`` outside the placeholder language (a list, empty if none).
 
     Inline templates (subjects, SMS, notes...): the ``{{ ... }}`` placeholders. QWeb (HTML
     bodies): every ``t-*`` attribute must be one of ``QWEB_ALLOWED`` with an allowed
@@ -160,66 +160,67 @@ def placeholder_refused(env, source, engine="inline_template", extra=(), author_
     """
     source = str(source or "")
     checker = PlaceholderChecker(env, extra, author_env)
+    refused = []
     if engine == "qweb":
         if "t-" not in source.lower():
-            return None
+            return refused
         try:
             root = lxml_html.fragment_fromstring(source, create_parent="div")
         except (etree.ParserError, ValueError):
-            return source
+            return [source]
         expressions = []
         for element in root.iter():
             for name, value in element.attrib.items():
                 if name.startswith("t-"):
                     if name not in QWEB_ALLOWED:
-                        return f"{name}={value}"
-                    if name != "t-else":
+                        refused.append(f"{name}={value}")
+                    elif name != "t-else":
                         expressions.append(value)
     else:
         if "{{" not in source:
-            return None
+            return refused
         expressions = [expression for _literal, expression, _default in parse_inline_template(source) if expression]
     for expression in expressions:
         try:
             checker.check(expression)
-        except PlaceholderRefused as e:
-            return expression.strip() if expression.strip() else str(e)
-    return None
+        except PlaceholderRefused:
+            refused.append(expression.strip())
+    return refused
 
 
-def placeholder_trusted(owner):
-    """Whether ``owner`` (the record a text comes from) was last written by a Settings administrator.
-
-    Only such texts may go beyond the placeholder language (Odoo's sandbox then applies). A
-    non-administrator cannot make a record's ``write_uid`` anyone but themselves.
-    """
-    user = owner.sudo().write_uid if owner else False
-    return bool(user) and (user.id == SUPERUSER_ID or user.has_group("base.group_system"))
+def _is_settings_admin(env):
+    # sudo() does not make a user a Settings administrator: code in a text needs the user's own right
+    return env.uid == SUPERUSER_ID or env.user.has_group("base.group_system")
 
 
 def check_placeholder_policy(env, source, where, engine="inline_template", extra=()):
-    """Refuse, for users who are not Settings administrators, a text outside the placeholder language.
+    """On save: refuse, for users who are not Settings administrators, a text outside the placeholder
+    language; for Settings administrators, approve its code expressions (``salesjet.placeholder.approval``)
+    so that the scheduler may run them.
 
     Odoo's own rule still applies on top (rendering is checked as the user in Odoo's sandbox: without
     *Template Editor* rights only plain fields such as ``object.name`` are allowed).
     """
-    if env.su or env.user.has_group("base.group_system"):
+    admin = _is_settings_admin(env)
+    refused = placeholders_refused(env, source, engine, extra, author_env=None if admin else env)
+    if not refused:
         return
-    expression = placeholder_refused(env, source, engine, extra, author_env=env)
-    if expression:
-        raise ValidationError(_(
-            "%(where)s: the placeholder “%(expression)s” is not allowed. Placeholders may use fields of the "
-            "contact, the lead and the company (e.g. {{ object.name }}, {{ lead.name }}, {{ company.name }}), "
-            "the event's values ({{ event.get('key') ||| default }}) and the helpers format_date, "
-            "format_datetime, format_amount and object.salesjet_popular_products(3); only Settings "
-            "administrators may write other code.",
-            where=where, expression=expression))
+    if admin:
+        env["salesjet.placeholder.approval"]._approve(refused)
+        return
+    raise ValidationError(env._(
+        "%(where)s: the placeholder “%(expression)s” is not allowed. Placeholders may use fields of the "
+        "contact, the lead and the company (e.g. {{ object.name }}, {{ lead.name }}, {{ company.name }}), "
+        "the event's values ({{ event.get('key') ||| default }}) and the helpers format_date, "
+        "format_datetime, format_amount and object.salesjet_popular_products(3); only Settings "
+        "administrators may write other code.",
+        where=where, expression=refused[0]))
 
 
 def check_template_placeholders(env, templates, fields_engines, where):
     """``check_placeholder_policy`` on the texts ``fields_engines`` ([(field name, engine)]) of
     ``templates``, in every installed language (each is rendered for the contacts who speak it)."""
-    if env.su or env.user.has_group("base.group_system") or not templates:
+    if not templates:
         return
     for lang, _name in env["res.lang"].get_installed():
         for template in templates.sudo().with_context(lang=lang):
@@ -228,15 +229,20 @@ def check_template_placeholders(env, templates, fields_engines, where):
 
 
 def guard_placeholders(env, source, owner, engine="inline_template", extra=()):
-    """At render time: refuse a text outside the placeholder language unless a Settings
-    administrator wrote ``owner`` last (a text that reached the database without the check on
-    save, e.g. by SQL, is never run). Raises ``PlaceholderError`` (the job fails without retry)."""
-    expression = placeholder_refused(env, source, engine, extra)
-    if expression and not placeholder_trusted(owner):
-        raise PlaceholderError(_(
+    """At render time, whoever renders: refuse a text with an expression outside the placeholder
+    language that no Settings administrator saved (``salesjet.placeholder.approval``). A text that
+    reached the database without the check on save (SQL, a template edited another way) is never run.
+
+    :param owner: the record the text comes from, named in the error
+    :raise PlaceholderError: the job fails at once, without retry
+    """
+    refused = placeholders_refused(env, source, engine, extra)
+    unapproved = env["salesjet.placeholder.approval"]._unapproved(refused) if refused else []
+    if unapproved:
+        raise PlaceholderError(env._(
             "The placeholder “%(expression)s” is not allowed and a Settings administrator did not write "
             "this text (%(record)s): it was not rendered. Save the text again with allowed placeholders.",
-            expression=expression, record=owner.display_name if owner else "?"))
+            expression=unapproved[0], record=owner.sudo().display_name if owner else "?"))
 
 
 class SalesjetFlowStep(models.Model):

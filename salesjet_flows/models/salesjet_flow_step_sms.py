@@ -161,7 +161,8 @@ class SmsTemplate(models.Model):
 
     def write(self, vals):
         res = super().write(vals)
-        self._salesjet_check_step_placeholders()
+        if {"body"} & set(vals):
+            self._salesjet_check_step_placeholders()
         return res
 
     def _update_field_translations(self, fname, translations, digest=None, source_lang=None):
@@ -171,8 +172,6 @@ class SmsTemplate(models.Model):
 
     def _salesjet_check_step_placeholders(self):
         """As for email templates (``mail.template._salesjet_check_step_placeholders``)."""
-        if self.env.su or self.env.user.has_group("base.group_system"):
-            return
         steps = self.env["salesjet.flow.step"].sudo().search([("sms_template_id", "in", self.ids)])
         for template in steps.sms_template_id:
             step = steps.filtered(lambda s: s.sms_template_id == template)[:1]

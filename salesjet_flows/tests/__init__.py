@@ -30,6 +30,7 @@ from . import test_hostile_input
 from . import test_consent
 from . import test_access
 from . import test_templates_sandbox
+from . import test_placeholders
 from . import test_split
 from . import test_caps
 from . import test_safe_edits
