@@ -284,3 +284,33 @@ class TestPlaceholders(SalesjetCase):
         spanish = self.assertRefusedNaming(self.text_writers(spanish_env, text)["note"], "object.sudo().name")
         self.assertNotEqual(english, spanish)
         self.assertIn("no está permitido", spanish)
+
+    # -- what ships ---------------------------------------------------------------------
+
+    def test_shipped_flows_and_templates_use_only_the_placeholder_language(self):
+        """Demo flows, the flows of the template gallery and the templates their steps use stay within
+        the language, so they run whoever saved them (and a non-administrator may edit them)."""
+        from ..models.salesjet_flow_step_email import TEMPLATE_TEXTS
+        from ..models.salesjet_flow_step_render import inline_to_qweb, placeholders_refused
+        # the attacker (not a Settings administrator) can use every template of the gallery
+        for template in self.env["salesjet.flow.template"].search([]).filtered("available"):
+            with self.subTest(template=template.name):
+                template.with_user(self.attacker).action_use()
+        texts = []
+        steps = self.env["salesjet.flow.step"].with_context(active_test=False).search([])
+        self.assertTrue(steps)
+        for step in steps:
+            if step.action_type == "email":
+                texts += [(step, step.mail_template_id[f], engine) for f, engine in TEMPLATE_TEXTS]
+            texts += [(step, step.sms_template_id.body or step.sms_body, "inline_template"),
+                      (step, step.note_body, "inline_template"), (step, step.webhook_body, "inline_template")]
+            texts += [(step, line.text, "inline_template") for line in step.call_template_id.line_ids]
+            for fname in ("loyalty_notice_before_text", "loyalty_notice_expired_text"):
+                if fname in step._fields:
+                    texts.append((step, step[fname], "inline_template"))
+        for message in self.env["salesjet.chain.message"].with_context(active_test=False).search([]):
+            texts += [(message, message.subject, "inline_template"), (message, inline_to_qweb(message.body), "qweb")]
+        self.assertGreater(len([t for t in texts if "{{" in str(t[1] or "") or "t-out" in str(t[1] or "")]), 5)
+        for record, text, engine in texts:
+            with self.subTest(record=record.display_name, text=text):
+                self.assertEqual(placeholders_refused(self.env, text, engine, extra=("points", "expiry")), [])
