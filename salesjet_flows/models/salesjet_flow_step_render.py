@@ -80,9 +80,9 @@ class PlaceholderChecker:
     def check(self, expression):
         try:
             tree = ast.parse(expression.strip(), mode="eval")
-        except (SyntaxError, ValueError):
+            kind = self.value(tree.body)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             raise PlaceholderRefused(expression) from None
-        kind = self.value(tree.body)
         if kind[0] not in ("record", "scalar"):
             raise PlaceholderRefused(expression)
 

@@ -96,6 +96,11 @@ class TestPlaceholders(SalesjetCase):
                 with self.subTest(where=where, text=text):
                     self.assertRefusedNaming(write, expression_here)
 
+    def test_deeply_nested_expression_is_refused_not_crashing(self):
+        deep = "object." + "parent_id." * 3000 + "name"
+        write = self.text_writers(self.env(user=self.attacker), "{{ %s }}" % deep)["note"]
+        self.assertRefusedNaming(write, "object.parent_id.parent_id")
+
     def test_qweb_directives_that_run_code_are_refused_in_html_bodies(self):
         env = self.env(user=self.attacker)
         Step = env["salesjet.flow.step"]
