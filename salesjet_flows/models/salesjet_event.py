@@ -74,6 +74,22 @@ class SalesjetEvent(models.Model):
         ("external_id_uniq", "UNIQUE(kind, company_id, external_id)", "This event was already received."),
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        # as ``post``: whoever may create events (Flows administrators) forges no purchase or sign-up
+        if not self.env.su:
+            for vals in vals_list:
+                if vals.get("kind", "api") != "api":
+                    raise AccessError(_("You may post API events only (kind “api”); events of kind “%s” are "
+                                        "posted by Odoo itself.", vals["kind"]))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su and vals.get("kind", "api") != "api":
+            raise AccessError(_("You may post API events only (kind “api”); events of kind “%s” are "
+                                "posted by Odoo itself.", vals["kind"]))
+        return super().write(vals)
+
     @api.depends("kind", "code", "partner_id")
     def _compute_display_name(self):
         kinds = dict(self._fields["kind"]._description_selection(self.env))

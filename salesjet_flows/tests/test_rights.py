@@ -157,6 +157,27 @@ class TestCompanyWalls(RightsCase):
                 attempt()
 
 
+class TestEventKinds(RightsCase):
+
+    def test_flows_user_posts_api_events_only(self):
+        partner = self.outside[0]
+        with self.assertRaises(AccessError):
+            self.Event.with_user(self.user).post("purchase", partner.id, kind="email_open")
+        self.assertFalse(self.Event.search([("partner_id", "=", partner.id)]))
+        event = self.Event.with_user(self.user).post("sj_rights", partner.id)
+        self.assertEqual((event.kind, event.partner_id), ("api", partner))
+        self.assertEqual(self.enrolled(), partner, "the API trigger started the flow")
+
+    def test_flows_administrator_cannot_forge_another_kind_by_create_or_write(self):
+        Event = self.Event.with_user(self.admin_a)
+        with self.assertRaises(AccessError):
+            Event.create({"kind": "email_open", "partner_id": self.outside[0].id})
+        event = Event.create({"kind": "api", "code": "sj_other", "partner_id": self.outside[0].id})
+        with self.assertRaises(AccessError):
+            event.write({"kind": "email_click"})
+        self.assertEqual(event.kind, "api")
+
+
 class TestSqlWritersCheckAccess(RightsCase):
 
     @classmethod
