@@ -45,12 +45,19 @@ class SalesjetApi(http.Controller):
         if error:
             return reply(400, payload={"error": error})
         Event = request.env["salesjet.event"]
+        partner = None
+        if values["partner_id"]:
+            partner = self._partner(values)
+            if not partner:
+                return reply(400, payload={"error": "Unknown partner_id."})
         if values["external_id"]:
-            existing = Event.sudo().search(
-                [("kind", "=", "api"), ("external_id", "=", values["external_id"])], limit=1)
+            # external ids are unique per company: the event's company (the contact's, else the API
+            # user's), never another company's event with the same id
+            company = (partner and partner.company_id) or request.env.company
+            existing = Event._find_received("api", values["external_id"], company)
             if existing:
                 return reply(200, payload={"id": existing.id, "state": existing.state, "replayed": True})
-        partner = self._partner(values)
+        partner = partner or self._partner(values)
         if not partner:
             return reply(400, payload={"error": "Unknown partner_id."})
         event = Event.post(values["code"], partner, data=values["data"], external_id=values["external_id"],

@@ -12,6 +12,7 @@ class SalesjetFlowStep(models.Model):
     action_type = fields.Selection(selection_add=[("call", "Phone call")], ondelete={"call": "cascade"})
     call_template_id = fields.Many2one(
         "salesjet.call.template", string="Call template", ondelete="restrict",
+        check_company=True,
         domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
         help="The script of the call. The contact's mobile (else phone) is called; the provider is chosen in "
              "the Flows settings: a telephony API, or an activity for the contact's salesperson.",

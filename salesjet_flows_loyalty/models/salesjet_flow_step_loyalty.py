@@ -18,6 +18,7 @@ class SalesjetFlowStep(models.Model):
                                    ondelete={"loyalty_accrue": "cascade"})
     loyalty_program_id = fields.Many2one(
         "loyalty.program", string="Loyalty programme", ondelete="restrict",
+        check_company=True,
         domain=[("program_type", "=", "loyalty")],
         help="The loyalty programme whose card receives the points; a card is created for contacts who have none.")
     loyalty_points = fields.Float(string="Points", default=100)
