@@ -27,8 +27,7 @@ MAX_JSON_DEPTH = 32
 # longest number literal accepted: Python refuses ints of more than 4300 digits with ValueError, and
 # 1e999999 parses to infinity, which PostgreSQL's jsonb cannot store
 MAX_NUMBER_LENGTH = 40
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_JSON_SIGNIFICANT = re.compile(r'["\\\[\]{}]')
 
 
 class BodyTooLarge(Exception):
@@ -66,15 +65,32 @@ def read_body(max_bytes):
     return body
 
 
-def json_depth(text):
-    """How deeply arrays and objects nest in ``text`` (strings skipped), without parsing it."""
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+def json_depth(text, stop_above=None):
+    """How deeply arrays and objects nest in ``text`` (brackets inside strings skipped), without parsing it.
+
+    One pass over the characters that matter (a regular expression matching whole strings would
+    backtrack quadratically on an unterminated string of escaped quotes). Stops as soon as the depth
+    exceeds ``stop_above``.
+    """
     depth = deepest = 0
-    for char in brackets:
-        if char in "[{":
+    in_string, skip = False, -1
+    for match in _JSON_SIGNIFICANT.finditer(text):
+        position, char = match.start(), match.group()
+        if position == skip:
+            continue  # the character after a backslash in a string
+        if in_string:
+            if char == "\\":
+                skip = position + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
             depth += 1
             deepest = max(deepest, depth)
-        else:
+            if stop_above is not None and deepest > stop_above:
+                break
+        elif char in "]}":
             depth -= 1
     return deepest
 
@@ -117,7 +133,7 @@ def parse_json(body, max_depth=MAX_JSON_DEPTH):
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         raise MalformedBody("the body is not UTF-8") from e
-    if json_depth(text) > max_depth:
+    if json_depth(text, stop_above=max_depth) > max_depth:
         raise MalformedBody(f"the body nests deeper than {max_depth} levels")
     try:
         value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant)

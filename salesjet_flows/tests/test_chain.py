@@ -246,7 +246,7 @@ class TestChainAnswers(ChainCase, HttpCase):
         tips = self.send_care_tips(partner)[1]
         self.url_open(tips)  # the visitor's session
         for label, data in (("no token", {"answer": "1"}), ("a wrong token", {"csrf_token": "0" * 40 + "o9999999999"}),
-                            ("a non-ASCII token", {"csrf_token": "١٢٣o١٢٣"}), ("a token of another session",
+                            ("a non-ASCII token", {"csrf_token": "éo9999999999"}), ("a token of another session",
                              {"csrf_token": "5ac1f0e5b3c5c3b0d1e0f0a0b0c0d0e0f0a0b0c0o1999999999"})):
             with self.subTest(label):
                 response = self.url_open(tips, data=data)

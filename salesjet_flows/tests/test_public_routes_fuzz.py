@@ -8,6 +8,7 @@ could write before and after, and fails on any ERROR logged by Odoo (a 500 logs 
 import hashlib
 import hmac
 import json
+import time
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from odoo import http
-from odoo.tests import new_test_user, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..controllers import common as controllers_common
 from .sources_common import SalesjetHttpCase
@@ -212,7 +213,9 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
             responses.append(self.send("POST", path, body, {"Content-Type": content_type}))
 
     @FUZZ
-    @given(csrf=st.one_of(TEXT, st.sampled_from(["١٢٣o١٢٣", "0" * 40 + "o9999999999", "o", "", "\x00"])),
+    # "éo9999999999": a future expiry and a non-ASCII signature, which Odoo's own check compares with consteq
+    @given(csrf=st.one_of(TEXT, st.sampled_from(["éo9999999999", "١٢٣o١٢٣", "0" * 40 + "o9999999999", "o", "",
+                                                 "\x00"])),
            content_type=CONTENT_TYPES, body=st.binary(max_size=500))
     def test_a_signed_answer_link_records_nothing_without_the_pages_csrf_token(self, csrf, content_type, body):
         path = f"/salesjet/chain/answer/{self.answer_token}"
@@ -312,7 +315,7 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
         user = new_test_user(self.env, login="sj_fuzz_portal", groups="base.group_portal")
         self.authenticate(user.login, user.login)
         with self.refused_cleanly("form csrf", allowed=(400,)) as responses:
-            for token in ("١٢٣o١٢٣", "é", "0" * 40 + "o9999999999"):
+            for token in ("éo9999999999", "١٢٣o9999999999", "0" * 40 + "o9999999999"):
                 responses.append(self.send("POST", "/website/form/crm.lead", {
                     "csrf_token": token, "contact_name": "Eve", "email_from": "eve@example.com", "name": "x"}))
 
@@ -333,3 +336,35 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
             responses.append(self.send("POST", "/salesjet/page_left", chunks(8 * 1024),
                                        {"Content-Type": "application/json"}))
             responses.append(self.send("POST", "/salesjet/api/v1/events", chunks(80 * 1024), api_headers))
+
+
+def depth_of(value):
+    if isinstance(value, list):
+        return 1 + max((depth_of(item) for item in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((depth_of(item) for item in value.values()), default=0)
+    return 0
+
+
+# strings full of the characters that matter to the depth scan
+TRICKY_TEXT = st.text(alphabet='[]{}"\\ab\né', max_size=12)
+JSON_TREES = st.recursive(st.none() | st.booleans() | st.integers() | TRICKY_TEXT,
+                          lambda children: st.lists(children, max_size=3)
+                          | st.dictionaries(TRICKY_TEXT, children, max_size=3), max_leaves=30)
+
+
+class TestJsonDepthScan(TransactionCase):
+    """The depth check that runs before json.loads counts nesting as the parser does, in linear time."""
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
+    @given(value=JSON_TREES, ascii_only=st.booleans())
+    def test_depth_scan_counts_nesting_as_the_parser_does(self, value, ascii_only):
+        text = json.dumps(value, ensure_ascii=ascii_only)
+        self.assertEqual(controllers_common.json_depth(text), depth_of(value), text)
+
+    def test_depth_scan_is_linear_on_unterminated_strings_of_escaped_quotes(self):
+        # a regular expression matching whole strings backtracks quadratically on these
+        for text in ('"' + '\\"' * 130000, '"\\' * 130000, '"' * 260000, "[" * 260000):
+            start = time.perf_counter()
+            controllers_common.json_depth(text, stop_above=32)
+            self.assertLess(time.perf_counter() - start, 1.0, text[:10])
