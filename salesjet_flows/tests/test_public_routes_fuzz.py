@@ -72,7 +72,7 @@ def bodies(valid_shape):
                   + b"}", TEXT, st.binary(min_size=1, max_size=8).filter(
                       lambda junk: b'"' not in junk and max(junk) >= 0x80)),
         st.sampled_from([b'{"path": "\\ud800"}', b'{"a": "\\u0000"}', b'{"\\udfff": 1}', b"\xef\xbb\xbf{}",
-                         b'"' + b"\\" * 5000 + b'"', b"[" * 1500, b"{" * 2000]),
+                         b'"' + b"\\" * 5000 + b'"', b"[" * 1500, b"{" * 2000, b'"' + b'\\"' * 20000]),
     )
 
 
@@ -231,10 +231,11 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
 
     @FUZZ
     @given(body=bodies('{"path": "/sj-offer", "url": ""}'), content_type=CONTENT_TYPES,
-           cookie=st.one_of(st.none(), HEADER_BYTES))
+           user_agent=st.one_of(st.none(), HEADER_BYTES))
     def test_page_left_beacon_answers_any_body_with_a_4xx_or_204_and_stores_nothing(self, body, content_type,
-                                                                                    cookie):
-        headers = {"Content-Type": content_type, "User-Agent": cookie or b"fuzz"}
+                                                                                    user_agent):
+        # the user agent is part of the website visitor's key
+        headers = {"Content-Type": content_type, "User-Agent": user_agent or b"fuzz"}
         # 204: a valid anonymous beacon, accepted and not stored
         with self.refused_cleanly("page left", allowed=(*range(400, 500), 204)) as responses:
             responses.append(self.send("POST", "/salesjet/page_left", body, headers))
