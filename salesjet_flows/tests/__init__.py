@@ -36,3 +36,4 @@ from . import test_caps
 from . import test_safe_edits
 from . import test_beyond_ui
 from . import test_rights
+from . import test_public_routes_fuzz
