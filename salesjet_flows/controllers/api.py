@@ -11,12 +11,14 @@ from .common import BodyTooLarge, read_json_object, reply
 
 API_MAX_BYTES = 64 * 1024
 CODE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# an API key is printable ASCII: anything else (a NUL, non-ASCII text) never reaches the key lookup
+BEARER_RE = re.compile(r"^bearer\s+([\x21-\x7e]{1,200})$", re.IGNORECASE | re.ASCII)
 
 
 class SalesjetApi(http.Controller):
 
     @http.route("/salesjet/api/v1/events", type="http", auth="none", methods=["POST"], csrf=False,
-                sitemap=False, save_session=False)
+                sitemap=False, save_session=False, max_content_length=API_MAX_BYTES)
     def post_event(self, **_kwargs):
         """Post an event from another system.
 
@@ -26,7 +28,7 @@ class SalesjetApi(http.Controller):
         400 malformed, 401 bad key, 403 not a Flows user, 413 too large.
         """
         header = request.httprequest.headers.get("Authorization", "")
-        match = re.match(r"^bearer\s+(\S+)$", header, re.IGNORECASE)
+        match = BEARER_RE.match(header)
         if not match:
             return reply(401, payload={"error": "Send an API key: Authorization: Bearer <key>."})
         uid = request.env["res.users.apikeys"]._check_credentials(scope="rpc", key=match.group(1))
@@ -45,12 +47,19 @@ class SalesjetApi(http.Controller):
         if error:
             return reply(400, payload={"error": error})
         Event = request.env["salesjet.event"]
+        partner = None
+        if values["partner_id"]:
+            partner = self._partner(values)
+            if not partner:
+                return reply(400, payload={"error": "Unknown partner_id."})
         if values["external_id"]:
-            existing = Event.sudo().search(
-                [("kind", "=", "api"), ("external_id", "=", values["external_id"])], limit=1)
+            # external ids are unique per company: the event's company (the contact's, else the API
+            # user's), never another company's event with the same id
+            company = (partner and partner.company_id) or request.env.company
+            existing = Event._find_received("api", values["external_id"], company)
             if existing:
                 return reply(200, payload={"id": existing.id, "state": existing.state, "replayed": True})
-        partner = self._partner(values)
+        partner = partner or self._partner(values)
         if not partner:
             return reply(400, payload={"error": "Unknown partner_id."})
         event = Event.post(values["code"], partner, data=values["data"], external_id=values["external_id"],

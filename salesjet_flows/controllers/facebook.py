@@ -1,14 +1,12 @@
 import hashlib
 import hmac
-import json
 import logging
 
 from odoo import http
 from odoo.http import request
 from odoo.osv import expression
-from odoo.tools import consteq
 
-from .common import BodyTooLarge, read_body, reply
+from .common import BodyTooLarge, MalformedBody, parse_json, read_body, reply, token_matches
 
 _logger = logging.getLogger(__name__)
 
@@ -19,13 +17,13 @@ MAX_LEADS_PER_CALL = 500
 def _digits(value, max_len=32):
     """A Facebook id as a string of digits, or None."""
     value = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    return value if value.isdigit() and len(value) <= max_len else None
+    return value if value.isascii() and value.isdigit() and len(value) <= max_len else None
 
 
 class SalesjetFacebook(http.Controller):
 
     @http.route("/salesjet/facebook/webhook", type="http", auth="public", methods=["GET", "POST"], csrf=False,
-                sitemap=False, save_session=False)
+                sitemap=False, save_session=False, max_content_length=FACEBOOK_MAX_BYTES)
     def facebook_webhook(self, **_kwargs):
         if request.httprequest.method == "GET":
             return self._facebook_handshake()
@@ -36,7 +34,7 @@ class SalesjetFacebook(http.Controller):
         args = request.httprequest.args
         expected = request.env["ir.config_parameter"].sudo().get_param("salesjet_flows.facebook_verify_token") or ""
         token, challenge = args.get("hub.verify_token", ""), args.get("hub.challenge", "")
-        if args.get("hub.mode") != "subscribe" or not expected or not consteq(token, expected):
+        if args.get("hub.mode") != "subscribe" or not token_matches(token, expected):
             return reply(403, "Verification failed.")
         if not challenge or len(challenge) > 200:
             return reply(400, "Missing hub.challenge.")
@@ -55,12 +53,12 @@ class SalesjetFacebook(http.Controller):
             return reply(413, "Body too large.")
         signature = request.httprequest.headers.get("X-Hub-Signature-256", "")
         expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        if not secret or not signature or not consteq(signature, expected):
+        if not secret or not token_matches(signature, expected):
             return reply(403, "Missing or wrong signature.")
         try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return reply(400, "Malformed JSON.")
+            payload = parse_json(body)
+        except MalformedBody as e:
+            return reply(400, f"Malformed JSON: {e}.")
         leads = self._extract_leads(payload)
         if leads is None:
             return reply(400, "Not a leadgen notification: expected {\"object\": \"page\", \"entry\": [...]}.")

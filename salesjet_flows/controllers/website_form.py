@@ -1,6 +1,9 @@
+import json
 import logging
 from urllib.parse import urlsplit
 
+from odoo import SUPERUSER_ID, _, http
+from odoo.exceptions import ValidationError
 from odoo.http import request
 
 from odoo.addons.website_crm.controllers.website_form import WebsiteForm
@@ -16,8 +19,37 @@ HIDDEN_FIELDS = {"csrf_token", "website_form_signature", "context", "model_name"
 
 class SalesjetWebsiteForm(WebsiteForm):
 
+    @http.route()
+    def website_form(self, model_name, **kwargs):
+        # Odoo checks a logged-in visitor's CSRF token with consteq, which raises TypeError (a 500) on
+        # non-ASCII text: such a token is no token, and the form answers 400 as for a wrong one
+        token = request.params.get("csrf_token")
+        if token is not None and not (isinstance(token, str) and token.isascii()):
+            request.params["csrf_token"] = ""
+        return super().website_form(model_name, **kwargs)
+
+    def _handle_website_form(self, model_name, **kwargs):
+        # Odoo reads the signature of a mail.mail form without checking it is there (KeyError, a 500)
+        if model_name == "mail.mail" and not isinstance(kwargs.get("website_form_signature"), str):
+            return json.dumps({"error": _("This form cannot be sent: reload the page and try again.")})
+        return super()._handle_website_form(model_name, **kwargs)
+
+    def extract_data(self, model, values):
+        data = super().extract_data(model, values)
+        # Odoo lists the missing required fields only along with a badly typed one: a form without them
+        # reached the database, whose NOT NULL refusal answered 500. Refused as Odoo refuses the others.
+        authorized = model.with_user(SUPERUSER_ID)._get_form_writable_fields(values)
+        missing = [name for name, field in authorized.items() if field["required"] and name not in data["record"]]
+        if missing:
+            raise ValidationError(missing)
+        return data
+
     def insert_record(self, request, model, values, custom, meta=None):
-        record_id = super().insert_record(request, model, values, custom, meta=meta)
+        # its own savepoint: a value the database refuses (an SQL constraint) raises IntegrityError, which
+        # Odoo's form answers with ``false``; without the savepoint the transaction stayed aborted and Odoo's
+        # form controller answered 500
+        with request.env.cr.savepoint():
+            record_id = super().insert_record(request, model, values, custom, meta=meta)
         if model.sudo().model == "crm.lead" and record_id:
             try:
                 # its own savepoint: the lead is kept whatever happens to the event

@@ -1,15 +1,18 @@
+import re
 import time
 
-from odoo import http
+from odoo import _, http
 from odoo.http import request
 from odoo.tools import SQL
 
 from ..models.salesjet_source_hooks import request_page_path
-from .common import BodyTooLarge, read_json_object, rate_limited, reply
+from .common import BodyTooLarge, MalformedBody, read_json_object, rate_limited, reply
 
 PAGE_LEFT_MAX_BYTES = 2048
 # one "page left" event per contact and page in this many seconds
 PAGE_LEFT_WINDOW = 600
+# tracked file tokens are secrets.token_urlsafe(24): anything else is refused before any lookup
+DOWNLOAD_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$", re.ASCII)
 
 
 def identified_partner():
@@ -23,7 +26,7 @@ def identified_partner():
 class SalesjetWebsitePages(http.Controller):
 
     @http.route("/salesjet/page_left", type="http", auth="public", methods=["POST"], csrf=False, website=True,
-                sitemap=False, save_session=False)
+                sitemap=False, save_session=False, max_content_length=PAGE_LEFT_MAX_BYTES)
     def page_left(self, **_kwargs):
         """Beacon of the exit-intent script: the visitor is leaving a page.
 
@@ -37,7 +40,7 @@ class SalesjetWebsitePages(http.Controller):
             payload = read_json_object(PAGE_LEFT_MAX_BYTES)
         except BodyTooLarge:
             return reply(413, "Body too large.")
-        except ValueError as e:
+        except MalformedBody as e:
             return reply(400, f"Malformed beacon: {e}.")
         raw_path, url = payload.get("path"), payload.get("url", "")
         if not isinstance(raw_path, str) or not raw_path.startswith("/") or len(raw_path) > 1000 \
@@ -57,16 +60,21 @@ class SalesjetWebsitePages(http.Controller):
             "page_leave", "website", company=company)
         return reply(204)
 
+    # multilang=False: a file link has no language prefix nor SEO form, so the website never redirects it
     @http.route("/salesjet/download/<string:token>", type="http", auth="public", methods=["GET"], website=True,
-                sitemap=False)
+                multilang=False, sitemap=False)
     def download(self, token, **_kwargs):
-        """Serve a tracked file; an identified visitor's download raises a ``file_download`` event."""
-        if len(token) > 100:
-            return request.not_found()
+        """Serve a tracked file; an identified visitor's download raises a ``file_download`` event.
+
+        An unknown, archived or malformed token gets a one-line 404 (not the website's 404 page, whose
+        fallback looks the address up in the database).
+        """
+        if not DOWNLOAD_TOKEN_RE.match(token):
+            return reply(404, _("This link is not valid."))
         download = request.env["salesjet.download"].sudo().search(
             [("token", "=", token), ("active", "=", True)], limit=1)
         if not download:
-            return request.not_found()
+            return reply(404, _("This link is not valid."))
         partner = identified_partner()
         if partner:
             request.env["salesjet.event"].sudo()._post_safely(

@@ -10,6 +10,7 @@ from . import salesjet_flow_job
 from . import salesjet_event
 from . import res_config_settings
 from . import salesjet_flow_step_render
+from . import salesjet_placeholder_approval
 from . import salesjet_flow_step_email
 from . import salesjet_flow_step_sms
 from . import salesjet_flow_step_contact

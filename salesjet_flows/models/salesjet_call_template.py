@@ -179,7 +179,8 @@ class SalesjetCallScriptLine(models.Model):
                 check_placeholder_policy(self.env, line.text, _("Call template “%s”", name))
                 try:
                     Render._render_template(line.text, "res.partner", sample.ids,
-                                            add_context={"lead": self.env["crm.lead"], "event": {}})
+                                            add_context={"lead": self.env["crm.lead"], "event": {},
+                                                         "company": self.env.company})
                 except Exception as e:  # noqa: BLE001 - any rendering error is the user's to fix
                     raise ValidationError(_(
                         "Call template “%(name)s”: the message “%(text)s” does not render: %(error)s. Check its "

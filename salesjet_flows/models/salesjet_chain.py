@@ -28,6 +28,7 @@ class SalesjetChainMessage(models.Model):
     was sent, after its own delay.
     """
     _name = "salesjet.chain.message"
+    _check_company_auto = True
     _inherit = ["salesjet.translation.check.mixin"]
     _description = "Chain Message"
     _order = "flow_id, sequence, id"
@@ -57,6 +58,7 @@ class SalesjetChainMessage(models.Model):
     button_ids = fields.One2many("salesjet.chain.button", "message_id", string="Buttons", copy=True)
     step_id = fields.Many2one(
         "salesjet.flow.step", string="Step", readonly=True, copy=False, ondelete="set null",
+        check_company=True,
         help="The flow step that sends this message (generated; it follows the message).")
     answer_count = fields.Integer(string="Answers", compute="_compute_answer_count")
 
@@ -140,6 +142,7 @@ class SalesjetChainButton(models.Model):
 
     message_id = fields.Many2one("salesjet.chain.message", string="Message", required=True, ondelete="cascade",
                                  index=True)
+    company_id = fields.Many2one(related="message_id.company_id", store=True, index=True)
     sequence = fields.Integer(default=10)
     label = fields.Char(string="Label", required=True, translate=True, help="The text on the button.")
     kind = fields.Selection(

@@ -9,6 +9,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
+from .salesjet_secrets import redact_known
+
 _logger = logging.getLogger(__name__)
 
 # Event kinds. Event-source modules add theirs with ``selection_add`` and map a
@@ -68,8 +70,24 @@ class SalesjetEvent(models.Model):
     enrollment_count = fields.Integer(string="Runs", compute="_compute_enrollment_count")
 
     _sql_constraints = [
-        ("external_id_uniq", "UNIQUE(kind, external_id)", "This event was already received."),
+        ("external_id_uniq", "UNIQUE(kind, company_id, external_id)", "This event was already received."),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # as ``post``: whoever may create events (Flows administrators) forges no purchase or sign-up
+        if not self.env.su:
+            for vals in vals_list:
+                if vals.get("kind", "api") != "api":
+                    raise AccessError(_("You may post API events only (kind “api”); events of kind “%s” are "
+                                        "posted by Odoo itself.", vals["kind"]))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su and vals.get("kind", "api") != "api":
+            raise AccessError(_("You may post API events only (kind “api”); events of kind “%s” are "
+                                "posted by Odoo itself.", vals["kind"]))
+        return super().write(vals)
 
     @api.depends("kind", "code", "partner_id")
     def _compute_display_name(self):
@@ -113,6 +131,11 @@ class SalesjetEvent(models.Model):
         # (found by tests/test_access.py). Odoo code posts with sudo(); the inbound API as a Flows user.
         if not self.env.su and not self.env.user.has_group("salesjet_flows.group_salesjet_user"):
             raise AccessError(_("Only Flows users may post flow events."))
+        # Other kinds (purchases, sign-ups, email opens...) are facts Odoo itself records, posted by its
+        # code in sudo: a forged one over JSON-RPC would start loyalty scenarios or grant points.
+        if not self.env.su and kind != "api":
+            raise AccessError(_("You may post API events only (kind “api”); events of kind “%s” are posted by "
+                                "Odoo itself.", kind))
         if data is not None and not isinstance(data, dict):
             raise UserError(_("Event data must be a dictionary of values."))
         # found by tests/test_hostile_input.py: refuse NUL cleanly instead of a database error
@@ -123,14 +146,14 @@ class SalesjetEvent(models.Model):
         # only what is needed: a contact has a hundred columns
         partner.fetch(["company_id"])
         lead.fetch(["company_id", "partner_id"])
+        company = partner.company_id or lead.company_id or self.env.company
         if external_id:
-            existing = self.sudo().search([("kind", "=", kind), ("external_id", "=", external_id)], limit=1)
+            existing = self._find_received(kind, external_id, company)
             if existing:
                 return existing
         vals = {
             "kind": kind, "code": code, "partner_id": partner.id, "lead_id": lead.id, "data": data or {},
-            "source": source, "external_id": external_id or False,
-            "company_id": (partner.company_id or lead.company_id or self.env.company).id,
+            "source": source, "external_id": external_id or False, "company_id": company.id,
         }
         if process:
             # stored as processed at once: a failing dispatch rewrites it as failed (the event row is
@@ -142,7 +165,7 @@ class SalesjetEvent(models.Model):
                     event = self.sudo().create(vals)
             except IntegrityError:
                 # the same external id arrived at the same moment through another transaction
-                return self.sudo().search([("kind", "=", kind), ("external_id", "=", external_id)], limit=1)
+                return self._find_received(kind, external_id, company)
         else:
             event = self.sudo().create(vals)
         if process:
@@ -152,6 +175,16 @@ class SalesjetEvent(models.Model):
             if cron:
                 cron._trigger()
         return event
+
+    @api.model
+    def _find_received(self, kind, external_id, company):
+        """The event of ``kind`` already received with ``external_id`` by ``company``, if any.
+
+        External ids are the sources' own and unique per company: another company's event with the
+        same id is another event (and is never answered to this company).
+        """
+        return self.sudo().search([("kind", "=", kind), ("company_id", "=", company.id),
+                                   ("external_id", "=", external_id)], limit=1)
 
     # ------------------------------------------------------------------
     # Processing
@@ -176,8 +209,10 @@ class SalesjetEvent(models.Model):
             with self.env.cr.savepoint():
                 self._dispatch()
         except Exception:  # noqa: BLE001 - the event stays stored for a retry
-            _logger.warning("SalesJet event %s failed", self.id, exc_info=True)
-            self.write({"state": "failed", "error": traceback.format_exc(limit=5), "attempts": attempts,
+            # Flows users read event errors: no token quoted by an exception (a URL, a header) may stay in it
+            error = redact_known(self.env, traceback.format_exc(limit=5))
+            _logger.warning("SalesJet event %s failed:\n%s", self.id, error)
+            self.write({"state": "failed", "error": error, "attempts": attempts,
                         "date_processed": False,
                         # 1, 4, 16, 64 minutes
                         "date_next_attempt": fields.Datetime.now() + relativedelta(minutes=4 ** (attempts - 1))})
@@ -253,6 +288,8 @@ class SalesjetEvent(models.Model):
             EVENT_BATCH_SIZE, key="salesjet.event")
 
     def action_retry(self):
+        # processing writes runs and jobs with SQL: the caller must be allowed to change these events
+        self.check_access("write")
         self.filtered(lambda e: e.state != "done")._process()
         return True
 

@@ -88,7 +88,8 @@ class SalesjetFacebookForm(models.Model):
             raise UserError(_("Facebook form “%s” has no page access token: set it, then retry the event.",
                               self.name))
         base, version = self._graph_settings()
-        response = requests.get(f"{base}/{version}/{leadgen_id}", params={"access_token": token},
+        # in a header, not the query: an exception quotes the URL, and the event keeps it as its error
+        response = requests.get(f"{base}/{version}/{leadgen_id}", headers={"Authorization": f"Bearer {token}"},
                                 timeout=GRAPH_TIMEOUT)
         if response.status_code != 200:
             raise UserError(_("The Graph API answered %(status)s for lead %(lead)s: %(body)s",
@@ -118,6 +119,7 @@ class SalesjetFacebookFormField(models.Model):
     _order = "form_id, id"
 
     form_id = fields.Many2one("salesjet.facebook.form", string="Form", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="form_id.company_id", store=True, index=True)
     facebook_field = fields.Char(string="Facebook field", required=True,
                                  help="The field's name in the lead form, e.g. email, full_name, phone_number.")
     partner_field = fields.Selection(MAPPABLE_FIELDS, string="Contact field", required=True)

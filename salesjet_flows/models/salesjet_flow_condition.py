@@ -31,8 +31,10 @@ class SalesjetFlowCondition(models.Model):
     _name = "salesjet.flow.condition"
     _description = "Step Condition"
     _order = "step_id, or_group, sequence, id"
+    _check_company_auto = True
 
     step_id = fields.Many2one("salesjet.flow.step", string="Step", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="step_id.company_id", store=True, index=True)
     sequence = fields.Integer(default=10)
     or_group = fields.Integer(
         string="Or group", default=1, required=True,

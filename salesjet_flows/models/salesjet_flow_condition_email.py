@@ -11,6 +11,7 @@ class SalesjetFlowCondition(models.Model):
     ], ondelete={"email_opened": "cascade", "email_clicked": "cascade"})
     mail_step_id = fields.Many2one(
         "salesjet.flow.step", string="Email of step", ondelete="cascade",
+        check_company=True,
         domain=[("action_type", "=", "email")],
         help="The email sent by this step (of any flow). Leave empty to use a template instead.",
     )

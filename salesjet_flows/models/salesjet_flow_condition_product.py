@@ -9,6 +9,7 @@ class SalesjetFlowCondition(models.Model):
                                       ondelete={"has_product": "cascade"})
     access_product_ids = fields.Many2many(
         "product.product", "salesjet_flow_condition_access_product_rel", "condition_id", "product_id",
+        check_company=True,
         string="Products", help="The contact has an active access to at least one of these products.")
 
     @api.depends("access_product_ids")

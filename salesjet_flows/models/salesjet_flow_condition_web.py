@@ -24,7 +24,7 @@ class SalesjetFlowCondition(models.Model):
         ("in_funnel", "Visited the funnel"),
         ("page_visited", "Visited a page"),
     ], ondelete={"in_funnel": "cascade", "page_visited": "cascade"})
-    funnel_id = fields.Many2one("salesjet.funnel", string="Funnel", ondelete="cascade",
+    funnel_id = fields.Many2one("salesjet.funnel", check_company=True, string="Funnel", ondelete="cascade",
                                 help="The contact visited at least one page of this funnel.")
     page_path = fields.Char(
         string="Page", help="The page's path, e.g. /pricing; end it with * for every page under it (/shop*).",

@@ -78,6 +78,7 @@ class SalesjetFlowEnrollment(models.Model):
 
     def action_stop(self):
         """Stop these runs and cancel their waiting jobs."""
+        self.check_access("write")  # _finish writes the runs with SQL
         running = self.filtered(lambda e: e.state == "running")
         running.job_ids.filtered(lambda j: j.state == "pending").write({
             "state": "cancelled", "result": _("Run stopped by %s.", self.env.user.name),

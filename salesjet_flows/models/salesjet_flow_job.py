@@ -10,6 +10,7 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from .salesjet_flow_step import delta
+from .salesjet_secrets import redact_known
 
 _logger = logging.getLogger(__name__)
 
@@ -467,7 +468,8 @@ class SalesjetFlowJob(models.Model):
         if outcomes is not None:
             outcomes[self.id] = ("error", None, None, None)
         attempt = self.attempts + 1
-        error = traceback.format_exc(limit=5)
+        # Flows users read job errors: no token quoted by an exception (a URL, a header) may stay in it
+        error = redact_known(self.env, traceback.format_exc(limit=5))
         _logger.warning("SalesJet job %s (step %s) failed, attempt %s:\n%s", self.id, self.step_id.id, attempt, error)
         now = fields.Datetime.now()
         if attempt < self._get_max_attempts():

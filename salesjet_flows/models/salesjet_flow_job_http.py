@@ -8,6 +8,7 @@ from odoo import _, fields, models
 from odoo.tools import SQL
 
 from .salesjet_http import PermanentError
+from .salesjet_secrets import known_secrets, redact, redact_known
 
 _logger = logging.getLogger(__name__)
 
@@ -29,16 +30,20 @@ class SalesjetFlowJob(models.Model):
         self.ensure_one()
         error = sys.exc_info()[1]
         if error is not None and hasattr(error, "http_status"):
-            self.write({"http_status": error.http_status or 0, "http_response": error.excerpt or False})
+            # a receiver may echo the request, headers included
+            self.write({"http_status": error.http_status or 0,
+                        "http_response": redact_known(self.env, error.excerpt) or False})
         if not isinstance(error, PermanentError):
             return super()._mark_error()
         outcomes = self._outcomes()
         if outcomes is not None:
             outcomes[self.id] = ("error", None, None, None)
-        _logger.warning("SalesJet job %s (step %s) failed without retry: %s", self.id, self.step_id.id, error)
+        secrets = known_secrets(self.env)
+        message = redact(str(error), secrets)
+        _logger.warning("SalesJet job %s (step %s) failed without retry: %s", self.id, self.step_id.id, message)
         now = fields.Datetime.now()
-        self.write({"state": "failed", "error": traceback.format_exc(limit=5), "date_done": now,
-                    "result": _("Failed without retry: %s", error)})
+        self.write({"state": "failed", "error": redact(traceback.format_exc(limit=5), secrets), "date_done": now,
+                    "result": _("Failed without retry: %s", message)})
         self.enrollment_id._finish("failed", now)
         return None
 
@@ -73,6 +78,9 @@ class SalesjetFlowJob(models.Model):
             return
         ids = list(answers)
         self.env.flush_all()
+        # a receiver may echo the request, headers included
+        secrets = known_secrets(self.env) if any(excerpt for _status, excerpt in answers.values()) else []
+        answers = {job_id: (status, redact(excerpt, secrets)) for job_id, (status, excerpt) in answers.items()}
         self.env.cr.execute(SQL(
             """
             UPDATE salesjet_flow_job j SET http_status = v.status, http_response = v.excerpt

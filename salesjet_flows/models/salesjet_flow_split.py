@@ -271,6 +271,7 @@ class SalesjetFlowStep(models.Model):
 
     def action_end_split_test(self):
         """End the test now and keep the best branch."""
+        self.check_access("write")  # the winner is written with SQL
         self._split_end_test(force=True)
         return True
 

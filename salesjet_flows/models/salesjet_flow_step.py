@@ -37,6 +37,7 @@ def delta(value, unit):
 
 class SalesjetFlowStep(models.Model):
     _name = "salesjet.flow.step"
+    _check_company_auto = True
     _inherit = ["salesjet.translation.check.mixin"]  # email/SMS/note/webhook/call texts hold placeholders
     _description = "Flow Step"
     _order = "flow_id, sequence, id"

@@ -12,6 +12,7 @@ class SalesjetFlowStep(models.Model):
     action_type = fields.Selection(selection_add=[("call", "Phone call")], ondelete={"call": "cascade"})
     call_template_id = fields.Many2one(
         "salesjet.call.template", string="Call template", ondelete="restrict",
+        check_company=True,
         domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
         help="The script of the call. The contact's mobile (else phone) is called; the provider is chosen in "
              "the Flows settings: a telephony API, or an activity for the contact's salesperson.",
@@ -61,7 +62,8 @@ class SalesjetFlowStep(models.Model):
         texts = {job.id: {} for job in jobs}
         for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
             for line in self.call_template_id._say_lines().with_context(lang=lang or None):
-                for job_id, text in self._render_for_jobs(line.text or "", lang_jobs, lang=lang or None).items():
+                for job_id, text in self._render_for_jobs(line.text or "", lang_jobs, lang=lang or None,
+                                                          owner=line).items():
                     texts[job_id][line.id] = text
         return texts
 

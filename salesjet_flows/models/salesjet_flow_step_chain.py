@@ -25,10 +25,12 @@ class SalesjetFlowStep(models.Model):
     ], ondelete={"chain_start": "cascade", "chain_message": "cascade"})
     chain_flow_id = fields.Many2one(
         "salesjet.flow", string="Message chain", domain=[("kind", "=", "chain")], ondelete="restrict",
+        check_company=True,
         help="The chain the contact starts, with this run's lead and event data. "
              "A chain runs at most once per contact: a contact who had it already is left out.")
     chain_message_id = fields.Many2one(
         "salesjet.chain.message", string="Chain message", ondelete="cascade", index="btree_not_null",
+        check_company=True,
         help="The message this generated step sends.")
 
     @api.constrains("action_type", "chain_flow_id", "chain_message_id")
@@ -102,8 +104,9 @@ class SalesjetFlowStep(models.Model):
         rendered = {}
         for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
             localized = message.with_context(lang=lang or None)
-            bodies = self._render_for_jobs(inline_to_qweb(localized.body), lang_jobs, engine="qweb", lang=lang or None)
-            subjects = (self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None)
+            bodies = self._render_for_jobs(inline_to_qweb(localized.body), lang_jobs, engine="qweb", lang=lang or None,
+                                           owner=message)
+            subjects = (self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None, owner=message)
                         if with_subject else {})
             labels = {button.id: button.with_context(lang=lang or None).label for button in message.button_ids}
             for job in lang_jobs:

@@ -35,6 +35,7 @@ class SalesjetFlowStep(models.Model):
     # follow-up flows
     target_flow_id = fields.Many2one(
         "salesjet.flow", string="Follow-up flow", domain="[('id', '!=', flow_id)]",
+        check_company=True,
         help="Start: the contact enters this flow, with the run's lead and event data.\n"
              "Stop: the contact's running runs in this flow stop and their waiting steps are cancelled.",
     )

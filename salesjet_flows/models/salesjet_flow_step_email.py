@@ -2,7 +2,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize
 
-from .salesjet_flow_step_render import inline_to_qweb
+from .salesjet_flow_step_render import check_template_placeholders, guard_placeholders, inline_to_qweb
+
+# the fields of a mail.template an email step renders, and their engine
+TEMPLATE_TEXTS = [("subject", "inline_template"), ("body_html", "qweb"), ("email_from", "inline_template")]
 
 
 class SalesjetFlowStep(models.Model):
@@ -61,6 +64,8 @@ class SalesjetFlowStep(models.Model):
         if self.email_source == "custom":
             self._check_renders(self.email_subject, _("subject"))
             self._check_renders(inline_to_qweb(self.email_body), _("body"), engine="qweb")
+        else:
+            self._check_template_placeholders(self.mail_template_id, TEMPLATE_TEXTS, _("email template"))
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -141,6 +146,7 @@ class SalesjetFlowStep(models.Model):
     def _email_from(self):
         template = self.mail_template_id
         if template.email_from:
+            guard_placeholders(self.env, template.email_from, template)
             return template._render_field("email_from", [self.env.user.partner_id.id])[self.env.user.partner_id.id]
         company = self.flow_id.company_id
         return company.email_formatted or self.env.user.email_formatted
@@ -167,8 +173,9 @@ class SalesjetFlowStep(models.Model):
                 # mail of the batch shares the same trackers
                 body_source = self.env["mail.render.mixin"]._shorten_links(
                     body_source, {"mass_mailing_id": mailing.id}, blacklist=["/unsubscribe_from_list", "/view"])
-            subjects = self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None)
-            bodies = self._render_for_jobs(body_source, lang_jobs, engine="qweb", lang=lang or None)
+            subjects = self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None, owner=template)
+            bodies = self._render_for_jobs(body_source, lang_jobs, engine="qweb", lang=lang or None,
+                                           owner=template)
             for job in lang_jobs:
                 partner = job.partner_id
                 vals = {
@@ -229,3 +236,25 @@ class MailTemplate(models.Model):
         "salesjet.flow.step", string="Flow step", ondelete="set null", index="btree_not_null",
         help="The flow step that owns this template (it was written in the step).",
     )
+
+    def write(self, vals):
+        res = super().write(vals)
+        if {name for name, _engine in TEMPLATE_TEXTS} & set(vals):
+            self._salesjet_check_step_placeholders()
+        return res
+
+    def _update_field_translations(self, fname, translations, digest=None, source_lang=None):
+        res = super()._update_field_translations(fname, translations, digest=digest, source_lang=source_lang)
+        self._salesjet_check_step_placeholders()
+        return res
+
+    def _salesjet_check_step_placeholders(self):
+        """A template an email step uses is a step text: the scheduler renders it with the cron's rights.
+        So whoever is not a Settings administrator may only write its texts (in any language) within the
+        placeholder language; a Settings administrator's code is approved (README, "Placeholders")."""
+        steps = self.env["salesjet.flow.step"].sudo().search([("mail_template_id", "in", self.ids)])
+        for template in steps.mail_template_id:
+            step = steps.filtered(lambda s: s.mail_template_id == template)[:1]
+            check_template_placeholders(self.env, template, TEMPLATE_TEXTS, _(
+                "Email template “%(template)s”, used by the flow step “%(step)s”",
+                template=template.display_name, step=step.display_name))

@@ -3,7 +3,7 @@ from markupsafe import Markup, escape
 from odoo import _, models
 from odoo.tools import plaintext2html
 
-from .salesjet_flow_step_render import inline_to_qweb, tidy_defaults
+from .salesjet_flow_step_render import guard_placeholders, inline_to_qweb, tidy_defaults
 from .salesjet_flow_step_sms import to_e164
 from .salesjet_flow_step_webhook import (
     IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_headers, render_json, sign,
@@ -36,14 +36,18 @@ class SalesjetFlowStep(models.Model):
             return Markup("<p>%s</p>") % self.summary
         return previewer(partner, data or {})
 
-    def _render_preview(self, source, partner, data, engine="inline_template"):
-        """Render ``source`` for ``partner`` as a run with event ``data`` and no lead would."""
+    def _render_preview(self, source, partner, data, engine="inline_template", owner=None):
+        """Render ``source`` for ``partner`` as a run with event ``data`` and no lead would.
+
+        ``owner``: the record ``source`` comes from (default: the step), see ``guard_placeholders``.
+        """
+        guard_placeholders(self.env, source, self if owner is None else owner, engine)
         Render = self.env["mail.render.mixin"].with_context(lang=partner.lang or None)
         if engine == "inline_template":
             source = tidy_defaults(source)
         return Render._render_template(
             source or "", "res.partner", partner.ids, engine=engine,
-            add_context={"lead": self.env["crm.lead"], "event": data or {}},
+            add_context={"lead": self.env["crm.lead"], "event": data or {}, "company": self._placeholder_company()},
             options={"post_process": engine == "qweb"},
         )[partner.id]
 
@@ -52,15 +56,16 @@ class SalesjetFlowStep(models.Model):
     def _preview_email(self, partner, data):
         step = self.with_context(lang=partner.lang or None)
         template = step.mail_template_id.with_context(lang=partner.lang or None)
+        owner = self
         if self.email_source == "template" or not self.email_subject:
-            subject_src, body_src = template.subject or "", template.body_html or ""
+            subject_src, body_src, owner = template.subject or "", template.body_html or "", template
         else:
             subject_src, body_src = step.email_subject or "", inline_to_qweb(step.email_body)
         to = self.email_to_fixed if self.email_to_mode == "fixed" else partner.email
         return _rows([
             (_("To"), to or _("(no email address: the step would be skipped)")),
-            (_("Subject"), self._render_preview(subject_src, partner, data)),
-            (_("Body"), Markup(self._render_preview(body_src, partner, data, engine="qweb"))),
+            (_("Subject"), self._render_preview(subject_src, partner, data, owner=owner)),
+            (_("Body"), Markup(self._render_preview(body_src, partner, data, engine="qweb", owner=owner))),
         ])
 
     def _preview_sms_number(self, partner, data):
@@ -81,7 +86,7 @@ class SalesjetFlowStep(models.Model):
         return _rows([
             (_("To"), number or (_("invalid number %s: the step would be skipped", raw) if raw
                                  else _("no phone number: the step would be skipped"))),
-            (_("Text"), self._render_preview(source or "", partner, data)),
+            (_("Text"), self._render_preview(source or "", partner, data, owner=self.sms_template_id or self)),
         ])
 
     def _preview_webhook(self, partner, data):
@@ -106,7 +111,7 @@ class SalesjetFlowStep(models.Model):
     def _preview_call(self, partner, data):
         raw = partner.mobile or partner.phone
         number = to_e164(raw, partner.country_id.code or self.flow_id.company_id.country_id.code)
-        lines = [self._render_preview(line.text or "", partner, data)
+        lines = [self._render_preview(line.text or "", partner, data, owner=line)
                  for line in self.call_template_id._say_lines().with_context(lang=partner.lang or None)]
         provider = self.env["salesjet.call.provider"]._current()
         return _rows([
@@ -172,10 +177,10 @@ class SalesjetFlowStep(models.Model):
         message = self.chain_message_id.with_context(lang=partner.lang or None)
         if not message:
             return Markup("<p>%s</p>") % self.summary
-        body = self._render_preview(inline_to_qweb(message.body), partner, data, engine="qweb")
+        body = self._render_preview(inline_to_qweb(message.body), partner, data, engine="qweb", owner=message)
         pairs = [(_("Channel"), message.channel)]
         if message.channel != "sms":
-            pairs.append((_("Subject"), self._render_preview(message.subject or "", partner, data)))
+            pairs.append((_("Subject"), self._render_preview(message.subject or "", partner, data, owner=message)))
         pairs += [(_("Body"), Markup(body)),
                   (_("Buttons"), ", ".join(message.button_ids.mapped("label")))]
         return _rows(pairs)

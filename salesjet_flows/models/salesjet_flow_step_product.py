@@ -23,12 +23,14 @@ class SalesjetFlowStep(models.Model):
     # product access
     access_product_ids = fields.Many2many(
         "product.product", "salesjet_flow_step_access_product_rel", "step_id", "product_id",
+        check_company=True,
         string="Products to give access to",
         help="Add product: the contact gets access to these products (a course, a membership...).\n"
              "Remove product access: the contact's access to these products ends; its history is kept.")
     # special offers
     offer_product_ids = fields.Many2many(
         "product.product", "salesjet_flow_step_offer_product_rel", "step_id", "product_id",
+        check_company=True,
         string="Products on offer", help="The products the contact gets at the special price.")
     offer_price_type = fields.Selection(
         [("fixed", "Fixed price"), ("discount", "Discount")], string="Special price", default="discount",
@@ -44,6 +46,7 @@ class SalesjetFlowStep(models.Model):
     offer_valid_until = fields.Datetime(string="Valid until")
     offer_source_step_id = fields.Many2one(
         "salesjet.flow.step", string="Offer of step", ondelete="set null",
+        check_company=True,
         domain=[("action_type", "=", "offer_create")],
         help="Remove special offer: end only the offer this step created (in any flow). "
              "Leave empty to end all the contact's running special offers.")

@@ -1,13 +1,16 @@
 import ast
-import html
 import json
 import re
 
+from lxml import etree
+from lxml import html as lxml_html
 from markupsafe import Markup, escape
 
-from odoo import _, models
-from odoo.exceptions import ValidationError
+from odoo import SUPERUSER_ID, _, models
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools.rendering_tools import parse_inline_template
+
+from .salesjet_http import PermanentError
 
 # "{{ expr ||| default }}": Odoo keeps the spaces before "}}" in the default
 TRAILING_DEFAULT_SPACE = re.compile(r"(\|\|\|[^}]*?)\s+\}\}")
@@ -33,59 +36,213 @@ def inline_to_qweb(html):
     return Markup("").join(parts)
 
 
-# Names a placeholder of a user who is not a Settings administrator may not use: they reach other
-# records, other users' rights or the database (``object.env[...].sudo()``, ``object.search([])``,
-# ``user``, ``ctx``...) or change data while rendering. Scheduled steps render as the cron's user, so
-# without this a Flows administrator could run code with more rights than their own.
-UNSAFE_NAMES = {
-    "env", "sudo", "with_user", "with_env", "with_context", "with_company", "search", "search_read",
-    "search_count", "search_fetch", "name_search", "browse", "read", "read_group", "fetch", "write", "create",
-    "unlink", "copy", "update", "exists", "user", "ctx", "self", "request", "registry", "pool", "cr",
-}
+# The placeholder language of users who are not Settings administrators (README, "Placeholders").
+# Scheduled steps render as the cron's user, with more rights than a text's author: so such texts
+# may only read, never call code. Validated by allow-list on the parsed expression (``ast``): any
+# node, name, attribute or call not listed below is refused, whatever Python or Odoo adds later.
+PLACEHOLDER_ROOTS = {"object": "res.partner", "lead": "crm.lead", "company": "res.company"}
+# helpers of Odoo's rendering context (``mail.render.mixin._render_eval_context``): name -> most arguments
+PLACEHOLDER_FUNCTIONS = {"format_date": 3, "format_datetime": 4, "format_time": 4, "format_amount": 3,
+                         "format_duration": 1}
+# methods of records: name -> (model they are called on, model they return, most arguments)
+PLACEHOLDER_METHODS = {"salesjet_popular_products": ("res.partner", "product.product", 1)}
+# the attributes of QWeb templates a placeholder text may use (other t-* run code: t-set, t-foreach...)
+QWEB_ALLOWED = {"t-out", "t-esc", "t-if", "t-elif", "t-else"}
 
 
-# QWeb attributes holding an expression (the step's own HTML is sanitized; the generated t-out too)
-QWEB_ATTRIBUTE = re.compile(r'\bt-(?:out|esc|raw|if|elif|foreach|att-[\w-]+|attf-[\w-]+|set|value)\s*=\s*"([^"]*)"')
+class PlaceholderError(PermanentError, UserError):
+    """A stored text refused at render time: its job fails at once, with this message."""
 
 
-def placeholder_expressions(source):
-    """The Python expressions of a text's ``{{ ... }}`` placeholders and QWeb ``t-*`` attributes."""
-    source = str(source or "")
-    expressions = [expression for _literal, expression, _default in parse_inline_template(source) if expression]
-    expressions += [html.unescape(value) for value in QWEB_ATTRIBUTE.findall(source)]
-    return [expression.strip() for expression in expressions if expression.strip()]
+class PlaceholderRefused(Exception):
+    """A placeholder outside the language: ``args[0]`` is the offending expression."""
 
 
-def unsafe_placeholder(source):
-    """The first placeholder of ``source`` using a name of ``UNSAFE_NAMES`` or a private one, else None."""
-    for expression in placeholder_expressions(source):
+class PlaceholderChecker:
+    """Check a placeholder expression against the allow-list.
+
+    A value is a field path from ``object`` (the contact), ``lead`` (the run's lead) or
+    ``company``: each attribute must be a field of the model reached so far, a relational
+    field continues on its comodel, and a field restricted to groups is refused. Also:
+    ``event.get('key'[, default])`` / ``event['key']``, the ``extra`` names a text offers
+    (e.g. ``points``), the ``PLACEHOLDER_FUNCTIONS`` on values and constants, and the
+    ``PLACEHOLDER_METHODS`` of records with constant arguments.
+
+    :param author_env: the author's environment on save: the models a path reaches must
+        be readable by them; None at render time (the structure is checked, not the author).
+    """
+
+    def __init__(self, env, extra=(), author_env=None):
+        self.env = env
+        self.extra = set(extra)
+        self.author_env = author_env
+
+    def check(self, expression):
         try:
-            tree = ast.parse(expression, mode="eval")
-        except SyntaxError:
-            continue  # not Python: the rendering check refuses it
-        for node in ast.walk(tree):
-            name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
-            if name and (name in UNSAFE_NAMES or name.startswith("_")):
-                return expression
-    return None
+            tree = ast.parse(expression.strip(), mode="eval")
+            kind = self.value(tree.body)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            raise PlaceholderRefused(expression) from None
+        if kind[0] not in ("record", "scalar"):
+            raise PlaceholderRefused(expression)
+
+    def value(self, node):
+        """("record", model) | ("scalar", None) | ("event", None) of an allowed node, else raise."""
+        if isinstance(node, ast.Name):
+            if node.id in PLACEHOLDER_ROOTS:
+                return "record", PLACEHOLDER_ROOTS[node.id]
+            if node.id in self.extra:
+                return "scalar", None
+            if node.id == "event":
+                return "event", None
+        elif isinstance(node, ast.Attribute):
+            kind, model = self.value(node.value)
+            if kind == "record" and not node.attr.startswith("_"):
+                field = self.env[model]._fields.get(node.attr)
+                if field is not None and not field.groups:
+                    if field.relational:
+                        self.readable(field.comodel_name)
+                        return "record", field.comodel_name
+                    return "scalar", None
+        elif isinstance(node, ast.Subscript):
+            if self.is_event(node.value) and self.is_constant(node.slice, str):
+                return "scalar", None
+        elif isinstance(node, ast.Call) and not node.keywords:
+            return self.call(node)
+        raise PlaceholderRefused(ast.unparse(node))
+
+    def call(self, node):
+        func, args = node.func, node.args
+        if any(isinstance(arg, ast.Starred) for arg in args):
+            raise PlaceholderRefused(ast.unparse(node))
+        if isinstance(func, ast.Name) and func.id in PLACEHOLDER_FUNCTIONS:
+            if 1 <= len(args) <= PLACEHOLDER_FUNCTIONS[func.id]:
+                for arg in args:
+                    if not self.is_constant(arg, (str, int, float, bool, type(None))):
+                        self.value_or_raise(arg)
+                return "scalar", None
+        elif isinstance(func, ast.Attribute) and func.attr == "get" and self.is_event(func.value):
+            if 1 <= len(args) <= 2 and self.is_constant(args[0], str) and all(
+                    self.is_constant(arg, (str, int, float, bool, type(None))) for arg in args[1:]):
+                return "scalar", None
+        elif isinstance(func, ast.Attribute) and func.attr in PLACEHOLDER_METHODS:
+            on_model, result_model, most = PLACEHOLDER_METHODS[func.attr]
+            if (self.value(func.value) == ("record", on_model) and len(args) <= most
+                    and all(self.is_constant(arg, int) for arg in args)):
+                self.readable(result_model)
+                return "record", result_model
+        raise PlaceholderRefused(ast.unparse(node))
+
+    def value_or_raise(self, node):
+        if self.value(node)[0] not in ("record", "scalar"):
+            raise PlaceholderRefused(ast.unparse(node))
+
+    def readable(self, model):
+        if self.author_env is not None and not self.author_env[model].has_access("read"):
+            raise PlaceholderRefused(model)
+
+    @staticmethod
+    def is_event(node):
+        return isinstance(node, ast.Name) and node.id == "event"
+
+    @staticmethod
+    def is_constant(node, types):
+        return isinstance(node, ast.Constant) and isinstance(node.value, types) and not (
+            types is int and isinstance(node.value, bool))
 
 
-def check_placeholder_policy(env, source, where):
-    """Refuse, for users who are not Settings administrators, placeholders that reach beyond the
-    contact's, the lead's and the event's own values (see ``UNSAFE_NAMES``).
+def placeholders_refused(env, source, engine="inline_template", extra=(), author_env=None):
+    """The expressions of ``source`` outside the placeholder language (a list, empty if none).
+
+    Inline templates (subjects, SMS, notes...): the ``{{ ... }}`` placeholders. QWeb (HTML
+    bodies): every ``t-*`` attribute must be one of ``QWEB_ALLOWED`` with an allowed
+    expression; the HTML is parsed as QWeb parses it, so no quoting trick hides one.
+    """
+    source = str(source or "")
+    checker = PlaceholderChecker(env, extra, author_env)
+    refused = []
+    if engine == "qweb":
+        if "t-" not in source.lower():
+            return refused
+        try:
+            root = lxml_html.fragment_fromstring(source, create_parent="div")
+        except (etree.ParserError, ValueError):
+            return [source]
+        expressions = []
+        for element in root.iter():
+            for name, value in element.attrib.items():
+                if name.startswith("t-"):
+                    if name not in QWEB_ALLOWED:
+                        refused.append(f"{name}={value}")
+                    elif name != "t-else":
+                        expressions.append(value)
+    else:
+        if "{{" not in source:
+            return refused
+        expressions = [expression for _literal, expression, _default in parse_inline_template(source) if expression]
+    for expression in expressions:
+        try:
+            checker.check(expression)
+        except PlaceholderRefused:
+            refused.append(expression.strip())
+    return refused
+
+
+def _is_settings_admin(env):
+    # sudo() does not make a user a Settings administrator: code in a text needs the user's own right
+    return env.uid == SUPERUSER_ID or env.user.has_group("base.group_system")
+
+
+def check_placeholder_policy(env, source, where, engine="inline_template", extra=()):
+    """On save: refuse, for users who are not Settings administrators, a text outside the placeholder
+    language; for Settings administrators, approve its code expressions (``salesjet.placeholder.approval``)
+    so that the scheduler may run them.
 
     Odoo's own rule still applies on top (rendering is checked as the user in Odoo's sandbox: without
     *Template Editor* rights only plain fields such as ``object.name`` are allowed).
     """
-    if env.su or env.user.has_group("base.group_system"):
+    admin = _is_settings_admin(env)
+    refused = placeholders_refused(env, source, engine, extra, author_env=None if admin else env)
+    if not refused:
         return
-    expression = unsafe_placeholder(source)
-    if expression:
-        raise ValidationError(_(
-            "%(where)s: the placeholder “%(expression)s” is not allowed. Use the values of the contact, the "
-            "lead and the event, e.g. {{ object.name }}, {{ lead.name }}, {{ event.get('key') ||| default }}; "
-            "only Settings administrators may write code in placeholders.",
-            where=where, expression=expression))
+    if admin:
+        env["salesjet.placeholder.approval"]._approve(refused)
+        return
+    raise ValidationError(env._(
+        "%(where)s: the placeholder “%(expression)s” is not allowed. Placeholders may use fields of the "
+        "contact, the lead and the company (e.g. {{ object.name }}, {{ lead.name }}, {{ company.name }}), "
+        "the event's values ({{ event.get('key') ||| default }}) and the helpers format_date, "
+        "format_datetime, format_amount and object.salesjet_popular_products(3); only Settings "
+        "administrators may write other code.",
+        where=where, expression=refused[0]))
+
+
+def check_template_placeholders(env, templates, fields_engines, where):
+    """``check_placeholder_policy`` on the texts ``fields_engines`` ([(field name, engine)]) of
+    ``templates``, in every installed language (each is rendered for the contacts who speak it)."""
+    if not templates:
+        return
+    for lang, _name in env["res.lang"].get_installed():
+        for template in templates.sudo().with_context(lang=lang):
+            for fname, engine in fields_engines:
+                check_placeholder_policy(env, template[fname], where, engine=engine)
+
+
+def guard_placeholders(env, source, owner, engine="inline_template", extra=()):
+    """At render time, whoever renders: refuse a text with an expression outside the placeholder
+    language that no Settings administrator saved (``salesjet.placeholder.approval``). A text that
+    reached the database without the check on save (SQL, a template edited another way) is never run.
+
+    :param owner: the record the text comes from, named in the error
+    :raise PlaceholderError: the job fails at once, without retry
+    """
+    refused = placeholders_refused(env, source, engine, extra)
+    unapproved = env["salesjet.placeholder.approval"]._unapproved(refused) if refused else []
+    if unapproved:
+        raise PlaceholderError(env._(
+            "The placeholder “%(expression)s” is not allowed and a Settings administrator did not write "
+            "this text (%(record)s): it was not rendered. Save the text again with allowed placeholders.",
+            expression=unapproved[0], record=owner.sudo().display_name if owner else "?"))
 
 
 class SalesjetFlowStep(models.Model):
@@ -95,17 +252,22 @@ class SalesjetFlowStep(models.Model):
         enrollment = job.enrollment_id
         return enrollment.lead_id.id, json.dumps(enrollment.data or {}, sort_keys=True, default=str)
 
-    def _render_for_jobs(self, source, jobs, engine="inline_template", lang=None):
+    def _render_for_jobs(self, source, jobs, engine="inline_template", lang=None, owner=None):
         """Render ``source`` for each job's contact, as few times as possible.
 
-        The contact is ``object``; ``lead`` (the run's lead, maybe empty) and
-        ``event`` (the event's data, a dict) are available too, e.g.
-        ``{{ event.get('plan') ||| standard }}``. Jobs sharing a lead and
-        event data (every run of a segment launch) render in one call.
+        The contact is ``object``; ``lead`` (the run's lead, maybe empty),
+        ``company`` (the flow's company) and ``event`` (the event's data, a
+        dict) are available too, e.g. ``{{ event.get('plan') ||| standard }}``.
+        Jobs sharing a lead and event data (every run of a segment launch)
+        render in one call.
 
+        :param owner: the record ``source`` was read from (default: the step); a text
+            outside the placeholder language renders only if a Settings administrator
+            wrote it last (``guard_placeholders``), else ``PlaceholderError``.
         :return: dict {job id: rendered text}
         """
         self.ensure_one()
+        guard_placeholders(self.env, source, self if owner is None else owner, engine)
         Render = self.env["mail.render.mixin"]
         if lang:
             Render = Render.with_context(lang=lang)
@@ -118,6 +280,7 @@ class SalesjetFlowStep(models.Model):
             add_context = {
                 "lead": self.env["crm.lead"].browse(lead_id),
                 "event": json.loads(data_json),
+                "company": self._placeholder_company(),
             }
             partner_ids = list(set(group.partner_id.ids))
             rendered = Render._render_template(
@@ -128,18 +291,22 @@ class SalesjetFlowStep(models.Model):
                 result[job.id] = rendered[job.partner_id.id]
         return result
 
+    def _placeholder_company(self):
+        """The ``company`` of placeholders: the flow's company, else the current one."""
+        return self.flow_id.company_id or self.env.company
+
     def _check_renders(self, source, label, engine="inline_template"):
         """Refuse on save a text whose placeholders do not render on a sample contact."""
         if not source:
             return
         # before any rendering: the sample render below runs the placeholders
         check_placeholder_policy(self.env, source, _("Step “%(step)s”, %(label)s", step=self.display_name,
-                                                        label=label))
+                                                        label=label), engine=engine)
         sample = self.env.user.partner_id
         try:
             self.env["mail.render.mixin"]._render_template(
                 source, "res.partner", sample.ids, engine=engine,
-                add_context={"lead": self.env["crm.lead"], "event": {}},
+                add_context={"lead": self.env["crm.lead"], "event": {}, "company": self._placeholder_company()},
             )
         except Exception as e:  # noqa: BLE001 - any rendering error is the user's to fix
             raise ValidationError(_(
@@ -148,13 +315,22 @@ class SalesjetFlowStep(models.Model):
                 step=self.display_name, label=label, error=escape(str(e)),
             )) from e
 
+    def _check_template_placeholders(self, template, fields_engines, label):
+        """Refuse on save a template of the step (``mail.template``, ``sms.template``) whose texts,
+        in any installed language, go beyond the placeholder language (see ``check_placeholder_policy``)."""
+        check_template_placeholders(self.env, template, fields_engines, _(
+            "Step “%(step)s”, %(label)s “%(template)s”", step=self.display_name, label=label,
+            template=template.sudo().display_name))
+
     def _render_test(self, partner):
         """Render this step's message for ``partner`` outside any run (test sends and previews)."""
         self.ensure_one()
         Render = self.env["mail.render.mixin"].with_context(lang=partner.lang)
-        context = {"lead": self.env["crm.lead"], "event": {}}
+        context = {"lead": self.env["crm.lead"], "event": {}, "company": self._placeholder_company()}
         if self.action_type == "email":
             template = self.mail_template_id.with_context(lang=partner.lang)
+            guard_placeholders(self.env, template.subject, template)
+            guard_placeholders(self.env, template.body_html, template, "qweb")
             return {
                 "subject": Render._render_template(template.subject or "", "res.partner", partner.ids,
                                                    add_context=context)[partner.id],
@@ -163,4 +339,6 @@ class SalesjetFlowStep(models.Model):
                                                 options={"post_process": True})[partner.id],
             }
         source = self._sms_source() if self.action_type == "sms" else (self.note_body or "")
+        guard_placeholders(self.env, source, self.sms_template_id if self.action_type == "sms" and
+                           self.sms_template_id else self)
         return {"body": Render._render_template(source, "res.partner", partner.ids, add_context=context)[partner.id]}

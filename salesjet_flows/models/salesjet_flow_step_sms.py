@@ -7,6 +7,8 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.mail import TEXT_URL_REGEX
 
+from .salesjet_flow_step_render import check_template_placeholders
+
 NUMBER_SOURCES = [
     ("mobile", "Mobile"),
     ("phone", "Phone"),
@@ -63,6 +65,7 @@ class SalesjetFlowStep(models.Model):
         if self.sms_number_source == "event" and not (self.sms_number_key or "").strip():
             raise ValidationError(_("Step “%s”: say which value of the event holds the number.", self.display_name))
         self._check_renders(self._sms_source(), _("SMS text"))
+        self._check_template_placeholders(self.sms_template_id, [("body", "inline_template")], _("SMS template"))
 
     def _sms_source(self):
         return self.sms_template_id.body if self.sms_template_id else (self.sms_body or "")
@@ -133,7 +136,8 @@ class SalesjetFlowStep(models.Model):
         for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
             source = (self.sms_template_id.with_context(lang=lang or None).body if self.sms_template_id
                       else self.with_context(lang=lang or None).sms_body)
-            bodies.update(self._render_for_jobs(source or "", lang_jobs, lang=lang or None))
+            bodies.update(self._render_for_jobs(source or "", lang_jobs, lang=lang or None,
+                                                owner=self.sms_template_id or self))
         bodies = self._sms_track_links(bodies)
         sms = self.env["sms.sms"].sudo().create([{
             "number": numbers[job.id][1], "body": bodies[job.id], "partner_id": job.partner_id.id,
@@ -150,3 +154,27 @@ class SalesjetFlowStep(models.Model):
         jobs.invalidate_recordset(["res_model", "res_id", "result"])
         # the SMS queue cron sends them; wake it now rather than at its next run
         self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
+
+
+class SmsTemplate(models.Model):
+    _inherit = "sms.template"
+
+    def write(self, vals):
+        res = super().write(vals)
+        if {"body"} & set(vals):
+            self._salesjet_check_step_placeholders()
+        return res
+
+    def _update_field_translations(self, fname, translations, digest=None, source_lang=None):
+        res = super()._update_field_translations(fname, translations, digest=digest, source_lang=source_lang)
+        self._salesjet_check_step_placeholders()
+        return res
+
+    def _salesjet_check_step_placeholders(self):
+        """As for email templates (``mail.template._salesjet_check_step_placeholders``)."""
+        steps = self.env["salesjet.flow.step"].sudo().search([("sms_template_id", "in", self.ids)])
+        for template in steps.sms_template_id:
+            step = steps.filtered(lambda s: s.sms_template_id == template)[:1]
+            check_template_placeholders(self.env, template, [("body", "inline_template")], _(
+                "SMS template “%(template)s”, used by the flow step “%(step)s”",
+                template=template.display_name, step=step.display_name))

@@ -189,7 +189,8 @@ class SalesjetFlowStep(models.Model):
         Render = self.env["mail.render.mixin"]
         try:
             body = render_json(lambda text: Render._render_template(
-                text, "res.partner", sample.ids, add_context={"lead": self.env["crm.lead"], "event": {}},
+                text, "res.partner", sample.ids, add_context={"lead": self.env["crm.lead"], "event": {},
+                                                              "company": self._placeholder_company()},
             ), self.webhook_body)[sample.id]
         except Exception as e:  # noqa: BLE001 - any rendering error is the user's to fix
             raise ValidationError(_(

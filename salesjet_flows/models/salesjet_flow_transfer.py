@@ -14,6 +14,15 @@ SKIPPED_FIELDS = {
     "company_id", "user_id", "color",
 }
 
+# Secrets never leave the database through an export, nor through a version's
+# snapshot (an export too, readable by Flows users): webhook headers carry
+# bearer tokens, and the signing secret is the flow's own. An imported webhook
+# step gets its headers set again by an administrator.
+SECRET_FIELDS = {
+    ("salesjet.flow", "webhook_secret"),
+    ("salesjet.flow.step", "webhook_headers"),
+}
+
 # Child lists exported inside their parent, in order (modules add theirs with
 # ``salesjet.flow.transfer._transfer_children()``).
 CHILDREN = {
@@ -135,6 +144,8 @@ class _Exporter:
         children = self.children.get(record._name, [])
         for name, field in record._fields.items():
             if name in SKIPPED_FIELDS or name == inverse or not field.store or field.related or field.type == "binary":
+                continue
+            if (record._name, name) in SECRET_FIELDS:
                 continue
             if field.type == "one2many":
                 if name in children:
@@ -264,8 +275,8 @@ class _Importer:
         vals = {}
         for name, value in data.items():
             field = Model._fields.get(name)
-            if field is None or name in SKIPPED_FIELDS or field.type == "one2many":
-                continue  # a field of a module this database lacks, or a child list handled by run()
+            if field is None or name in SKIPPED_FIELDS or field.type == "one2many" or (model, name) in SECRET_FIELDS:
+                continue  # a field of a module this database lacks, a child list handled by run(), a secret
             if field.type == "many2one":
                 vals[name] = self.resolve(value, field.comodel_name)
             elif field.type == "many2many":

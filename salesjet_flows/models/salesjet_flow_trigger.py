@@ -13,6 +13,7 @@ TRIGGER_TYPES = [
 
 class SalesjetFlowTrigger(models.Model):
     _name = "salesjet.flow.trigger"
+    _check_company_auto = True
     _inherit = ["salesjet.engine.cache.mixin"]
     _description = "Flow Trigger"
     _order = "flow_id, sequence, id"

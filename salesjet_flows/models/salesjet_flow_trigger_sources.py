@@ -21,6 +21,7 @@ class SalesjetFlowTrigger(models.Model):
     )
     funnel_id = fields.Many2one(
         "salesjet.funnel", string="Funnel", ondelete="restrict",
+        check_company=True,
         help="Fire for any page of this funnel instead of one page.",
     )
     popup_enabled = fields.Boolean(
@@ -37,11 +38,13 @@ class SalesjetFlowTrigger(models.Model):
     # files
     download_id = fields.Many2one(
         "salesjet.download", string="File", ondelete="restrict",
+        check_company=True,
         help="Only downloads of this tracked file; empty: any tracked file.",
     )
     # emails
     mail_step_id = fields.Many2one(
         "salesjet.flow.step", string="Email of step", ondelete="cascade", domain=[("action_type", "=", "email")],
+        check_company=True,
         help="Only the email sent by this step (of any flow). Empty: any tracked email, or the template's.",
     )
     mail_template_id = fields.Many2one(
@@ -51,6 +54,7 @@ class SalesjetFlowTrigger(models.Model):
     # Facebook
     facebook_form_id = fields.Many2one(
         "salesjet.facebook.form", string="Facebook lead form", ondelete="restrict",
+        check_company=True,
         help="Only leads of this page and form; empty: leads of any configured form.",
     )
     # mailing lists

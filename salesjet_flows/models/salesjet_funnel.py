@@ -42,6 +42,7 @@ class SalesjetFunnelPage(models.Model):
     _order = "funnel_id, sequence, id"
 
     funnel_id = fields.Many2one("salesjet.funnel", string="Funnel", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="funnel_id.company_id", store=True, index=True)
     sequence = fields.Integer(default=10)
     page_id = fields.Many2one("website.page", string="Website page", ondelete="cascade",
                               help="A page of the website; its address fills the path.")

@@ -30,9 +30,12 @@ from . import test_hostile_input
 from . import test_consent
 from . import test_access
 from . import test_templates_sandbox
+from . import test_placeholders
 from . import test_split
 from . import test_caps
 from . import test_safe_edits
 from . import test_beyond_ui
 from . import test_cron_contract
 from . import test_production_prefork
+from . import test_rights
+from . import test_public_routes_fuzz

@@ -44,16 +44,18 @@ class SalesjetHttpCase(HttpCase, SalesjetCase):
 class FakeHttpServer:
     """An HTTP server on 127.0.0.1 (port 0) in a thread, standing for an outside service.
 
-    ``routes`` maps a path to ``(status, json body)``; requests are recorded in ``calls``.
+    ``routes`` maps a path to ``(status, json body)``; requests are recorded in ``calls`` (their paths with
+    query) and ``headers`` (their headers).
     """
 
     def __init__(self):
-        self.routes, self.calls = {}, []
+        self.routes, self.calls, self.headers = {}, [], []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 fake.calls.append(self.path)
+                fake.headers.append(dict(self.headers))
                 status, body = fake.routes.get(self.path.split("?", 1)[0], (404, {"error": "unknown"}))
                 data = json.dumps(body).encode()
                 self.send_response(status)

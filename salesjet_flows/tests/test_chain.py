@@ -2,8 +2,9 @@ import re
 from datetime import timedelta
 from urllib.parse import urlparse
 
+from odoo import http
 from odoo.exceptions import ValidationError
-from odoo.tests import HttpCase
+from odoo.tests import HttpCase, new_test_user
 from odoo.addons.mail.tests.common import MockEmail
 from odoo.addons.sms.tests.common import SMSCase
 
@@ -161,7 +162,14 @@ class TestChainSegmentStep(SalesjetCase):
             self.env["salesjet.flow.step"].create({"flow_id": flow.id, "action_type": "segment_add"})
 
 
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
 class TestChainAnswers(ChainCase, HttpCase):
+
+    def setUp(self):
+        super().setUp()
+        self.authenticate(None, None)  # an anonymous visitor's session, as a client opening the link has
 
     def send_care_tips(self, partner):
         with self.at(T0):
@@ -171,24 +179,92 @@ class TestChainAnswers(ChainCase, HttpCase):
             self.run_scheduler()
         return self.answer_links(self.chain_mails(partner)[1])
 
+    def answers(self, partner):
+        return self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)])
+
+    def answer(self, path):
+        """What a client does: open the link (the answer page), then press its button (a POST)."""
+        page = self.url_open(path)
+        self.assertEqual(page.status_code, 200, page.text[:300])
+        csrf = CSRF_INPUT.search(page.text)
+        self.assertTrue(csrf, "the page's form carries the session's CSRF token")
+        return self.url_open(path, data={"csrf_token": csrf.group(1)})
+
     def test_a_button_click_is_recorded_once_and_applies_its_segment(self):
         partner = self.make_partners(1)
         _shop, tips, no_thanks = self.send_care_tips(partner)
-        response = self.url_open(tips)
+        response = self.answer(tips)
         self.assertEqual(response.status_code, 200)
         self.assertIn("Great, tips are coming!", response.text)
-        answers = self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)])
+        answers = self.answers(partner)
         self.assertEqual(answers.button_id.label, "More tips please")
         self.assertEqual(answers.message_id, self.msg_care)
         self.assertTags(partner, present=self.fish_lovers)
-        # a second click, even on another button, changes nothing
+        # another button, opened or sent, changes nothing
         partner.category_id = [(3, self.fish_lovers.id)]
-        response = self.url_open(no_thanks)
+        page = self.url_open(no_thanks)
+        self.assertIn("already recorded", page.text)
+        self.assertIn("Great, tips are coming!", page.text, "the recorded answer's reply is shown")
+        self.assertNotIn("<form", page.text, "nothing left to send")
+        csrf = http.Request.csrf_token(self)
+        response = self.url_open(no_thanks, data={"csrf_token": csrf})
         self.assertEqual(response.status_code, 200)
         self.assertIn("already recorded", response.text)
-        self.assertIn("Great, tips are coming!", response.text, "the recorded answer's reply is shown")
-        self.assertEqual(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]), answers)
+        self.assertIn("Great, tips are coming!", response.text)
+        self.assertEqual(self.answers(partner), answers)
         self.assertTags(partner, absent=self.fish_lovers)
+
+    def test_opening_an_answer_link_records_nothing_until_the_client_presses_the_button(self):
+        partner = self.make_partners(1)
+        _shop, tips, _no_thanks = self.send_care_tips(partner)
+        # what a mail scanner or a link preview does: HEAD, GET, GET again
+        self.assertEqual(self.opener.head(self.base_url() + tips, timeout=30).status_code, 200)
+        page = self.url_open(tips)
+        self.url_open(tips)
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("More tips please", page.text, "the page shows the button's label")
+        self.assertIn('<form method="post"', page.text)
+        self.assertFalse(self.answers(partner), "following the link answers nothing")
+        self.assertTags(partner, absent=self.fish_lovers)
+        response = self.url_open(tips, data={"csrf_token": CSRF_INPUT.search(page.text).group(1)})
+        self.assertIn("Great, tips are coming!", response.text)
+        self.assertEqual(self.answers(partner).button_id.label, "More tips please")
+
+    def test_the_answer_page_shows_the_label_in_the_clients_language(self):
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.msg_care.button_ids.filtered(lambda b: b.kind == "segment").with_context(lang="es_ES").write(
+            {"label": "Más consejos, por favor", "reply_text": "¡Genial, llegan consejos!"})
+        partner = self.make_partners(1)
+        partner.lang = "es_ES"
+        tips = self.send_care_tips(partner)[1]
+        page = self.url_open(tips)
+        self.assertIn("Más consejos, por favor", page.text)
+        self.assertIn("¡Genial, llegan consejos!", self.answer(tips).text)
+
+    def test_an_answer_sent_without_the_pages_csrf_token_is_refused_and_records_nothing(self):
+        partner = self.make_partners(1)
+        tips = self.send_care_tips(partner)[1]
+        self.url_open(tips)  # the visitor's session
+        for label, data in (("no token", {"answer": "1"}), ("a wrong token", {"csrf_token": "0" * 40 + "o9999999999"}),
+                            ("a non-ASCII token", {"csrf_token": "éo9999999999"}), ("a token of another session",
+                             {"csrf_token": "5ac1f0e5b3c5c3b0d1e0f0a0b0c0d0e0f0a0b0c0o1999999999"})):
+            with self.subTest(label):
+                response = self.url_open(tips, data=data)
+                self.assertEqual(response.status_code, 400, response.text[:300])
+                self.assertLess(len(response.text), 200, "a short message, not a traceback")
+        self.assertFalse(self.answers(partner))
+        self.assertTags(partner, absent=self.fish_lovers)
+
+    def test_a_logged_in_user_answers_through_the_page_too(self):
+        user = new_test_user(self.env, login="sj_chain_reader", groups="base.group_portal")
+        partner = self.make_partners(1)
+        tips = self.send_care_tips(partner)[1]
+        self.authenticate(user.login, user.login)
+        self.assertEqual(self.url_open(tips, data={"answer": "1"}).status_code, 400, "csrf is checked for users too")
+        self.assertFalse(self.answers(partner))
+        response = self.answer(tips)
+        self.assertIn("Great, tips are coming!", response.text)
+        self.assertEqual(self.answers(partner).button_id.label, "More tips please")
 
     def test_a_link_button_opens_the_shop_without_using_up_the_answer(self):
         partner = self.make_partners(1)
@@ -196,9 +272,9 @@ class TestChainAnswers(ChainCase, HttpCase):
         response = self.url_open(shop, allow_redirects=False)
         self.assertIn(response.status_code, (302, 303))
         self.assertEqual(response.headers["Location"], "https://petshop.example.com/aquarium")
-        self.assertFalse(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]))
-        self.assertEqual(self.url_open(tips).status_code, 200)
-        self.assertEqual(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]).button_id.label,
+        self.assertFalse(self.answers(partner))
+        self.assertEqual(self.answer(tips).status_code, 200)
+        self.assertEqual(self.answers(partner).button_id.label,
                          "More tips please", "the client can still answer after visiting the shop")
 
     def test_forged_or_garbled_tokens_are_refused_and_store_nothing(self):
@@ -207,11 +283,17 @@ class TestChainAnswers(ChainCase, HttpCase):
         enrollment_id, message_id, button_id, signature = tips.rsplit("/", 1)[1].split(".")
         forged_signature = f"/salesjet/chain/answer/{enrollment_id}.{message_id}.{button_id}.{'0' * 32}"
         other_button = f"/salesjet/chain/answer/{enrollment_id}.{message_id}.{int(button_id) + 1}.{signature}"
-        for path, status in ((forged_signature, 403), (other_button, 403),
+        arabic_digits = "".join(chr(0x0660 + int(d)) for d in enrollment_id)
+        non_ascii_digit = f"/salesjet/chain/answer/{arabic_digits}.{message_id}.{button_id}.{signature}"
+        self.url_open(tips)
+        csrf = http.Request.csrf_token(self)
+        for path, status in ((forged_signature, 403), (other_button, 403), (non_ascii_digit, 400),
                              ("/salesjet/chain/answer/garbage", 400),
                              ("/salesjet/chain/answer/" + "1." * 200 + "x", 400)):
-            response = self.url_open(path)
-            self.assertEqual(response.status_code, status, path)
-            self.assertLess(len(response.text), 200, "a short message, not a traceback")
-        self.assertFalse(self.env["salesjet.chain.answer"].search([("partner_id", "=", partner.id)]))
+            for method in ("GET", "POST"):
+                with self.subTest(path=path[-40:], method=method):
+                    response = self.url_open(path, data={"csrf_token": csrf} if method == "POST" else None)
+                    self.assertEqual(response.status_code, status, response.text[:300])
+                    self.assertLess(len(response.text), 200, "a short message, not a traceback")
+        self.assertFalse(self.answers(partner))
         self.assertTags(partner, absent=self.fish_lovers)

@@ -15,7 +15,7 @@ class TestSecurity(SalesjetCase):
         cls.manager = new_test_user(cls.env, "sj_manager", groups="base.group_user,salesjet_flows.group_salesjet_manager")
         cls.stranger = new_test_user(cls.env, "sj_stranger", groups="base.group_user")
 
-    def test_flows_user_can_read_and_launch_but_not_change_a_flow(self):
+    def test_flows_user_can_read_but_not_change_or_launch_a_flow(self):
         flow = self.flow.with_user(self.user)
         self.assertEqual(flow.name, "Test flow")
         self.assertTrue(flow.step_ids.summary)
@@ -28,9 +28,13 @@ class TestSecurity(SalesjetCase):
         with self.assertRaises(AccessError):
             flow.unlink()
         partner = self.make_partners(1, city="Securityville")
-        wizard = self.env["salesjet.flow.launch"].with_user(self.user).create(
-            {"flow_id": flow.id, "trigger_id": flow.trigger_ids.id})
-        wizard.action_launch()
+        with self.assertRaises(AccessError):
+            self.env["salesjet.flow.launch"].with_user(self.user).create(
+                {"flow_id": flow.id, "trigger_id": flow.trigger_ids.id}).action_launch()
+        self.assertFalse(self.flow.enrollment_ids)
+        # launching is for Flows administrators
+        self.env["salesjet.flow.launch"].with_user(self.manager).create(
+            {"flow_id": flow.id, "trigger_id": flow.trigger_ids.id}).action_launch()
         self.assertEqual(self.flow.enrollment_ids.partner_id, partner)
         self.assertEqual(len(flow.enrollment_ids), 1, "the user sees the runs")
 

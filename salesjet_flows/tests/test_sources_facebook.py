@@ -38,6 +38,7 @@ class TestFacebookLeadAds(SalesjetHttpCase):
         super().setUp()
         self.graph.routes.clear()
         self.graph.calls.clear()
+        self.graph.headers.clear()
 
     def graph_lead(self, leadgen_id, email="fb.lead@example.com", status=200):
         self.graph.routes[f"/v19.0/{leadgen_id}"] = (status, {"id": leadgen_id, "field_data": [
@@ -72,7 +73,8 @@ class TestFacebookLeadAds(SalesjetHttpCase):
         response = self.notify("5550001")
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(response.json(), {"received": 1, "ignored": 0})
-        self.assertEqual(self.graph.calls, ["/v19.0/5550001?access_token=page-token"])
+        self.assertEqual(self.graph.calls, ["/v19.0/5550001"], "the page token is not in the URL")
+        self.assertEqual(self.graph.headers[0]["Authorization"], "Bearer page-token")
         event = self.events("facebook_lead")
         self.assertEqual(event.external_id, "facebook:5550001")
         self.assertEqual(event.state, "done")
@@ -135,3 +137,27 @@ class TestFacebookLeadAds(SalesjetHttpCase):
             "name": "Flow manager", "login": "sj_fb_manager",
             "groups_id": [(6, 0, [self.env.ref("salesjet_flows.group_salesjet_manager").id])]})
         self.assertNotIn("access_token", self.form.with_user(manager).fields_get())
+
+    def test_page_token_travels_in_a_header_and_never_reaches_the_event_error(self):
+        self.graph.routes["/v19.0/5550007"] = (
+            400, {"error": {"message": "Invalid token page-token for this lead"}})  # a Graph that quotes it
+        self.notify("5550007")
+        event = self.events("facebook_lead")
+        self.assertEqual(event.state, "failed")
+        self.assertEqual(self.graph.calls, ["/v19.0/5550007"])
+        self.assertEqual(self.graph.headers[0]["Authorization"], "Bearer page-token")
+        self.assertIn("[redacted]", event.error)
+        self.assertNotIn("page-token", event.error)
+
+    def test_a_connection_error_does_not_copy_the_page_token_into_the_event_error(self):
+        # nothing listens on the discard port: requests' error quotes the whole URL it tried
+        self.env["ir.config_parameter"].sudo().set_param("salesjet_flows.facebook_graph_url", "http://127.0.0.1:9")
+        self.notify("5550008")
+        event = self.events("facebook_lead")
+        self.assertEqual(event.state, "failed")
+        self.assertIn("5550008", event.error, "the error still says which lead failed")
+        self.assertNotIn("page-token", event.error)
+        user = self.env["res.users"].create({
+            "name": "Flows reader", "login": "sj_fb_reader",
+            "groups_id": [(6, 0, [self.env.ref("salesjet_flows.group_salesjet_user").id])]})
+        self.assertNotIn("page-token", event.with_user(user).read(["error"])[0]["error"])

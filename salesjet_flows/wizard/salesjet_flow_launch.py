@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 
 class SalesjetFlowLaunch(models.TransientModel):
@@ -20,14 +20,26 @@ class SalesjetFlowLaunch(models.TransientModel):
                 wizard.trigger_id._get_partner_domain()) if wizard.trigger_id else 0
 
     def action_launch(self):
+        """Enrol the contacts of the chosen segment trigger of the flow.
+
+        For Flows administrators, with one of the flow's own "manual launch for a segment" triggers:
+        any other trigger (an API trigger has no segment, so it matched every contact of the company)
+        or another flow's trigger is refused.
+        """
         self.ensure_one()
-        if not self.env.user.has_group("salesjet_flows.group_salesjet_user"):
-            raise UserError(_("Only Flows users can launch a flow."))
+        if not self.env.su and not self.env.user.has_group("salesjet_flows.group_salesjet_manager"):
+            raise AccessError(_("Only Flows administrators can launch a flow for a segment."))
+        # the user's rights, company rules included, decide which flows and triggers they may name
+        self.flow_id.check_access("write")
+        self.trigger_id.check_access("read")
+        if self.trigger_id.flow_id != self.flow_id or self.trigger_id.trigger_type != "segment":
+            raise UserError(_("Launch the flow “%s” with one of its own “Manual launch for a segment” triggers.",
+                              self.flow_id.name))
         if not self.flow_id.active:
             raise UserError(_("The flow “%s” is archived: restore it before launching it.", self.flow_id.name))
         if not self.flow_id.step_ids:
             raise UserError(_("The flow “%s” has no steps yet: add at least one.", self.flow_id.name))
-        # Users may launch but not write flows: the enrolment itself runs as superuser.
+        # the enrolment writes runs and jobs with SQL, as superuser, once the rights are checked above
         count = self.flow_id.sudo()._launch_segment(self.trigger_id.sudo())
         return {
             "type": "ir.actions.client",

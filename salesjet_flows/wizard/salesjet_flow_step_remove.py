@@ -36,6 +36,7 @@ class SalesjetFlowStepRemove(models.TransientModel):
 
     def action_confirm(self):
         self.ensure_one()
+        self.step_id.check_access("write")  # waiting jobs and runs are rewritten with SQL
         flow = self.step_id.flow_id
         self.step_id._remove_with_waiting(self.mode, archive=self.operation == "archive")
         return {

@@ -8,6 +8,7 @@ class SalesjetChainMessage(models.Model):
 
     loyalty_program_id = fields.Many2one(
         "loyalty.program", string="Loyalty programme", ondelete="restrict",
+        check_company=True,
         domain=[("program_type", "=", "loyalty")],
         help="The programme whose card receives this message's points.")
     loyalty_validity_days = fields.Integer(

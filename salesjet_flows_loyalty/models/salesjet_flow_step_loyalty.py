@@ -7,7 +7,7 @@ from odoo.tools import SQL
 
 from odoo.addons.salesjet_flows.models.salesjet_flow_step_render import check_placeholder_policy
 
-from .salesjet_loyalty_accrual import INTERNAL, format_points
+from .salesjet_loyalty_accrual import INTERNAL, NOTICE_NAMES, format_points
 
 
 class SalesjetFlowStep(models.Model):
@@ -18,6 +18,7 @@ class SalesjetFlowStep(models.Model):
                                    ondelete={"loyalty_accrue": "cascade"})
     loyalty_program_id = fields.Many2one(
         "loyalty.program", string="Loyalty programme", ondelete="restrict",
+        check_company=True,
         domain=[("program_type", "=", "loyalty")],
         help="The loyalty programme whose card receives the points; a card is created for contacts who have none.")
     loyalty_points = fields.Float(string="Points", default=100)
@@ -68,11 +69,12 @@ class SalesjetFlowStep(models.Model):
         if not (source or "").strip():
             return
         check_placeholder_policy(self.env, source, _("Step “%(step)s”, %(label)s", step=self.display_name,
-                                                        label=label))
+                                                        label=label), extra=NOTICE_NAMES)
         try:
             self.env["mail.render.mixin"]._render_template(
                 source, "res.partner", self.env.user.partner_id.ids,
-                add_context={"points": "10", "expiry": "2026-12-31", "lead": self.env["crm.lead"], "event": {}})
+                add_context={"points": "10", "expiry": "2026-12-31", "lead": self.env["crm.lead"], "event": {},
+                             "company": self._placeholder_company()})
         except Exception as e:  # noqa: BLE001 - any rendering error is the user's to fix
             raise ValidationError(_(
                 "Step “%(step)s”: the %(label)s does not render: %(error)s. Placeholders: {{ object.name }}, "

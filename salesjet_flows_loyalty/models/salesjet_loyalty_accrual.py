@@ -3,6 +3,7 @@ import logging
 from odoo import _, api, fields, models
 from odoo.tools import SQL, email_normalize, plaintext2html
 
+from odoo.addons.salesjet_flows.models.salesjet_flow_step_render import PlaceholderError, guard_placeholders
 from odoo.addons.salesjet_flows.models.salesjet_flow_step_sms import to_e164
 
 _logger = logging.getLogger(__name__)
@@ -16,6 +17,8 @@ ACCRUAL_STATES = [
 EXPIRY_BATCH_SIZE = 500
 # context key: loyalty.history lines written by this module (accruals, expiries)
 INTERNAL = "salesjet_loyalty_internal"
+# the names expiry notices offer to their placeholders, besides the contact's fields
+NOTICE_NAMES = ("points", "expiry")
 
 
 def format_points(points):
@@ -232,10 +235,16 @@ class SalesjetLoyaltyAccrual(models.Model):
         for (step, points, expiry, lang), group in groups.items():
             source = (step.with_context(lang=lang or None).loyalty_notice_before_text if which == "before"
                       else step.with_context(lang=lang or None).loyalty_notice_expired_text)
+            try:
+                guard_placeholders(self.env, source, step, extra=NOTICE_NAMES)
+            except PlaceholderError as e:
+                # a text that bypassed the check on save is never run: its notices are not sent
+                _logger.warning("Expiry notices of step %s not sent: %s", step.id, e)
+                continue
             texts = Render.with_context(lang=lang or None)._render_template(
                 source, "res.partner", list(set(group.partner_id.ids)),
                 add_context={"points": format_points(points), "expiry": fields.Date.to_string(expiry),
-                             "lead": self.env["crm.lead"], "event": {}},
+                             "lead": self.env["crm.lead"], "event": {}, "company": step._placeholder_company()},
             )
             subject = (_("Your %(points)s bonus points expire on %(date)s", points=format_points(points),
                          date=fields.Date.to_string(expiry)) if which == "before"

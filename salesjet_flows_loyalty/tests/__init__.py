@@ -1,2 +1,3 @@
 from . import test_loyalty_scenarios
 from . import test_consent_loyalty
+from . import test_rights_loyalty

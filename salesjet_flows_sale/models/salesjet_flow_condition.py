@@ -10,6 +10,7 @@ class SalesjetFlowCondition(models.Model):
     ], ondelete={"purchased_product": "cascade"})
     product_tmpl_ids = fields.Many2many(
         "product.template", "salesjet_flow_condition_product_template_rel", "condition_id", "product_tmpl_id",
+        check_company=True,
         ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
         string="Purchased products", help="At least one of these products (any variant). Leave products and categories "
                                 "empty for any product.",

@@ -31,6 +31,7 @@ class SalesjetFlowTrigger(models.Model):
     )
     product_tmpl_ids = fields.Many2many(
         "product.template", "salesjet_flow_trigger_product_template_rel", "trigger_id", "product_tmpl_id",
+        check_company=True,
         ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
         string="Products", help="The order holds at least one of these products (any variant).",
     )
