@@ -11,11 +11,16 @@ Every figure is wall time measured around real code paths, committed to PostgreS
 4. peak RSS of this process;
 5. one versus two worker processes on the same kind of due jobs, and duplicate executions;
 6. references on M contacts: Odoo's mass mailing queuing the same email, and OCA's
-   ``automation_oca`` running the equivalent email-then-tag automation.
+   ``automation_oca`` running the equivalent email-then-tag automation;
+7. production: the same add-tag and email steps on fresh backlogs, drained in this process
+   through ``ir.cron._process_job`` and then only by the cron workers of real ``odoo-bin``
+   servers in prefork mode (one, then two servers, each ``--workers=1 --max-cron-threads=1``,
+   Odoo's default limits), with their limit lines, duplicates and jobs not done.
 """
 import argparse
 import multiprocessing
 import os
+import re
 import resource
 import statistics
 import sys
@@ -38,12 +43,14 @@ def log(*args):
 
 
 class Bench:
-    def __init__(self, dbname, contacts, ref_contacts, events, worker_jobs):
+    def __init__(self, dbname, contacts, ref_contacts, events, worker_jobs, prod_contacts=0, prod_emails=0):
         self.dbname = dbname
         self.n = contacts
         self.m = ref_contacts
         self.n_events = events
         self.worker_jobs = worker_jobs
+        self.prod_contacts = prod_contacts
+        self.prod_emails = prod_emails
         self.registry = Registry(dbname)
         self.rows = []
 
@@ -330,11 +337,177 @@ class Bench:
                 if step_type == "mail":
                     self.oca_email_rate = rate
 
+    # -- 7. production: prefork cron workers -------------------------------------------
+
+    def bench_production(self):
+        """The add-tag and email steps on fresh backlogs: in this process, then only through the cron
+        workers of one and of two real ``odoo-bin`` servers (prefork, Odoo's default limits).
+
+        The in-process figure is measured here, on a backlog of the same size, through the same path
+        (``ir.cron._process_job`` on the scheduler's lane, call after call), so that the ratio compares
+        like with like. Every other scheduled action is switched off meanwhile (nothing is sent out)
+        and switched back on afterwards.
+        """
+        harness = prefork_harness()
+        # the servers' processes are children of this one: keep the largest worker of the earlier parts apart
+        self.children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        with self.registry.cursor() as cr:
+            self.lane_ids = self.env(cr)["salesjet.flow.job"]._scheduler_lanes().ids
+            paused = harness.pause_other_crons(cr, self.lane_ids)
+        servers = []
+        self.prod = {}
+        sizes = (("tag", self.prod_contacts), ("email", self.prod_emails))
+        try:
+            self.warm_up()
+            for kind, count in sizes:
+                backlog = self.prepare_backlog(kind, count, f"prodin{kind}")
+                self.record_production(kind, "in-process", backlog, self.drain_in_process(backlog), [])
+            for n_servers in (1, 2):
+                while len(servers) < n_servers:
+                    server = harness.OdooServer(self.dbname, "--workers=1", "--max-cron-threads=1",
+                                        name=f"bench-{len(servers) + 1}")
+                    servers.append(server)
+                    server.wait_for(r"WorkerCron \(\d+\) alive", 120)
+                self.warm_up(servers)
+                for kind, count in sizes:
+                    backlog = self.prepare_backlog(kind, count, f"prod{n_servers}{kind}")
+                    marks = [len(server.log()) for server in servers]
+                    started = self.release(backlog, trigger=True)
+                    seconds = self.wait_done(backlog, started, timeout=max(300, count / 20))
+                    logs = [server.log()[mark:] for server, mark in zip(servers, marks)]
+                    self.record_production(kind, f"prefork {n_servers} server{'s' if n_servers > 1 else ''}",
+                                           backlog, seconds, logs)
+        finally:
+            # the logs are kept when a limit or an error line is in them
+            keep_logs = any(result["limits"] for result in self.prod.values())
+            for server in servers:
+                server.stop()
+                if keep_logs or os.environ.get("KEEP_LOGS") == "1":
+                    log(f"  log of {server.name} kept: {server.logfile}")
+                else:
+                    server.cleanup()
+            with self.registry.cursor() as cr:
+                harness.restore_crons(cr, paused, self.lane_ids)
+
+    def drain_in_process(self, backlog):
+        """Release the backlog and drain it with :meth:`drain_with_cron` in one process, at the priority
+        Odoo gives its cron workers (``WorkerCron.start`` runs ``os.nice(10)``): on a shared machine the
+        ratio then compares the code paths, not the scheduling priorities. Return the seconds."""
+        odoo.sql_db.close_all()
+        ctx = multiprocessing.get_context("fork")
+        receiver, sender = ctx.Pipe(duplex=False)
+        # forked from this warmed-up process: same registry, same caches
+        proc = ctx.Process(target=_drain_niced, args=(self, backlog, sender))
+        proc.start()
+        seconds = receiver.recv()
+        proc.join()
+        return seconds
+
+    def prepare_backlog(self, kind, count, marker):
+        """A new one-step flow (add tag or email) with ``count`` new contacts enrolled: their jobs wait
+        (the step has a delay) until :meth:`release` makes them due."""
+        ids = self.create_contacts(count, marker)
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            if kind == "tag":
+                tag = env["res.partner.category"].create({"name": f"Bench {marker}"})
+                step = {"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]}
+            else:
+                tag = env["res.partner.category"]
+                step = {"action_type": "email", **self.email_step_values(env)}
+            step.update(timing="delay", delay_value=1, delay_unit="days")
+            flow = self.make_flow(env, f"Bench {marker}", [step], domain=[("ref", "=", marker)])
+            flow._enroll(ids)
+        return {"kind": kind, "flow_id": flow.id, "partner_ids": ids, "tag_id": tag.id}
+
+    def release(self, backlog, trigger=False):
+        """Make the backlog's jobs due, and with ``trigger`` wake the lanes (``ir.cron._trigger``, committed
+        with them, as a new due job does); return the start time."""
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("UPDATE salesjet_flow_job SET scheduled_date = %s WHERE flow_id = %s AND state = 'pending'",
+                           odoo.fields.Datetime.now() - timedelta(seconds=1), backlog["flow_id"]))
+            if trigger:
+                self.trigger_lanes(cr)
+            started = time.perf_counter()
+        return started
+
+    def trigger_lanes(self, cr):
+        for lane in self.env(cr)["ir.cron"].browse(self.lane_ids):
+            lane._trigger()
+
+    def warm_up(self, servers=()):
+        """Run small backlogs of both steps before anything is timed, in this process or through every
+        server's cron worker: the worker loads the registry on its first job, and the first batches of
+        a process pay for its caches (templates, fields, queries)."""
+        for round_ in range(5):
+            backlogs = [self.prepare_backlog(kind, count, f"warm{len(servers)}{round_}{kind}")
+                        for kind, count in (("tag", 500), ("email", 100))]
+            for backlog in backlogs:
+                self.release(backlog, trigger=bool(servers))
+                if servers:
+                    self.wait_done(backlog, time.perf_counter(), timeout=180)
+                else:
+                    self.drain_with_cron([backlog["flow_id"]])
+            # with two servers, a round may have run on one worker only
+            if all(re.search(r"\) processed [1-9]\d* records", server.log()) for server in servers):
+                return
+        raise RuntimeError(f"a cron worker never ran a lane: {[server.logfile for server in servers]}")
+
+    def wait_done(self, backlog, started, timeout):
+        """Poll the job table until no job of the backlog is left to run; return the seconds since ``started``."""
+        while True:
+            with self.registry.cursor() as cr:
+                cr.execute(SQL("SELECT count(*) FROM salesjet_flow_job WHERE flow_id = %s AND state = 'pending'",
+                               backlog["flow_id"]))
+                if not cr.fetchone()[0]:
+                    return time.perf_counter() - started
+            if time.perf_counter() - started > timeout:
+                log(f"  not drained after {timeout:.0f}s")
+                return time.perf_counter() - started
+            time.sleep(0.2)
+
+    def record_production(self, kind, how, backlog, seconds, logs):
+        """One row: the drain's rate, with its limit lines, duplicates and jobs not done."""
+        ids = backlog["partner_ids"]
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("SELECT count(*), count(*) FILTER (WHERE state = 'done'), "
+                           "count(*) FILTER (WHERE attempts > 1) FROM salesjet_flow_job WHERE flow_id = %s",
+                           backlog["flow_id"]))
+            total, done, repeated = cr.fetchone()
+            if kind == "tag":
+                cr.execute(SQL("SELECT count(*) FROM res_partner_res_partner_category_rel "
+                               "WHERE category_id = %s AND partner_id = ANY(%s)", backlog["tag_id"], ids))
+                effects = cr.fetchone()[0]
+                extra_effects = 0
+            else:
+                cr.execute(SQL("SELECT count(*), count(DISTINCT res_id) FROM mailing_trace "
+                               "WHERE model = 'res.partner' AND res_id = ANY(%s)", ids))
+                traces, effects = cr.fetchone()
+                extra_effects = traces - effects
+        limits = [line for text in logs for line in text.splitlines() if prefork_harness().LIMIT_LINES.search(line)]
+        calls = [int(n) for text in logs for n in re.findall(r"\) processed (\d+) records, \d+ records remaining", text)]
+        result = {"seconds": seconds, "rate": done / seconds if seconds else 0, "limits": len(limits),
+                  "duplicates": repeated + extra_effects, "not_done": total - done + (len(ids) - effects)}
+        self.prod[kind, how] = result
+        for line in limits[:5]:
+            log(f"    {line}")
+        extra = f"timeouts/errors {len(limits)}, duplicates {result['duplicates']}, not done {result['not_done']}"
+        if calls:
+            extra += f"; {len(calls)} calls, {sum(calls) / len(calls):.0f} jobs per call"
+        inprocess = self.prod.get((kind, "in-process"))
+        if how != "in-process" and inprocess:
+            extra = f"{result['rate'] / inprocess['rate']:.0%} of in-process; " + extra
+        letter = "abcdef"[len(self.prod) - 1] if len(self.prod) <= 6 else "x"
+        label = "add-tag" if kind == "tag" else "email"
+        self.row(f"7{letter}. {label}, {how}", done, seconds, "jobs", extra=extra)
+
     # -- report ------------------------------------------------------------------------
 
     def report(self):
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        children = getattr(self, "children_rss", None)
+        if children is None:
+            children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print()
         print(f"SalesJet Flows benchmark — N = {self.n} contacts, references on M = {self.m}, "
               f"{os.cpu_count()} CPUs")
@@ -344,7 +517,8 @@ class Bench:
         for what, count, seconds, rate, unit, _ref, extra in self.rows:
             print(f"| {what:<36} | {count:>8} | {seconds:>8.2f} | {rate:>11,.0f} | {unit} {extra}")
         print()
-        print(f"peak RSS: {rss:.0f} MB (this process), {children:.0f} MB (largest worker process)")
+        workers = f", {children:.0f} MB (largest worker process)" if children else ""
+        print(f"peak RSS: {rss:.0f} MB (this process){workers}")
         if getattr(self, "mass_rate", None) and getattr(self, "email_rate", None):
             print(f"email step vs mass mailing, time per email: {self.mass_rate / self.email_rate:.2f} "
                   f"(<= 1.0 means at least as fast)")
@@ -352,6 +526,13 @@ class Bench:
             print(f"email step vs automation_oca: {self.email_rate / self.oca_email_rate:.1f}x faster")
         if getattr(self, "speedup", None):
             print(f"two workers vs one: {self.speedup:.2f}x, duplicate executions: {self.duplicates}")
+        for kind, label in (("tag", "add-tag"), ("email", "email")):
+            figures = getattr(self, "prod", {})
+            inprocess, one, two = (figures.get((kind, how)) for how in
+                                   ("in-process", "prefork 1 server", "prefork 2 servers"))
+            if inprocess and one and two:
+                print(f"{label} step: prefork 1 server / in-process {one['rate'] / inprocess['rate']:.2f}, "
+                      f"2 servers / 1 server {two['rate'] / one['rate']:.2f}")
         if getattr(self, "dispatch_median", None):
             print(f"event dispatch: median {self.dispatch_median:.2f} ms, p95 {self.dispatch_p95:.2f} ms, "
                   f"of which commit (median) {self.dispatch_commit:.2f} ms")
@@ -376,10 +557,46 @@ class Bench:
         if getattr(self, "speedup", None):
             checks.append(("two workers >= 1.7 x one, 0 duplicates", f"{self.speedup:.2f} x, {self.duplicates}",
                            self.speedup >= 1.7 and self.duplicates == 0))
+        figures = getattr(self, "prod", {})
+        for kind, label in (("tag", "add-tag"), ("email", "email")):
+            inprocess, one = figures.get((kind, "in-process")), figures.get((kind, "prefork 1 server"))
+            if inprocess and one:
+                ratio = one["rate"] / inprocess["rate"]
+                checks.append((f"{label} step, prefork 1 server >= 90 % of in-process", f"{ratio:.0%}", ratio >= 0.9))
+        prefork = [result for (_kind, how), result in figures.items() if how != "in-process"]
+        if prefork:
+            limits = sum(result["limits"] for result in prefork)
+            checks.append(("prefork: 0 timeouts (no limit or error line in the servers' logs)", f"{limits}",
+                           limits == 0))
+        if figures:
+            duplicates = sum(result["duplicates"] for result in figures.values())
+            not_done = sum(result["not_done"] for result in figures.values())
+            checks.append(("production: 0 duplicates, every job done", f"{duplicates} duplicates, {not_done} not done",
+                           duplicates == 0 and not_done == 0))
         print()
         print(f"targets (set for N = 100,000; this run N = {self.n}):")
         for label, value, met in checks:
             print(f"  {'met   ' if met else 'MISSED'} {label}: {value}")
+
+
+def prefork_harness():
+    """The production tests' harness (``OdooServer``, pausing and restoring the other crons). Odoo logs an
+    error when its test framework is imported outside test mode; this benchmark is a test of the kind."""
+    options = odoo.tools.config.options
+    test_enable = options.get("test_enable")
+    options["test_enable"] = True
+    try:
+        from odoo.addons.salesjet_flows.tests import prefork_common
+    finally:
+        options["test_enable"] = test_enable
+    return prefork_common
+
+
+def _drain_niced(bench, backlog, sender):
+    os.nice(10)
+    started = bench.release(backlog)
+    bench.drain_with_cron([backlog["flow_id"]])
+    sender.send(time.perf_counter() - started)
 
 
 def _worker(dbname, flow_id, start):
@@ -404,13 +621,18 @@ def main():
     parser.add_argument("--ref-contacts", type=int, default=5_000)
     parser.add_argument("--events", type=int, default=2_000)
     parser.add_argument("--worker-jobs", type=int, default=50_000)
-    parser.add_argument("--parts", default="steps,events,workers,references",
-                        help="comma-separated parts to run (steps, events, workers, references), e.g. workers")
+    parser.add_argument("--prod-contacts", type=int, default=50_000,
+                        help="add-tag jobs of each production drain (in-process, 1 server, 2 servers)")
+    parser.add_argument("--prod-emails", type=int, default=5_000,
+                        help="email jobs of each production drain (in-process, 1 server, 2 servers)")
+    parser.add_argument("--parts", default="steps,events,workers,references,production",
+                        help="comma-separated parts to run (steps, events, workers, references, production), "
+                             "e.g. workers")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     odoo.tools.config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
     bench = Bench(args.database, args.contacts, args.ref_contacts, min(args.events, args.contacts),
-                  min(args.worker_jobs, args.contacts))
+                  min(args.worker_jobs, args.contacts), args.prod_contacts, args.prod_emails)
     bench.setup_contacts()
     if "steps" in parts:
         log("1-2. segment launch and steps")
@@ -425,6 +647,9 @@ def main():
         log("6. references")
         bench.bench_mass_mailing()
         bench.bench_automation_oca()
+    if "production" in parts:
+        log("7. production: prefork cron workers")
+        bench.bench_production()
     bench.report()
 
 

@@ -1,4 +1,5 @@
-"""Real ``odoo-bin`` servers in prefork mode on the test database: what the production tests share.
+"""Real ``odoo-bin`` servers in prefork mode on the test database: what the production tests (and the
+benchmark's production part, bench/bench.py) share.
 
 A server is started as an administrator would run it (``--workers``, a cron worker, Odoo's
 limits or lowered ones), on its own ports, with ``--db-filter`` on the test database and its
@@ -39,6 +40,27 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def pause_other_crons(cr, lane_ids):
+    """Switch off every active scheduled action but the scheduler's lanes ``lane_ids`` (Odoo's mail and
+    SMS queues, autovacuum, our other actions: they stay out of the way and nothing is sent out), and
+    let the lanes wait for a trigger, as they would between two regular runs. Return the ids switched
+    off, for :func:`restore_crons`. The caller commits."""
+    cr.execute("SELECT id FROM ir_cron WHERE active AND NOT id = ANY(%s)", [list(lane_ids)])
+    paused = [row[0] for row in cr.fetchall()]
+    cr.execute("UPDATE ir_cron SET active = FALSE WHERE id = ANY(%s)", [paused])
+    cr.execute("UPDATE ir_cron SET nextcall = now() at time zone 'UTC' + interval '1 day', "
+               "failure_count = 0 WHERE id = ANY(%s)", [list(lane_ids)])
+    cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = ANY(%s)", [list(lane_ids)])
+    return paused
+
+
+def restore_crons(cr, paused, lane_ids):
+    """Switch the scheduled actions ``paused`` (from :func:`pause_other_crons`) back on and drop the
+    lanes' pending triggers. The caller commits."""
+    cr.execute("UPDATE ir_cron SET active = TRUE WHERE id = ANY(%s)", [list(paused)])
+    cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = ANY(%s)", [list(lane_ids)])
 
 
 class OdooServer:
@@ -124,14 +146,7 @@ class PreforkCase(BaseCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             self.lane_ids = env["salesjet.flow.job"]._scheduler_lanes().ids
-            # Odoo's and our other scheduled actions stay out of the way (and nothing is sent out)
-            cr.execute("SELECT id FROM ir_cron WHERE active AND NOT id = ANY(%s)", [self.lane_ids])
-            self.paused_crons = [row[0] for row in cr.fetchall()]
-            cr.execute("UPDATE ir_cron SET active = FALSE WHERE id = ANY(%s)", [self.paused_crons])
-            # the lanes wait for a trigger, as they would between two regular runs
-            cr.execute("UPDATE ir_cron SET nextcall = now() at time zone 'UTC' + interval '1 day', "
-                       "failure_count = 0 WHERE id = ANY(%s)", [self.lane_ids])
-            cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = ANY(%s)", [self.lane_ids])
+            self.paused_crons = pause_other_crons(cr, self.lane_ids)
         self.addCleanup(self._restore)
         self.servers = []
 
@@ -140,8 +155,7 @@ class PreforkCase(BaseCase):
             server.cleanup()
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            cr.execute("UPDATE ir_cron SET active = TRUE WHERE id = ANY(%s)", [self.paused_crons])
-            cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = ANY(%s)", [self.lane_ids])
+            restore_crons(cr, self.paused_crons, self.lane_ids)
             flows = env["salesjet.flow"].browse(self.created["flows"]).exists()
             cr.execute("DELETE FROM salesjet_flow_job WHERE flow_id = ANY(%s)", [flows.ids])
             cr.execute("DELETE FROM salesjet_flow_enrollment WHERE flow_id = ANY(%s)", [flows.ids])

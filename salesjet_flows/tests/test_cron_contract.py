@@ -126,6 +126,7 @@ class TestCronContract(TransactionCase):
         cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_jobs")
         cron.nextcall = "2999-01-01 00:00:00"
         self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
+        self.env["ir.cron.progress"].search([("cron_id", "=", cron.id)]).unlink()  # no call so far
         now = fields.Datetime.now()
 
         def triggers():
