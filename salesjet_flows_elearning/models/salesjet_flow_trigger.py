@@ -151,7 +151,6 @@ class SalesjetFlowTrigger(models.Model):
 
         def remaining():
             self.env.flush_all()
-            self.env.cr.execute(self._course_inactivity_query(fields.Datetime.now(), SQL("count(*)")))
-            return self.env.cr.fetchone()[0]
+            return self.env["salesjet.cron"]._count_capped(self._course_inactivity_query(fields.Datetime.now(), SQL("1")))
 
         return self.env["salesjet.cron"]._run_batches(run_batch, remaining, limit, key="course_inactive")

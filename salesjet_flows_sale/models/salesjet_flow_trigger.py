@@ -148,8 +148,7 @@ class SalesjetFlowTrigger(models.Model):
 
         def remaining():
             self.env.flush_all()
-            self.env.cr.execute(self._abandoned_carts_query(fields.Datetime.now(), SQL("count(*)")))
-            return self.env.cr.fetchone()[0]
+            return self.env["salesjet.cron"]._count_capped(self._abandoned_carts_query(fields.Datetime.now(), SQL("1")))
 
         return self.env["salesjet.cron"]._run_batches(run_batch, remaining, limit, key="abandoned_cart")
 
