@@ -33,7 +33,7 @@ class TestPreforkScheduler(PreforkCase):
 
     def test_backlog_drains_under_lowered_limits_without_a_kill(self):
         # in one process this backlog takes several times the CPU limit given to the server below
-        contacts = 12000
+        contacts = 20000
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
             tag = self.make_tag(env)
@@ -41,7 +41,7 @@ class TestPreforkScheduler(PreforkCase):
                                         {"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]}])
             partner_ids = self.make_contacts(env, contacts)
         server = self.start_server("--workers=1", "--max-cron-threads=1", "--limit-time-real-cron=90",
-                                   "--limit-time-cpu=8", name="limits")
+                                   "--limit-time-cpu=10", name="limits")
         server.wait_for(r"WorkerCron \(\d+\) alive", 60)
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
