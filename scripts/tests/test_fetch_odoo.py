@@ -9,6 +9,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import sys
 import textwrap
 import time
 
@@ -236,22 +237,24 @@ def test_interrupted_clone_leaves_no_odoo_path(fake_repo, tmp_path, sig):
     work = tmp_path / "work"
     work.mkdir()
     target = work / "odoo18"
-    # exec: a signal between the fork and the exec of a child `sleep` would be taken by the fake
-    # git's bash as handled by that child, and it would sleep on (a race of the fake, not of lib.sh)
+    # the process that will take the signal says it is ready itself: a signal sent while the fake
+    # git's bash was still between its commands (before an exec) raced with it under load
+    ready = tmp_path / "ready"
+    waiter = f"exec {sys.executable} -c 'import pathlib, time; pathlib.Path(\"{ready}\").touch(); time.sleep(60)'"
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
            "SALESJET_STATE_DIR": str(tmp_path / "state"),
            "ODOO_PATH": str(target), "ODOO_GIT_URL": str(fake_repo),
-           **fake_git(tmp_path, "exec sleep 60")}
+           **fake_git(tmp_path, waiter)}
     proc = subprocess.Popen(["bash", "-c", 'source "$1"; ensure_odoo; check_odoo', "bash", str(LIB)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    deadline = time.time() + 30
-    while not (tmp_path / "started").exists():
+    deadline = time.time() + 120
+    while not ready.exists():
         assert time.time() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     assert (work / ".odoo18.partial" / "odoo-bin").exists()
     os.killpg(proc.pid, sig)  # as a terminal does: the whole process group
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert not target.exists()
     assert leftovers(work) == []
