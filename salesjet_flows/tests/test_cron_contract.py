@@ -3,7 +3,6 @@
 The real prefork servers are in test_production_prefork.py; these tests pin the pieces in one process.
 """
 import threading
-import time
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -45,14 +44,17 @@ class TestCronContract(TransactionCase):
             self.assertEqual(self.Cron._call_budget(), 1, "no limits: the setting alone")
 
     def run_calls(self, calls, seconds_per_item, budget, backlog):
-        """Run ``calls`` calls in a row as Odoo's cron does (one cursor, cron context, outside test mode);
+        """Run ``calls`` calls in a row as Odoo's cron does (one cursor, cron context, outside test mode) on a
+        clock that each item advances by ``seconds_per_item`` (the machine's speed does not enter);
         return the batch sizes each call took and the progress each reported."""
+        self.env.cr.cache.pop("salesjet_cron_rates", None)  # a new run of calls
         left = [backlog]
+        clock = [1000.0]
         sizes, progress = [], []
 
         def run_batch(limit):
             count = min(limit, left[0])
-            time.sleep(count * seconds_per_item)
+            clock[0] += count * seconds_per_item
             left[0] -= count
             sizes[-1].append(count)
             return count
@@ -60,6 +62,7 @@ class TestCronContract(TransactionCase):
         Cron = self.Cron.with_context(cron_id=1)
         thread = threading.current_thread()
         with patch.object(SalesjetCron, "_call_budget", lambda self: budget), \
+                patch.object(salesjet_cron.time, "monotonic", lambda: clock[0]), \
                 patch.object(self.env.cr, "commit", lambda: None), \
                 patch.object(SalesjetCron, "_wake_workers", lambda self: progress.append("woken")), \
                 patch.object(type(self.env["ir.cron"]), "_notify_progress",
@@ -71,15 +74,21 @@ class TestCronContract(TransactionCase):
         return sizes, progress
 
     def test_a_call_stops_at_its_budget_and_the_next_call_starts_with_a_fitting_batch(self):
-        sizes, progress = self.run_calls(calls=2, seconds_per_item=0.002, budget=0.3, backlog=10000)
+        # 1/128 s an item and a budget of 1.5625 s (exact in binary): the probe of 50 takes 0.390625 s
+        sizes, progress = self.run_calls(calls=2, seconds_per_item=1 / 128, budget=1.5625, backlog=10000)
         first, second = sizes
-        self.assertEqual(first[0], salesjet_cron.PROBE_BATCH, "the first batch of a run of calls is a probe")
-        self.assertLessEqual(sum(first) * 0.002, 0.3 + salesjet_cron.PROBE_BATCH * 0.002 * 2,
-                             "the call stopped near its budget")
-        self.assertGreater(len(first), 1, "the budget left room for more than the probe")
-        self.assertAlmostEqual(second[0], 0.3 / 0.002, delta=60, msg="the second call's first batch fits the budget")
-        self.assertEqual(progress[0], (sum(first), 10000 - sum(first)))
+        self.assertEqual(first, [salesjet_cron.PROBE_BATCH, 150],
+                         "a probe, then what fits the 1.171875 s left, and the budget is spent")
+        self.assertEqual(second, [200], "the next call's first batch fits its whole budget")
+        self.assertEqual(progress[0], (200, 10000 - 200))
         self.assertEqual(progress[1], "woken", "work remains: the workers are woken instead of sleeping")
+
+    def test_batches_never_exceed_the_batch_size_and_slow_items_shrink_them(self):
+        sizes, _progress = self.run_calls(calls=2, seconds_per_item=0.0001, budget=1, backlog=100000)
+        self.assertEqual(sizes[0][0], salesjet_cron.PROBE_BATCH)
+        self.assertEqual(max(max(call) for call in sizes), 500, "fast items: full batches, never more")
+        sizes, _progress = self.run_calls(calls=1, seconds_per_item=0.5, budget=1, backlog=100)
+        self.assertEqual(sizes, [[salesjet_cron.PROBE_BATCH]], "a probe that outlasts the budget ends the call")
 
     def test_a_drained_queue_reports_nothing_remaining_and_wakes_nobody(self):
         sizes, progress = self.run_calls(calls=1, seconds_per_item=0.0001, budget=1, backlog=120)
