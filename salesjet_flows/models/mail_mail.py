@@ -4,15 +4,8 @@ click proves which contact opened the link and the browser's website visitor can
 import re
 
 from odoo import models
-from odoo.tools.misc import hmac
 
-LINK_PARAM = "sj"
-SIGNATURE_LENGTH = 24
-
-
-def trace_link_signature(env, trace_id):
-    """The signature a flow email's tracked links carry for the trace ``trace_id``."""
-    return hmac(env(su=True), "salesjet-visitor-link", int(trace_id))[:SIGNATURE_LENGTH]
+from .website_visitor import LINK_PARAM, trace_link_signature
 
 
 class MailMail(models.Model):

@@ -11,10 +11,24 @@ its own; its earlier ones count for the contact at once, since conditions read
 """
 from odoo import api, models
 from odoo.http import request
+from odoo.tools.misc import hmac
 
+# the query parameter of signed tracked links (flow emails: /r/<code>/m/<trace>?sj=<signature>; flow SMS:
+# /r/<code>?sj=<contact id>.<signature>)
+LINK_PARAM = "sj"
 # the contact a signed link proved, waiting in the (server-side) session for the
 # visitor that the first tracked page of this session creates
 SESSION_KEY = "salesjet_visitor_partner_id"
+
+
+def trace_link_signature(env, trace_id):
+    """The signature a flow email's tracked links carry for their trace."""
+    return hmac(env(su=True), "salesjet-visitor-link", int(trace_id))[:24]
+
+
+def partner_link_proof(env, partner_id):
+    """``<contact id>.<signature>``: what a flow SMS's tracked links carry (an SMS has no trace; kept short)."""
+    return f"{int(partner_id)}.{hmac(env(su=True), 'salesjet-visitor-sms', int(partner_id))[:16]}"
 
 
 def is_login_visitor(visitor):

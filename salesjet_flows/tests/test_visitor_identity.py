@@ -1,7 +1,7 @@
 from odoo import http
 from odoo.tests import tagged
 
-from odoo.addons.salesjet_flows.models.mail_mail import trace_link_signature
+from odoo.addons.salesjet_flows.models.website_visitor import partner_link_proof, trace_link_signature
 
 from .sources_common import SalesjetHttpCase
 
@@ -137,6 +137,31 @@ class TestVisitorIdentity(SalesjetHttpCase):
         self.assertFalse(visitor.partner_id)
         self.assertFalse(self.visitors_of(victim))
         self.assertFalse(self.events("page_leave"))
+
+    # -- tracked links of flow SMS ---------------------------------------------
+
+    def send_flow_sms(self, partner):
+        flow = self.make_flow([{"action_type": "sms", "sms_body": "Offer: https://shop.example.com/offer"}])
+        self.Event.post("sj_test", partner)
+        self.run_scheduler()
+        return self.env["sms.sms"].browse(self.jobs_of(flow, partner).res_id)
+
+    def test_flow_sms_link_carries_the_contact_proof_and_a_click_links_the_visitor(self):
+        belgium = self.env.ref("base.be")
+        partner = self.make_partners(1, mobile="+32 470 12 34 56", country_id=belgium.id)
+        sms = self.send_flow_sms(partner)
+        proof = partner_link_proof(self.env, partner.id)
+        self.assertRegex(sms.body, rf"/r/[A-Za-z0-9]+\?sj={proof}$")
+        path = sms.body.split(self.env["salesjet.flow.step"].get_base_url().rstrip("/"), 1)[1]
+        self.authenticate(None, None)
+        self.url_open("/pricing")
+        visitor = self.pricing_tracks().visitor_id
+        forged = path.replace(proof, f"{partner.id}.{'0' * 16}")
+        self.assertIn(self.url_open(forged, allow_redirects=False).status_code, (301, 302, 303))
+        self.assertFalse(visitor.partner_id, "a forged proof links nothing")
+        self.assertIn(self.url_open(path, allow_redirects=False).status_code, (301, 302, 303))
+        visitor.invalidate_recordset()
+        self.assertEqual(visitor.partner_id, partner)
 
     # -- chain answers ---------------------------------------------------------
 
