@@ -4,7 +4,7 @@ from odoo import _, models
 from odoo.tools import plaintext2html
 
 from .salesjet_flow_step_render import (
-    fallback_event_data, guard_placeholders, inline_to_qweb, tidy_defaults, with_fallbacks,
+    guard_placeholders, inline_to_qweb, placeholder_event_data, tidy_defaults, with_fallbacks,
 )
 from .salesjet_flow_step_sms import to_e164
 from .salesjet_flow_step_webhook import (
@@ -46,9 +46,9 @@ class SalesjetFlowStep(models.Model):
         """
         guard_placeholders(self.env, source, self if owner is None else owner, engine)
         Render = self.env["mail.render.mixin"].with_context(lang=partner.lang or None)
+        data = placeholder_event_data(data, fallbacks)
         if fallbacks:
             source = with_fallbacks(Render.env, source, engine)
-            data = fallback_event_data(data)
         if engine == "inline_template":
             source = tidy_defaults(source)
         return Render._render_template(

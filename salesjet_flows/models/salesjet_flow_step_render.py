@@ -27,8 +27,12 @@ def tidy_defaults(source):
 
 
 def _root_labels(env):
-    return {"object": env._("Contact"), "lead": env._("Lead"), "company": env._("Company"),
-            "event": env._("Event")}
+    # the labels of the fields that hold these records (translated with the module's fields)
+    event_fields = env["salesjet.event"]._fields
+    return {"object": event_fields["partner_id"]._description_string(env),
+            "lead": event_fields["lead_id"]._description_string(env),
+            "company": event_fields["company_id"]._description_string(env),
+            "event": env["salesjet.flow.enrollment"]._fields["event_id"]._description_string(env)}
 
 
 def _path_labels(env, node):
@@ -77,7 +81,7 @@ def placeholder_fallback(env, expression):
             labels = _path_labels(env, node)
             if labels:
                 break
-    text = " | ".join(labels) if labels else env._("Value")
+    text = " | ".join(labels) if labels else env["salesjet.flow.condition"]._fields["value"]._description_string(env)
     return "#%s#" % FALLBACK_UNSAFE.sub(" ", text).strip()
 
 
@@ -107,14 +111,18 @@ def with_fallbacks(env, source, engine="inline_template"):
     return "".join(parts)
 
 
-def fallback_event_data(data):
-    """Event data for rendering with fallbacks: an empty text counts as missing (None), so that
-    ``event.get('key')`` shows the fallback in QWeb too (which shows it only for None/False)."""
-    def clean(values):
-        return {key: (None if value == "" else value) for key, value in values.items()}
-    data = clean(data or {})
-    if isinstance(data.get("fields"), dict):
-        data["fields"] = clean(data["fields"])
+def placeholder_event_data(data, fallbacks=True):
+    """The ``event`` of placeholders: the run's data, where a form's fields (``fields``) are also
+    read at the top (``event.get('age')``, as the *event / form data* condition reads them) unless
+    the data has its own value of that name. With ``fallbacks``, an empty text counts as missing
+    (None), so that QWeb shows the fallback too (it does only for None/False)."""
+    data = dict(data or {})
+    form_fields = data.get("fields")
+    if isinstance(form_fields, dict):
+        for key, value in form_fields.items():
+            data.setdefault(key, value)
+    if fallbacks:
+        data = {key: (None if value == "" else value) for key, value in data.items()}
     return data
 
 
@@ -380,7 +388,7 @@ class SalesjetFlowStep(models.Model):
         for (lead_id, data_json), group in groups.items():
             add_context = {
                 "lead": self.env["crm.lead"].browse(lead_id),
-                "event": fallback_event_data(json.loads(data_json)) if fallbacks else json.loads(data_json),
+                "event": placeholder_event_data(json.loads(data_json), fallbacks),
                 "company": self._placeholder_company(),
             }
             partner_ids = list(set(group.partner_id.ids))

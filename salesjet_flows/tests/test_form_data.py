@@ -44,7 +44,7 @@ class TestFormData(SalesjetHttpCase):
 
     def test_seed_example_age_over_45_gets_the_sms_and_30_is_skipped(self):
         flow = self.form_flow([{
-            "action_type": "sms", "sms_body": "Hello {{ object.name }}, our 45+ offer is yours.",
+            "action_type": "sms", "sms_body": "Hello {{ object.name }}, at {{ event.get('age') }} our 45+ offer is yours.",
             "condition_ids": [(0, 0, {"condition_type": "event_data", "data_key": "age", "operator": ">",
                                       "value": "45"})],
         }], [("age", "x_age")])
@@ -59,7 +59,7 @@ class TestFormData(SalesjetHttpCase):
         self.assertEqual(senior_job.state, "done")
         sms = self.env["sms.sms"].browse(senior_job.res_id)
         self.assertEqual((sms.number, sms.state), ("+32470111111", "outgoing"))
-        self.assertIn("Hello Senior", sms.body)
+        self.assertEqual(sms.body, "Hello Senior, at 50 our 45+ offer is yours.")
         self.assertEqual(junior_job.state, "skipped")
         self.assertFalse(self.env["sms.sms"].search([("partner_id", "=", junior.id)]))
 

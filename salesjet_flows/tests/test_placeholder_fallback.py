@@ -38,11 +38,12 @@ class TestPlaceholderFallback(SalesjetCase, SMSCase, MockEmail):
 
     def test_missing_event_and_lead_values_show_their_labels(self):
         flow = self.make_flow([{"action_type": "sms", "sms_body":
-                                "{{ event.get('age') }} / {{ event.get('city') }} / {{ lead.name }}"}])
-        self.Event.post("sj_test", self.partner, data={"city": ""})
+                                "{{ event.get('age') }} / {{ event.get('city') }} / {{ lead.name }} / "
+                                "{{ event.get('size') }}"}])
+        self.Event.post("sj_test", self.partner, data={"city": "", "fields": {"size": "XL"}})
         self.run_scheduler()
-        self.assertEqual(self.sms_of(flow).body, "#Event | age# / #Event | city# / #Lead | Opportunity#",
-                         "an empty value counts as missing")
+        self.assertEqual(self.sms_of(flow).body, "#Event | age# / #Event | city# / #Lead | Opportunity# / XL",
+                         "an empty value counts as missing; a form's fields are read at the top of event")
 
     def test_email_subject_and_body_show_the_fallback(self):
         flow = self.make_flow([{
