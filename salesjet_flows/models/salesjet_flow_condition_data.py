@@ -1,5 +1,6 @@
 """Condition on the run's data: the values of the event that started the run (a website form's
 fields, an API event's data), compared set-wise in one query over the batch's runs."""
+import json
 import re
 
 from odoo import _, api, fields, models
@@ -45,7 +46,8 @@ class SalesjetFlowCondition(models.Model):
         """Contacts whose run meets the line: one subselect on ``salesjet_flow_enrollment.data`` (jsonb).
 
         The runs are those of the batch being executed (context ``salesjet_enrollment_ids``, set by
-        ``_run_jobs``), else the running runs of the step's flow (the "match now" count).
+        ``_run_jobs``), else the running runs of the step's flow (the "match now" count); a test run
+        gives its simulated data instead (context ``salesjet_event_data``: JSON ``{partner id: data}``).
         """
         path = [part for part in (self.data_key or "").strip().split(".") if part]
         # a form's fields are under "fields": the key is read at the top, then there
@@ -70,6 +72,16 @@ class SalesjetFlowCondition(models.Model):
             # "is not equal to" any value
             test = SQL("NOT (%s AND COALESCE(%s, false))", is_set, compare) if self.operator == "!=" \
                 else SQL("(%s AND COALESCE(%s, false))", is_set, compare)
+        simulated = self.env.context.get("salesjet_event_data")
+        if simulated is not None:
+            # a test run: {partner id: data} of runs that do not exist, as a VALUES list
+            rows = json.loads(simulated) if isinstance(simulated, str) else simulated
+            if not rows:
+                return [("id", "=", False)]
+            values = SQL(", ").join(SQL("(%s::int, %s::jsonb)", int(pid), json.dumps(data or {}))
+                                    for pid, data in rows.items())
+            return [("id", "in", SQL("(SELECT e.partner_id FROM (VALUES %s) AS e(partner_id, data) WHERE %s)",
+                                     values, test))]
         enrollment_ids = self.env.context.get("salesjet_enrollment_ids")
         if enrollment_ids is not None:
             runs = SQL("e.id = ANY(%s)", list(enrollment_ids))

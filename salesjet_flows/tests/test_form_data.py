@@ -150,3 +150,15 @@ class TestFormData(SalesjetHttpCase):
         self.assertIn(flow.trigger_ids.form_mapping_ids, visible)
         self.assertNotIn(flow_other.trigger_ids.form_mapping_ids, visible)
         self.assertEqual(flow_other.trigger_ids.form_mapping_ids.company_id, other)
+
+    def test_test_run_decides_the_event_data_condition_on_its_simulated_data(self):
+        flow = self.make_flow([{**self.tag_step(self.tag_a), "condition_ids": [(0, 0, {
+            "condition_type": "event_data", "data_key": "age", "operator": ">", "value": "45"})]}])
+        partner = self.make_partners(1)
+        outcomes = []
+        for data in ('{"fields": {"age": "50"}}', '{"age": 30}'):
+            run = self.env["salesjet.flow.test.run"].create({"flow_id": flow.id, "partner_id": partner.id,
+                                                              "data_text": data})
+            run.action_run_to_end()
+            outcomes.append(run.line_ids.outcome)
+        self.assertEqual(outcomes, ["run", "skipped"])
