@@ -61,6 +61,8 @@ workers can share safely.
         "security/salesjet_split_security.xml",
         "data/salesjet_split_cron.xml",
         "views/salesjet_flow_split_views.xml",
+        "views/salesjet_form_data_views.xml",
+        "views/salesjet_flow_step_placeholder_views.xml",
     ],
     "demo": [
         "demo/salesjet_flows_demo.xml",

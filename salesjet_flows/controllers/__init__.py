@@ -4,3 +4,4 @@ from . import website_form
 from . import website_pages
 from . import facebook
 from . import api
+from . import mailing

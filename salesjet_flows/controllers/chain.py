@@ -96,4 +96,6 @@ class SalesjetChainController(http.Controller):
         if button.kind == "link":
             return self._open_link(button)
         answer, recorded = request.env["salesjet.chain.answer"].sudo()._record(enrollment, button)
+        # the signed token proves the contact: this browser's website visitor is theirs
+        request.env["website.visitor"].sudo()._salesjet_link_request(enrollment.partner_id)
         return self._render_answer(enrollment, answer, already=not recorded)

@@ -14,6 +14,7 @@ _logger = logging.getLogger(__name__)
 
 MAX_FIELDS = 50
 MAX_VALUE = 1000
+IDENTITY_KINDS = ("website_form", "page_visit", "page_leave", "file_download")
 HIDDEN_FIELDS = {"csrf_token", "website_form_signature", "context", "model_name"}
 
 
@@ -66,7 +67,10 @@ class SalesjetWebsiteForm(WebsiteForm):
         so an error there leaves the event failed and retried by the event cron.
         """
         company = request.website.company_id
-        if company.id not in request.env["salesjet.flow.trigger"].sudo()._listening_company_ids("website_form"):
+        Trigger = request.env["salesjet.flow.trigger"].sudo()
+        # the form also identifies its visitor (the event finds the contact), which the flows on page visits,
+        # page left and downloads need
+        if not any(company.id in Trigger._listening_company_ids(kind) for kind in IDENTITY_KINDS):
             return
         referrer = request.httprequest.referrer or ""
         path = request_page_path(urlsplit(referrer).path) if referrer else ""

@@ -41,8 +41,13 @@ from . import salesjet_funnel
 from . import salesjet_download
 from . import salesjet_facebook_form
 from . import salesjet_flow_trigger_sources
+from . import salesjet_form_mapping
+from . import salesjet_flow_condition_data
+from . import salesjet_flow_step_placeholder
 from . import salesjet_flow_condition_web
 from . import salesjet_source_hooks
+from . import website_visitor
+from . import mail_mail
 from . import res_config_settings_sources
 from . import salesjet_flow_step_preview
 from . import salesjet_flow_goal

@@ -83,6 +83,8 @@ class SalesjetEvent(models.Model):
         if partner:
             lead.partner_id = partner
             self.partner_id = partner
+            # website_crm put the visitor of the request that sent the form on its lead: it is this contact
+            lead.visitor_ids._salesjet_link_partner(partner)
 
 
 class ResPartner(models.Model):

@@ -23,7 +23,8 @@ class SalesjetFlowCondition(models.Model):
     condition_type = fields.Selection(selection_add=[
         ("in_funnel", "Visited the funnel"),
         ("page_visited", "Visited a page"),
-    ], ondelete={"in_funnel": "cascade", "page_visited": "cascade"})
+        ("funnel_registered", "Registered in the funnel"),
+    ], ondelete={"in_funnel": "cascade", "page_visited": "cascade", "funnel_registered": "cascade"})
     funnel_id = fields.Many2one("salesjet.funnel", check_company=True, string="Funnel", ondelete="cascade",
                                 help="The contact visited at least one page of this funnel.")
     page_path = fields.Char(
@@ -36,12 +37,18 @@ class SalesjetFlowCondition(models.Model):
 
     @api.constrains("condition_type", "funnel_id", "page_path", "within_days")
     def _check_web_settings(self):
-        for line in self.filtered(lambda c: c.condition_type in ("in_funnel", "page_visited")):
+        for line in self.filtered(lambda c: c.condition_type in ("in_funnel", "page_visited", "funnel_registered")):
             getattr(line, f"_check_{line.condition_type}")()
 
     def _check_in_funnel(self):
         if not self.funnel_id:
             raise ValidationError(_("Choose the funnel of the condition “visited the funnel” of step “%s”.",
+                                    self.step_id.display_name))
+        self._check_within_days()
+
+    def _check_funnel_registered(self):
+        if not self.funnel_id:
+            raise ValidationError(_("Choose the funnel of the condition “registered in the funnel” of step “%s”.",
                                     self.step_id.display_name))
         self._check_within_days()
 
@@ -63,6 +70,11 @@ class SalesjetFlowCondition(models.Model):
         for line in self.filtered(lambda c: c.condition_type in ("in_funnel", "page_visited")):
             target = line.funnel_id.name if line.condition_type == "in_funnel" else line.page_path
             text = _("visited %s", target or "?")
+            if line.within_days:
+                text = _("%(text)s in the last %(days)s days", text=text, days=line.within_days)
+            line.name = _("NOT %s", text) if line.negate else text
+        for line in self.filtered(lambda c: c.condition_type == "funnel_registered"):
+            text = _("registered in %s", line.funnel_id.name or "?")
             if line.within_days:
                 text = _("%(text)s in the last %(days)s days", text=text, days=line.within_days)
             line.name = _("NOT %s", text) if line.negate else text
@@ -102,6 +114,12 @@ class SalesjetFlowCondition(models.Model):
     def _domain_in_funnel(self):
         page_ids, paths = self.funnel_id.sudo()._track_match_sql_parts()
         return self._visited_domain(page_ids, paths)
+
+    def _domain_funnel_registered(self):
+        """Contacts who sent a website form from one of the funnel's pages (within the last N days)."""
+        funnel = self.funnel_id.sudo()
+        since = fields.Datetime.now() - timedelta(days=self.within_days) if self.within_days > 0 else None
+        return [("id", "in", SQL("(SELECT r.partner_id FROM (%s) r)", funnel._registration_events_sql(since)))]
 
     def _domain_page_visited(self):
         return self._visited_domain([], [self.page_path or ""])

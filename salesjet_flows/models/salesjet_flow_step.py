@@ -247,7 +247,9 @@ class SalesjetFlowStep(models.Model):
         self.ensure_one()
         partners = jobs.partner_id
         if self.condition_ids:
-            passing_ids = set(self.condition_ids._filter(partners).ids)
+            # conditions on the run's data read the runs of this batch
+            conditions = self.condition_ids.with_context(salesjet_enrollment_ids=jobs.enrollment_id.ids)
+            passing_ids = set(conditions._filter(partners).ids)
             failing = jobs.filtered(lambda j: j.partner_id.id not in passing_ids)
             if failing:
                 repeats = failing.filtered("repeat_index")

@@ -3,7 +3,9 @@ from markupsafe import Markup, escape
 from odoo import _, models
 from odoo.tools import plaintext2html
 
-from .salesjet_flow_step_render import guard_placeholders, inline_to_qweb, tidy_defaults
+from .salesjet_flow_step_render import (
+    guard_placeholders, inline_to_qweb, placeholder_event_data, tidy_defaults, with_fallbacks,
+)
 from .salesjet_flow_step_sms import to_e164
 from .salesjet_flow_step_webhook import (
     IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_headers, render_json, sign,
@@ -36,13 +38,17 @@ class SalesjetFlowStep(models.Model):
             return Markup("<p>%s</p>") % self.summary
         return previewer(partner, data or {})
 
-    def _render_preview(self, source, partner, data, engine="inline_template", owner=None):
+    def _render_preview(self, source, partner, data, engine="inline_template", owner=None, fallbacks=True):
         """Render ``source`` for ``partner`` as a run with event ``data`` and no lead would.
 
-        ``owner``: the record ``source`` comes from (default: the step), see ``guard_placeholders``.
+        ``owner``: the record ``source`` comes from (default: the step), see ``guard_placeholders``;
+        ``fallbacks``: as ``_render_for_jobs`` (False for webhooks).
         """
         guard_placeholders(self.env, source, self if owner is None else owner, engine)
         Render = self.env["mail.render.mixin"].with_context(lang=partner.lang or None)
+        data = placeholder_event_data(data, fallbacks)
+        if fallbacks:
+            source = with_fallbacks(Render.env, source, engine)
         if engine == "inline_template":
             source = tidy_defaults(source)
         return Render._render_template(
@@ -92,7 +98,7 @@ class SalesjetFlowStep(models.Model):
     def _preview_webhook(self, partner, data):
         body = b""
         if self.webhook_method != "GET":
-            body = render_json(lambda text: {partner.id: self._render_preview(text, partner, data)},
+            body = render_json(lambda text: {partner.id: self._render_preview(text, partner, data, fallbacks=False)},
                                self.webhook_body or "")[partner.id].encode()
         headers = dict(parse_headers(self.sudo().webhook_headers))
         if body:

@@ -1,6 +1,7 @@
 import ast
 import json
 import re
+from html import unescape as html_unescape
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -14,11 +15,115 @@ from .salesjet_http import PermanentError
 
 # "{{ expr ||| default }}": Odoo keeps the spaces before "}}" in the default
 TRAILING_DEFAULT_SPACE = re.compile(r"(\|\|\|[^}]*?)\s+\}\}")
+# an output of QWeb without default content: ``<t t-out="expr"/>`` or ``<t t-out="expr"></t>``
+EMPTY_QWEB_OUT = re.compile(r'<t\s+(t-out|t-esc)="([^"]*)"\s*(?:/>|>\s*</t>)')
+# what a placeholder's fallback may not hold: it would end the placeholder or start another
+FALLBACK_UNSAFE = re.compile(r"[{}#]|\|\|\|")
 
 
 def tidy_defaults(source):
     """Drop the spaces between a placeholder's default and its closing braces."""
     return TRAILING_DEFAULT_SPACE.sub(r"\1}}", source or "")
+
+
+def _root_labels(env):
+    # the labels of the fields that hold these records (translated with the module's fields)
+    event_fields = env["salesjet.event"]._fields
+    return {"object": event_fields["partner_id"]._description_string(env),
+            "lead": event_fields["lead_id"]._description_string(env),
+            "company": event_fields["company_id"]._description_string(env),
+            "event": env["salesjet.flow.enrollment"]._fields["event_id"]._description_string(env)}
+
+
+def _path_labels(env, node):
+    """The labels of a placeholder's value: ["Contact", "Phone"] for ``object.phone``, ["Event", "age"] for
+    ``event.get('age')``; None when ``node`` is no field path."""
+    if isinstance(node, ast.Attribute):
+        chain = []
+        while isinstance(node, ast.Attribute):
+            chain.insert(0, node.attr)
+            node = node.value
+        if not (isinstance(node, ast.Name) and node.id in PLACEHOLDER_ROOTS):
+            return None
+        labels, model = [_root_labels(env)[node.id]], PLACEHOLDER_ROOTS[node.id]
+        for attr in chain:
+            field = env[model]._fields.get(attr) if model else None
+            labels.append(field._description_string(env) if field else attr)
+            model = field.comodel_name if field is not None and field.relational else None
+        return labels
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+            and PlaceholderChecker.is_event(node.func.value) and node.args \
+            and PlaceholderChecker.is_constant(node.args[0], str):
+        return [_root_labels(env)["event"], node.args[0].value]
+    if isinstance(node, ast.Subscript) and PlaceholderChecker.is_event(node.value) \
+            and PlaceholderChecker.is_constant(node.slice, str):
+        return [_root_labels(env)["event"], node.slice.value]
+    return None
+
+
+def placeholder_fallback(env, expression):
+    """The visible text of a placeholder without value whose author gave no ``||| default``.
+
+    ``#Contact | Phone#`` for ``{{ object.phone }}`` (the labels of its path, in the rendering
+    language), ``#Event | age#`` for ``{{ event.get('age') }}``; a helper such as
+    ``format_date(object.x_birthday)`` takes the label of its field; anything else ``#Value#``.
+    """
+    try:
+        tree = ast.parse(str(expression).strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = None
+    labels = None
+    if isinstance(tree, ast.Name):
+        # a name a text offers (``points``) or a root alone
+        labels = [_root_labels(env).get(tree.id) or tree.id.replace("_", " ").capitalize()]
+    elif tree is not None:
+        for node in ast.walk(tree):
+            labels = _path_labels(env, node)
+            if labels:
+                break
+    text = " | ".join(labels) if labels else env["salesjet.flow.condition"]._fields["value"]._description_string(env)
+    return "#%s#" % FALLBACK_UNSAFE.sub(" ", text).strip()
+
+
+def with_fallbacks(env, source, engine="inline_template"):
+    """``source`` where every placeholder without an author's default gets its visible fallback
+    (``placeholder_fallback``), so that a missing value never renders empty. The author's
+    ``||| default`` always wins. Inline templates: ``{{ expr }}``; QWeb: a ``t-out``/``t-esc``
+    without default content (what ``inline_to_qweb`` writes for ``{{ expr }}``)."""
+    source = str(source or "")
+    if engine == "qweb":
+        if "t-out" not in source and "t-esc" not in source:
+            return source
+
+        def fill(match):
+            expression = html_unescape(match.group(2))
+            return Markup('<t {}="{}">{}</t>').format(match.group(1), expression,
+                                                        placeholder_fallback(env, expression))
+        return EMPTY_QWEB_OUT.sub(fill, source)
+    if "{{" not in source:
+        return source
+    parts = []
+    for literal, expression, default in parse_inline_template(source):
+        parts.append(literal)
+        if expression:
+            default = default.strip() or placeholder_fallback(env, expression)
+            parts.append(f"{{{{ {expression} ||| {default} }}}}")
+    return "".join(parts)
+
+
+def placeholder_event_data(data, fallbacks=True):
+    """The ``event`` of placeholders: the run's data, where a form's fields (``fields``) are also
+    read at the top (``event.get('age')``, as the *event / form data* condition reads them) unless
+    the data has its own value of that name. With ``fallbacks``, an empty text counts as missing
+    (None), so that QWeb shows the fallback too (it does only for None/False)."""
+    data = dict(data or {})
+    form_fields = data.get("fields")
+    if isinstance(form_fields, dict):
+        for key, value in form_fields.items():
+            data.setdefault(key, value)
+    if fallbacks:
+        data = {key: (None if value == "" else value) for key, value in data.items()}
+    return data
 
 
 def inline_to_qweb(html):
@@ -252,7 +357,7 @@ class SalesjetFlowStep(models.Model):
         enrollment = job.enrollment_id
         return enrollment.lead_id.id, json.dumps(enrollment.data or {}, sort_keys=True, default=str)
 
-    def _render_for_jobs(self, source, jobs, engine="inline_template", lang=None, owner=None):
+    def _render_for_jobs(self, source, jobs, engine="inline_template", lang=None, owner=None, fallbacks=True):
         """Render ``source`` for each job's contact, as few times as possible.
 
         The contact is ``object``; ``lead`` (the run's lead, maybe empty),
@@ -264,6 +369,8 @@ class SalesjetFlowStep(models.Model):
         :param owner: the record ``source`` was read from (default: the step); a text
             outside the placeholder language renders only if a Settings administrator
             wrote it last (``guard_placeholders``), else ``PlaceholderError``.
+        :param fallbacks: give every placeholder without ``||| default`` its visible fallback
+            (``with_fallbacks``); False for data sent to machines (webhooks)
         :return: dict {job id: rendered text}
         """
         self.ensure_one()
@@ -271,6 +378,8 @@ class SalesjetFlowStep(models.Model):
         Render = self.env["mail.render.mixin"]
         if lang:
             Render = Render.with_context(lang=lang)
+        if fallbacks:
+            source = with_fallbacks(Render.env, source, engine)
         groups = {}
         for job in jobs:
             groups.setdefault(self._render_context_key(job), self.env["salesjet.flow.job"])
@@ -279,7 +388,7 @@ class SalesjetFlowStep(models.Model):
         for (lead_id, data_json), group in groups.items():
             add_context = {
                 "lead": self.env["crm.lead"].browse(lead_id),
-                "event": json.loads(data_json),
+                "event": placeholder_event_data(json.loads(data_json), fallbacks),
                 "company": self._placeholder_company(),
             }
             partner_ids = list(set(group.partner_id.ids))
@@ -332,13 +441,15 @@ class SalesjetFlowStep(models.Model):
             guard_placeholders(self.env, template.subject, template)
             guard_placeholders(self.env, template.body_html, template, "qweb")
             return {
-                "subject": Render._render_template(template.subject or "", "res.partner", partner.ids,
-                                                   add_context=context)[partner.id],
-                "body": Render._render_template(template.body_html or "", "res.partner", partner.ids,
+                "subject": Render._render_template(with_fallbacks(Render.env, template.subject), "res.partner",
+                                                   partner.ids, add_context=context)[partner.id],
+                "body": Render._render_template(with_fallbacks(Render.env, template.body_html, "qweb"),
+                                                "res.partner", partner.ids,
                                                 engine="qweb", add_context=context,
                                                 options={"post_process": True})[partner.id],
             }
         source = self._sms_source() if self.action_type == "sms" else (self.note_body or "")
         guard_placeholders(self.env, source, self.sms_template_id if self.action_type == "sms" and
                            self.sms_template_id else self)
-        return {"body": Render._render_template(source, "res.partner", partner.ids, add_context=context)[partner.id]}
+        return {"body": Render._render_template(with_fallbacks(Render.env, source), "res.partner", partner.ids,
+                                                add_context=context)[partner.id]}

@@ -8,6 +8,7 @@ from odoo.tools import SQL
 from odoo.tools.mail import TEXT_URL_REGEX
 
 from .salesjet_flow_step_render import check_template_placeholders
+from .website_visitor import LINK_PARAM, partner_link_proof
 
 NUMBER_SOURCES = [
     ("mobile", "Mobile"),
@@ -105,6 +106,18 @@ class SalesjetFlowStep(models.Model):
                              + r"(?![\w@:%.+&~#=/-])")
         return {job_id: pattern.sub(lambda m: mapping[m.group(0)], body) for job_id, body in bodies.items()}
 
+    def _sms_sign_links(self, bodies, jobs):
+        """Add to each tracked link (``<base>/r/<code>``) of a contact's SMS the signed proof of the contact
+        (``?sj=<id>.<signature>``, about 25 characters): a click links the browser's website visitor to it."""
+        base = self.get_base_url().rstrip("/")
+        pattern = re.compile(re.escape(base) + r"/r/[A-Za-z0-9]+(?![\w/?#=&.-])")
+        partners = {job.id: job.partner_id.id for job in jobs}
+        signed = {}
+        for job_id, body in bodies.items():
+            proof = partner_link_proof(self.env, partners[job_id]) if job_id in partners else None
+            signed[job_id] = pattern.sub(lambda m: f"{m.group(0)}?{LINK_PARAM}={proof}", body) if proof else body
+        return signed
+
     def _skip_blacklisted_numbers(self, jobs, numbers):
         """Skip the jobs whose number ({job id: (raw, E.164)}) is on the phone blacklist; return the others."""
         if not jobs:
@@ -139,6 +152,7 @@ class SalesjetFlowStep(models.Model):
             bodies.update(self._render_for_jobs(source or "", lang_jobs, lang=lang or None,
                                                 owner=self.sms_template_id or self))
         bodies = self._sms_track_links(bodies)
+        bodies = self._sms_sign_links(bodies, jobs)
         sms = self.env["sms.sms"].sudo().create([{
             "number": numbers[job.id][1], "body": bodies[job.id], "partner_id": job.partner_id.id,
             "state": "outgoing",

@@ -11,7 +11,8 @@ class SalesjetFlowTrigger(models.Model):
     _inherit = "salesjet.flow.trigger"
 
     trigger_type = fields.Selection(
-        selection_add=SOURCE_KINDS, ondelete={key: "cascade" for key, _label in SOURCE_KINDS},
+        selection_add=[*SOURCE_KINDS, ("funnel_registered", "Registered in a funnel")],
+        ondelete={**{key: "cascade" for key, _label in SOURCE_KINDS}, "funnel_registered": "cascade"},
     )
     # pages: forms, visits, leaving
     page_path = fields.Char(
@@ -76,10 +77,15 @@ class SalesjetFlowTrigger(models.Model):
 
     @api.model
     def _event_kinds(self):
-        return {**super()._event_kinds(), **{key: key for key, _label in SOURCE_KINDS}}
+        # a registration is a website form sent from one of the funnel's pages
+        return {**super()._event_kinds(), **{key: key for key, _label in SOURCE_KINDS},
+                "funnel_registered": "website_form"}
 
-    @api.constrains("trigger_type", "page_path", "popup_enabled", "popup_title", "popup_text", "popup_button_url")
+    @api.constrains("trigger_type", "page_path", "funnel_id", "popup_enabled", "popup_title", "popup_text", "popup_button_url")
     def _check_source_settings(self):
+        for trigger in self.filtered(lambda t: t.trigger_type == "funnel_registered" and not t.funnel_id):
+            raise ValidationError(_("Trigger of flow “%s”: choose the funnel whose registrations start the flow.",
+                                    trigger.flow_id.name))
         for trigger in self.filtered(lambda t: t.trigger_type in PAGE_TYPES):
             path = (trigger.page_path or "").strip()
             if path and not path.startswith("/"):
@@ -112,6 +118,10 @@ class SalesjetFlowTrigger(models.Model):
     _match_website_form = _match_page
     _match_page_visit = _match_page
     _match_page_leave = _match_page
+
+    def _match_funnel_registered(self, event):
+        data = event.data or {}
+        return bool(self.funnel_id) and self.funnel_id._contains(normalize_path(data.get("path") or ""))
 
     def _match_file_download(self, event):
         return not self.download_id or (event.data or {}).get("download_id") == self.download_id.id

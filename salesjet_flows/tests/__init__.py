@@ -39,3 +39,7 @@ from . import test_cron_contract
 from . import test_production_prefork
 from . import test_rights
 from . import test_public_routes_fuzz
+from . import test_visitor_identity
+from . import test_funnel_registrants
+from . import test_form_data
+from . import test_placeholder_fallback

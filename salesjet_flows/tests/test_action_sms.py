@@ -1,5 +1,6 @@
 from odoo.exceptions import ValidationError
 from odoo.addons.sms.tests.common import SMSCase
+from odoo.addons.salesjet_flows.models.website_visitor import partner_link_proof
 
 from .common import T0, SalesjetCase
 
@@ -81,9 +82,10 @@ class TestSmsStep(SalesjetCase, SMSCase):
                          ["https://shop.example.com/offer", "https://shop.example.com/offer/2"],
                          "one tracker per distinct link for the whole batch")
         for partner, body in zip(partners, bodies):
-            self.assertEqual(body, f"{partner.name}: {trackers[0].short_url} and {trackers[1].short_url}"
-                             if trackers[0].url.endswith("offer") else
-                             f"{partner.name}: {trackers[1].short_url} and {trackers[0].short_url}")
+            # each link carries the contact's signed proof, which identifies the clicker's website visitor
+            first, second = trackers if trackers[0].url.endswith("offer") else trackers[::-1]
+            proof = f"?sj={partner_link_proof(self.env, partner.id)}"
+            self.assertEqual(body, f"{partner.name}: {first.short_url}{proof} and {second.short_url}{proof}")
         Click = self.env["link.tracker.click"]
         offer = trackers.filtered(lambda t: t.url.endswith("/offer"))
         Click.add_click(offer.code, ip="10.0.0.1", country_code="BE")

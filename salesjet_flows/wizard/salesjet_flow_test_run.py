@@ -97,7 +97,8 @@ class SalesjetFlowTestRun(models.TransientModel):
             self.next_step_id = next_step
             self.state = "running" if next_step else "done"
             return
-        conditions = step.condition_ids.with_context(salesjet_now=self.sim_now)
+        conditions = step.condition_ids.with_context(salesjet_now=self.sim_now,
+                                                     salesjet_event_data=json.dumps({partner.id: self._data()}))
         if conditions and not conditions._filter(partner):
             if step.on_condition_fail == "stop":
                 self._add_line(step, self.sim_now, "stopped",

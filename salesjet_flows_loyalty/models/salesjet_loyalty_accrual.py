@@ -3,7 +3,9 @@ import logging
 from odoo import _, api, fields, models
 from odoo.tools import SQL, email_normalize, plaintext2html
 
-from odoo.addons.salesjet_flows.models.salesjet_flow_step_render import PlaceholderError, guard_placeholders
+from odoo.addons.salesjet_flows.models.salesjet_flow_step_render import (
+    PlaceholderError, guard_placeholders, with_fallbacks,
+)
 from odoo.addons.salesjet_flows.models.salesjet_flow_step_sms import to_e164
 
 _logger = logging.getLogger(__name__)
@@ -242,7 +244,8 @@ class SalesjetLoyaltyAccrual(models.Model):
                 _logger.warning("Expiry notices of step %s not sent: %s", step.id, e)
                 continue
             texts = Render.with_context(lang=lang or None)._render_template(
-                source, "res.partner", list(set(group.partner_id.ids)),
+                with_fallbacks(Render.with_context(lang=lang or None).env, source), "res.partner",
+                list(set(group.partner_id.ids)),
                 add_context={"points": format_points(points), "expiry": fields.Date.to_string(expiry),
                              "lead": self.env["crm.lead"], "event": {}, "company": step._placeholder_company()},
             )
