@@ -27,5 +27,6 @@ class TestLandingSignup(HttpCase):
         self.assertEqual(self.env["mail.mail"].search([("res_id", "=", jobs.partner_id.id),
                                                        ("model", "=", "res.partner")]).subject,
                          "Congratulations on your new fish, Fish Lover!")
-        event = self.env["salesjet.event"].search([("code", "=", "landing_signup"), ("partner_id", "=", jobs.partner_id.id)])
+        event = self.env["salesjet.event"].search([("code", "=", "landing_signup"),
+                                                   ("partner_id", "=", jobs.partner_id.id)])
         self.assertEqual(event.data["page"], "/aquarium")

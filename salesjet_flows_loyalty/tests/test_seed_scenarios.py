@@ -1,6 +1,8 @@
 from datetime import timedelta
 from unittest.mock import patch
 
+from odoo.exceptions import ValidationError
+
 from odoo.addons.sms.tests.common import SMSCase
 
 from odoo.addons.salesjet_flows.tests.common import T0
@@ -109,12 +111,12 @@ class TestSeedScenarios(LoyaltyCase, SMSCase):
         chain = self.make_chain([], code=False)
         Message = self.env["salesjet.chain.message"]
         base = {"flow_id": chain.id, "channel": "sms", "body": "<p>Hi</p>"}
-        with self.assertRaisesRegex(Exception, "expiry notices need points that expire"):
+        with self.assertRaisesRegex(ValidationError, "expiry notices need points that expire"):
             Message.create({**base, "loyalty_notice_expired_text": "Gone"})
-        with self.assertRaisesRegex(Exception, "fewer notice days than validity days"):
+        with self.assertRaisesRegex(ValidationError, "fewer notice days than validity days"):
             Message.create({**base, "points": 5, "loyalty_program_id": self.program.id,
                             "loyalty_validity_days": 3, "loyalty_notice_days": 3,
                             "loyalty_notice_before_text": "Soon"})
-        with self.assertRaisesRegex(Exception, "does not render"):
+        with self.assertRaisesRegex(ValidationError, "does not render"):
             Message.create({**base, "points": 5, "loyalty_program_id": self.program.id,
                             "loyalty_notice_expired_text": "{{ object.nope }}"})
