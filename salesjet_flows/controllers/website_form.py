@@ -66,9 +66,12 @@ class SalesjetWebsiteForm(WebsiteForm):
         so an error there leaves the event failed and retried by the event cron.
         """
         company = request.website.company_id
-        if company.id not in request.env["salesjet.flow.trigger"].sudo()._listening_company_ids("website_form"):
-            return
+        Trigger = request.env["salesjet.flow.trigger"].sudo()
         referrer = request.httprequest.referrer or ""
+        # a form is also a registration when it was sent from a landing page of a chain's trigger
+        landing = any(page.lower() in referrer.lower() for page in Trigger._landing_pages(company.id))
+        if company.id not in Trigger._listening_company_ids("website_form") and not landing:
+            return
         path = request_page_path(urlsplit(referrer).path) if referrer else ""
         form_fields = {}
         for name, value in request.params.items():
