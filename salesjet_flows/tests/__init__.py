@@ -39,3 +39,4 @@ from . import test_cron_contract
 from . import test_production_prefork
 from . import test_rights
 from . import test_public_routes_fuzz
+from . import test_wait_until
