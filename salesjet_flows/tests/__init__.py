@@ -41,3 +41,4 @@ from . import test_rights
 from . import test_public_routes_fuzz
 from . import test_landing_signup
 from . import test_flow_kinds
+from . import test_wait_until
