@@ -68,11 +68,12 @@ class SalesjetWebsiteForm(WebsiteForm):
         """
         company = request.website.company_id
         Trigger = request.env["salesjet.flow.trigger"].sudo()
-        # the form also identifies its visitor (the event finds the contact), which the flows on page visits,
-        # page left and downloads need
-        if not any(company.id in Trigger._listening_company_ids(kind) for kind in IDENTITY_KINDS):
-            return
         referrer = request.httprequest.referrer or ""
+        # the form identifies its visitor (the event finds the contact), which the flows on page visits, page
+        # left and downloads need too; and it is a registration when sent from a landing page of a chain's trigger
+        landing = any(page.lower() in referrer.lower() for page in Trigger._landing_pages(company.id))
+        if not landing and not any(company.id in Trigger._listening_company_ids(kind) for kind in IDENTITY_KINDS):
+            return
         path = request_page_path(urlsplit(referrer).path) if referrer else ""
         form_fields = {}
         for name, value in request.params.items():

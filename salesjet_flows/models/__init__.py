@@ -56,3 +56,4 @@ from . import salesjet_flow_transfer_chain
 from . import salesjet_flow_split
 from . import salesjet_flow_cap
 from . import salesjet_flow_version
+from . import salesjet_flow_kind

@@ -36,7 +36,10 @@ class SalesjetFlow(models.Model):
     sequence = fields.Integer(default=10)
     kind = fields.Selection(
         FLOW_KINDS, string="Kind", required=True, default="manual", tracking=True,
-        help="What family of flow this is: it decides which triggers and steps are offered first.",
+        help="Decides what the forms offer first: a new trigger and a new step condition start with the kind's "
+             "usual type (Page: page visits and forms; Funnel: the funnel's pages and “Visited the funnel”; "
+             "Training: course triggers and conditions; Facebook lead form: Facebook leads; Loyalty scenario: "
+             "purchases; Message chain: landing page sign-ups). Any type can still be chosen.",
     )
     description = fields.Html(translate=True)
     active = fields.Boolean(default=True, tracking=True)

@@ -46,8 +46,9 @@ class SalesjetFlowTrigger(models.Model):
     ], ondelete={"landing_signup": "cascade"})
     landing_page = fields.Char(
         string="Landing page",
-        help="Only registrations from a page whose address contains this text (the event's “page” or “url” "
-             "value); empty: any page.")
+        help="A website form sent from a page whose address contains this text (e.g. /aquarium) registers its "
+             "contact; API events count when their “page” or “url” value contains it. Empty: API events from any "
+             "page (website forms need a page).")
 
     @api.onchange("trigger_type")
     def _onchange_trigger_type_landing(self):
@@ -65,6 +66,15 @@ class SalesjetFlowTrigger(models.Model):
     def _event_kinds(self):
         return {**super()._event_kinds(), "landing_signup": "api"}
 
+    @api.model
+    def _landing_pages(self, company_id):
+        """The landing pages (texts of page addresses) set on the active "registers from a landing page"
+        triggers of ``company_id``, from the trigger cache. A trigger without a page listens to the API only:
+        website forms are registrations only on a page a trigger names."""
+        rows = self._cached_triggers("api", company_id)
+        ids = [row[0] for row in rows if row[1] == "landing_signup"]
+        return [page for page in ((t.landing_page or "").strip() for t in self.sudo().browse(ids)) if page]
+
     def _match_landing_signup(self, event):
         if (self.event_code or "landing_signup").strip() != (event.code or "").strip():
             return False
@@ -73,3 +83,29 @@ class SalesjetFlowTrigger(models.Model):
         data = event.data or {}
         page = str(data.get("page") or data.get("url") or "")
         return self.landing_page.strip().lower() in page.lower()
+
+
+class SalesjetEvent(models.Model):
+    """A website form sent from a landing page is a registration from that page."""
+    _inherit = "salesjet.event"
+
+    def _dispatch(self):
+        enrollments = super()._dispatch()
+        if self.kind == "website_form":
+            self._post_landing_signup()
+        return enrollments
+
+    def _post_landing_signup(self):
+        """Post the ``landing_signup`` event of a website form's contact when the form's page (its
+        Referer) is the page of a "registers from a landing page" trigger. Its external id, the form
+        event's, makes a retried form event post it once."""
+        data = self.data or {}
+        page = str(data.get("url") or data.get("path") or "").lower()
+        pages = self.env["salesjet.flow.trigger"]._landing_pages(self.company_id.id)
+        partner = self._get_partner()
+        if not partner or not any(landing.lower() in page for landing in pages):
+            return
+        self.sudo().with_company(self.company_id).post(
+            "landing_signup", partner, lead=self.lead_id, external_id=f"website_form:{self.id}",
+            source="website_form", data={"page": data.get("path") or "", "url": data.get("url") or "",
+                                         "lead_id": self.lead_id.id or False})

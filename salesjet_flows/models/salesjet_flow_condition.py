@@ -136,6 +136,21 @@ class SalesjetFlowCondition(models.Model):
         Partner = self.env["res.partner"].with_context(active_test=False)
         return Partner.search(expression.AND([[("id", "in", partners.ids)], self._get_domain()]))
 
+    def _next_changes(self, now, partner_ids, company_ids):
+        """For each contact (``partner_ids``, with the company of its run in ``company_ids``), the first moment
+        after ``now`` (naive UTC) at which these lines may start to hold although nothing about the contact
+        changed, or None. Only lines about the current moment have such moments (see the time conditions)."""
+        moments = [None] * len(partner_ids)
+        for line in self:
+            changes = line._next_change(now, partner_ids, company_ids)
+            if changes:
+                moments = [min(filter(None, (a, b)), default=None) for a, b in zip(moments, changes)]
+        return moments
+
+    def _next_change(self, now, partner_ids, company_ids):
+        """This line's moments for ``_next_changes``: None when the line depends on the contact only."""
+        return None
+
     def _domain_tag(self):
         return [("category_id", "in", self.tag_ids.ids)]
 

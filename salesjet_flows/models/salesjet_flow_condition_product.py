@@ -10,14 +10,19 @@ class SalesjetFlowCondition(models.Model):
     access_product_ids = fields.Many2many(
         "product.product", "salesjet_flow_condition_access_product_rel", "condition_id", "product_id",
         check_company=True,
-        string="Products", help="The contact has an active access to at least one of these products.")
+        string="Products", help="The contact has an active access to at least one of these products "
+                                "(with the sales bridge: or bought one, as chosen on the line).")
 
     @api.depends("access_product_ids")
     def _compute_name(self):
         super()._compute_name()
         for line in self.filtered(lambda c: c.condition_type == "has_product"):
-            text = _("has product %s", ", ".join(line.access_product_ids.mapped("display_name")) or "?")
+            text = line._has_product_text(", ".join(line.access_product_ids.mapped("display_name")) or "?")
             line.name = _("NOT %s", text) if line.negate else text
+
+    def _has_product_text(self, products):
+        """The line's text: what "has product" counts (the sales bridge adds purchases)."""
+        return _("has access to %s", products)
 
     @api.constrains("condition_type", "access_product_ids")
     def _check_product_settings(self):

@@ -10,7 +10,7 @@ from odoo.exceptions import ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from .salesjet_flow_step_timing import company_tz, in_time_range, to_local, to_utc
+from .salesjet_flow_step_timing import company_tz, hours_to_time, in_time_range, to_local, to_utc
 
 DATE_OPERATORS = [
     ("on", "on"),
@@ -218,3 +218,26 @@ class SalesjetFlowCondition(models.Model):
         if self._company_tz() in inside:
             domain = expression.OR([domain, [("tz", "=", False)]])
         return domain
+
+    # ------------------------------------------------------------------
+    # Moments a waiting step checks again (see salesjet.flow.step._wait_for_conditions)
+    # ------------------------------------------------------------------
+
+    def _next_change(self, now, partner_ids, company_ids):
+        if self.condition_type == "current_date":
+            moment = min((bound for bound in self._day_bounds() if bound > now), default=None)
+            return [moment] * len(partner_ids)
+        if self.condition_type == "current_time":
+            # the contact's time zone, else the company's: as _domain_current_time decides
+            company = self.step_id.company_id or self.env.company
+            tzs = self.env["salesjet.flow.step"]._partner_tzs(partner_ids, [company.id] * len(partner_ids))
+            cache = {}
+            for tz_name in set(tzs):
+                local = to_local(now, tz_name)
+                cache[tz_name] = min(
+                    to_utc(datetime.combine(local.date() + timedelta(days=offset), hours_to_time(hours)), tz_name)
+                    for offset in (0, 1) for hours in (self.time_from, self.time_to)
+                    if datetime.combine(local.date() + timedelta(days=offset), hours_to_time(hours)) > local
+                )
+            return [cache[tz_name] for tz_name in tzs]
+        return super()._next_change(now, partner_ids, company_ids)

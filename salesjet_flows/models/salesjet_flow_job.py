@@ -57,6 +57,9 @@ class SalesjetFlowJob(models.Model):
     mailing_trace_id = fields.Many2one(
         "mailing.trace", string="Email trace", ondelete="set null", index="btree_not_null",
         help="Delivery, open and click tracking of the email this job sent.")
+    date_waiting = fields.Datetime(
+        string="Waiting since",
+        help="When this job first found its step's conditions failing, on a step that waits until they hold.")
     res_model = fields.Char(string="Produced model", help="Technical name of the record this job produced.")
     res_id = fields.Many2oneReference(string="Produced record", model_field="res_model")
 
@@ -300,6 +303,11 @@ class SalesjetFlowJob(models.Model):
         finally:
             _BATCH_OUTCOMES.pop(id(self.env.cr), None)
         self.env.flush_all()
+        # jobs left waiting for their conditions were rescheduled by _mark_waiting: not an attempt
+        self -= self.browse([job_id for job_id, outcome in outcomes.items() if outcome[0] == "waiting"])  # noqa: PLW0642
+        if not self:
+            self.env["salesjet.flow"]._invalidate_engine_cache()
+            return
         # jobs with no outcome succeeded; a failed job's state was written by _mark_error
         rows = [(job_id, *outcomes.get(job_id, ("done", None, None, None))) for job_id in self.ids]
         rows = [(row[0], None, None, None, None) if row[1] == "error" else row for row in rows]
@@ -451,6 +459,27 @@ class SalesjetFlowJob(models.Model):
             self.write({"state": "skipped", "result": reason, "date_done": now})
         if stop:
             self.enrollment_id._finish("stopped", now)
+
+    def _mark_waiting(self, dates, now):
+        """Leave these jobs pending until ``dates`` (one naive UTC datetime per job, in order): their step waits
+        for its conditions. The first wait sets ``date_waiting``, from which the waiting limit counts."""
+        if not self:
+            return
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job j
+               SET scheduled_date = v.d, date_waiting = COALESCE(j.date_waiting, %(now)s), write_date = %(now)s
+              FROM unnest(%(ids)s::int[], %(dates)s::timestamp[]) AS v(id, d)
+             WHERE j.id = v.id
+            """,
+            now=now, ids=self.ids, dates=dates,
+        ))
+        self.invalidate_recordset(["scheduled_date", "date_waiting", "write_date"])
+        outcomes = self._outcomes()
+        if outcomes is not None:
+            for job_id in self.ids:
+                outcomes[job_id] = ("waiting", None, None, None)
+        self._trigger_scheduler(min(dates))
 
     def _forget_outcomes(self):
         """Drop what a rolled-back attempt recorded for these jobs."""

@@ -70,8 +70,15 @@ class SalesjetFlowStep(models.Model):
     # Conditions
     condition_ids = fields.One2many("salesjet.flow.condition", "step_id", string="Conditions", copy=True)
     on_condition_fail = fields.Selection(
-        [("skip", "Skip this step and go on"), ("stop", "Stop the run")],
+        [("skip", "Skip this step and go on"), ("stop", "Stop the run"), ("wait", "Wait until they hold")],
         string="If conditions fail", required=True, default="skip",
+        help="Wait until they hold: the contact waits at this step and is checked again when a current date or "
+             "time condition can start to hold, and at least daily; after the waiting limit the step is skipped.",
+    )
+    wait_max_days = fields.Integer(
+        string="Wait at most (days)", default=7,
+        help="How long a contact may wait for the conditions, counted from the moment the step first came due "
+             "for it; then the step is skipped.",
     )
 
     # Repeat
@@ -93,6 +100,7 @@ class SalesjetFlowStep(models.Model):
         ("delay_positive", "CHECK(delay_value >= 0)", "A delay cannot be negative."),
         ("repeat_positive", "CHECK(repeat_interval >= 0 AND repeat_max >= 0)",
          "Repeat interval and count cannot be negative."),
+        ("wait_positive", "CHECK(wait_max_days >= 0)", "A waiting limit cannot be negative."),
     ]
 
     @api.depends("name", "action_type", "tag_ids", "timing", "delay_value", "delay_unit", "delay_from", "run_at",
@@ -257,6 +265,8 @@ class SalesjetFlowStep(models.Model):
                 first_runs = failing - repeats
                 if self.on_condition_fail == "stop":
                     first_runs._mark_skipped(_("Conditions not met: run stopped."), stop=True)
+                elif self.on_condition_fail == "wait":
+                    self._wait_for_conditions(first_runs)
                 else:
                     first_runs._mark_skipped(_("Conditions not met."))
             jobs -= failing
@@ -278,6 +288,29 @@ class SalesjetFlowStep(models.Model):
                         executor(job)
                 except Exception:  # noqa: BLE001
                     job._mark_error()
+
+    def _wait_for_conditions(self, jobs):
+        """Keep ``jobs`` (whose conditions fail) waiting at this step, or skip those that waited long enough.
+
+        Each job is checked again at the first moment one of the step's conditions can change for its contact
+        (a current date or current time window opening or closing), at the latest a day later and never after
+        its waiting limit, counted from the moment it first came due (``date_waiting``). Waiting is not an
+        attempt. Set-based: the condition lines compute the moments for the whole batch.
+        """
+        if not jobs:
+            return
+        now = fields.Datetime.now()
+        limits = [(job.date_waiting or now) + relativedelta(days=self.wait_max_days) for job in jobs]
+        expired = jobs.browse([job.id for job, limit in zip(jobs, limits) if limit <= now])
+        expired._mark_skipped(_("Conditions still not met after waiting %s days: step skipped.", self.wait_max_days))
+        waiting = [(job, limit) for job, limit in zip(jobs, limits) if limit > now]
+        if not waiting:
+            return
+        changes = self.condition_ids._next_changes(
+            now, [job.partner_id.id for job, _limit in waiting], [job.company_id.id for job, _limit in waiting])
+        daily = now + relativedelta(days=1)
+        dates = [min(change or daily, daily, limit) for (_job, limit), change in zip(waiting, changes)]
+        jobs.browse([job.id for job, _limit in waiting])._mark_waiting(dates, now)
 
     def _action_add_tag(self, jobs):
         # One statement for the whole batch: the ORM write of a many2many on

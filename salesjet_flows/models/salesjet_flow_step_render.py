@@ -232,7 +232,8 @@ class PlaceholderChecker:
                 return "scalar", None
         elif isinstance(func, ast.Attribute) and func.attr in PLACEHOLDER_METHODS:
             on_model, result_model, most = PLACEHOLDER_METHODS[func.attr]
-            if (self.value(func.value) == ("record", on_model) and len(args) <= most
+            # a bridge's method (e.g. loyalty's coupons) counts only where its module is installed
+            if (result_model in self.env and self.value(func.value) == ("record", on_model) and len(args) <= most
                     and all(self.is_constant(arg, int) for arg in args)):
                 self.readable(result_model)
                 return "record", result_model

@@ -76,10 +76,14 @@ class SalesjetFlow(models.Model):
         return flows
 
     def write(self, vals):
+        restored = self.filtered(lambda f: not f.active) if vals.get("active") else self.browse()
         res = super().write(vals)
         changed = self._version_fields(vals)
         if changed:
             self._note_change(_("Flow changed: %s.", ", ".join(changed)))
+        if restored:
+            # an archived flow was held like a paused one: restoring it resumes it
+            self.env["salesjet.flow.job"]._trigger_scheduler(fields.Datetime.now())
         return res
 
     def _version_fields(self, vals):
@@ -119,10 +123,10 @@ class SalesjetFlowJob(models.Model):
 
     @api.model
     def _due_filter(self):
-        """Leave the jobs of paused flows waiting. The list of paused flows is read first (a tiny
-        table), so without a paused flow the scheduler's query is exactly what it was."""
-        self.env["salesjet.flow"].flush_model(["paused"])
-        self.env.cr.execute(SQL("SELECT id FROM salesjet_flow WHERE paused"))
+        """Leave the jobs of paused and archived flows waiting. The list of held flows is read first
+        (a tiny table), so without one the scheduler's query is exactly what it was."""
+        self.env["salesjet.flow"].flush_model(["paused", "active"])
+        self.env.cr.execute(SQL("SELECT id FROM salesjet_flow WHERE paused OR NOT active"))
         paused = [row[0] for row in self.env.cr.fetchall()]
         if not paused:
             return super()._due_filter()

@@ -43,3 +43,6 @@ from . import test_visitor_identity
 from . import test_funnel_registrants
 from . import test_form_data
 from . import test_placeholder_fallback
+from . import test_landing_signup
+from . import test_flow_kinds
+from . import test_wait_until

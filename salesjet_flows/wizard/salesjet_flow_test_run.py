@@ -105,8 +105,14 @@ class SalesjetFlowTestRun(models.TransientModel):
                                _("Conditions not met (%s): the run would stop.", conditions._describe()))
                 self.write({"state": "done", "next_step_id": False})
                 return
-            self._add_line(step, self.sim_now, "skipped",
-                           _("Conditions not met (%s): the step would be skipped.", conditions._describe()))
+            if step.on_condition_fail == "wait":
+                self._add_line(step, self.sim_now, "skipped", _(
+                    "Conditions not met (%(conditions)s): the contact would wait until they hold, at most %(days)s "
+                    "days, then the step would be skipped.", conditions=conditions._describe(),
+                    days=step.wait_max_days))
+            else:
+                self._add_line(step, self.sim_now, "skipped",
+                               _("Conditions not met (%s): the step would be skipped.", conditions._describe()))
         else:
             outcome, text = "run", step.summary
             if step.repeat:

@@ -7,3 +7,4 @@ from . import loyalty_history
 from . import res_users
 from . import salesjet_loyalty_log
 from . import salesjet_flow_step_preview
+from . import salesjet_offer_coupon

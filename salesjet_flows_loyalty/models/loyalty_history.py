@@ -32,8 +32,6 @@ class LoyaltyHistory(models.Model):
             orders.setdefault((line.order_model, line.order_id), line)
         Event = self.env["salesjet.event"].sudo()
         for (order_model, order_id), line in orders.items():
-            Event.post("purchase", line.card_id.partner_id, kind="loyalty_purchase",
-                       external_id=f"{order_model}:{order_id}", source=order_model,
-                       data={"order_model": order_model, "order_id": order_id,
-                             "points_issued": line.issued, "points_used": line.used,
-                             "program": line.card_id.program_id.name})
+            Event._post_loyalty_purchase(line.card_id.partner_id, order_model, order_id,
+                                         extra={"points_issued": line.issued, "points_used": line.used,
+                                                "program": line.card_id.program_id.name})

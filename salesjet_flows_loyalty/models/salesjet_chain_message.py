@@ -13,15 +13,42 @@ class SalesjetChainMessage(models.Model):
         help="The programme whose card receives this message's points.")
     loyalty_validity_days = fields.Integer(
         string="Points valid for (days)", default=30, help="0: the points never expire.")
+    # the same notices as the "Accrue bonus points" step offers (salesjet_flow_step_loyalty.py)
+    loyalty_notice_days = fields.Integer(
+        string="Notice days before expiry", default=3,
+        help="How many days before the points expire the client gets the notice below.")
+    loyalty_notice_before_text = fields.Text(
+        string="Notice before expiry", translate=True,
+        help="Optional. Sent by email (or SMS to contacts without email) before the points expire. "
+             "Placeholders: {{ object.name }} (the contact), {{ points }}, {{ expiry }}.")
+    loyalty_notice_expired_text = fields.Text(
+        string="Notice at expiry", translate=True,
+        help="Optional. Sent when the points have expired. Placeholders: {{ object.name }}, {{ points }}, "
+             "{{ expiry }}.")
 
-    @api.constrains("points", "loyalty_program_id", "loyalty_validity_days")
+    @api.constrains("points", "loyalty_program_id", "loyalty_validity_days", "loyalty_notice_days",
+                    "loyalty_notice_before_text", "loyalty_notice_expired_text")
     def _check_loyalty_points(self):
         for message in self:
-            if message.points < 0 or message.loyalty_validity_days < 0:
-                raise ValidationError(_("Chain “%s”: points and validity cannot be negative.", message.flow_id.name))
+            if message.points < 0 or message.loyalty_validity_days < 0 or message.loyalty_notice_days < 0:
+                raise ValidationError(_("Chain “%s”: points, validity and notice days cannot be negative.",
+                                        message.flow_id.name))
             if message.points and not message.loyalty_program_id:
                 raise ValidationError(_("Chain “%s”: choose the loyalty programme that receives the message's "
                                         "points.", message.flow_id.name))
+            before = (message.loyalty_notice_before_text or "").strip()
+            notices = before or (message.loyalty_notice_expired_text or "").strip()
+            if notices and not (message.points and message.loyalty_validity_days):
+                raise ValidationError(_("Chain “%s”: expiry notices need points that expire: set the message's "
+                                        "points and how long they are valid, or remove the notices.",
+                                        message.flow_id.name))
+            if before and message.loyalty_notice_days >= message.loyalty_validity_days:
+                raise ValidationError(_("Chain “%s”: the notice must come before the expiry: fewer notice days "
+                                        "than validity days.", message.flow_id.name))
+            step = self.env["salesjet.flow.step"].new({"flow_id": message.flow_id.id, "name": message.display_name})
+            for text, label in ((message.loyalty_notice_before_text, _("notice before expiry")),
+                                (message.loyalty_notice_expired_text, _("notice at expiry"))):
+                step._check_notice_renders(text, label)
 
 
 class SalesjetFlowStep(models.Model):
@@ -36,4 +63,13 @@ class SalesjetFlowStep(models.Model):
         # points come with the message: contacts it could not reach get none
         sent = jobs.filtered(lambda j: outcomes.get(j.id, ("done",))[0] == "done")
         if sent:
-            self._loyalty_accrue(sent, message.loyalty_program_id, message.points, message.loyalty_validity_days)
+            self._loyalty_accrue(sent, message.loyalty_program_id, message.points, message.loyalty_validity_days,
+                                 message.loyalty_notice_days
+                                 if (message.loyalty_notice_before_text or "").strip() else None)
+
+    def _loyalty_notice_text(self, which):
+        if self.action_type == "chain_message" and self.chain_message_id:
+            message = self.chain_message_id
+            return (message.loyalty_notice_before_text if which == "before"
+                    else message.loyalty_notice_expired_text)
+        return super()._loyalty_notice_text(which)

@@ -80,6 +80,11 @@ class SalesjetFlowStep(models.Model):
                 "Step “%(step)s”: the %(label)s does not render: %(error)s. Placeholders: {{ object.name }}, "
                 "{{ points }}, {{ expiry }}.", step=self.display_name, label=label, error=escape(str(e)))) from e
 
+    def _loyalty_notice_text(self, which):
+        """The text of the expiry notice ``which`` ("before" or "expired") for the points this step gave,
+        in the context's language (a chain message's step reads its message's notices)."""
+        return self.loyalty_notice_before_text if which == "before" else self.loyalty_notice_expired_text
+
     # ------------------------------------------------------------------
     # Execution
     # ------------------------------------------------------------------

@@ -19,6 +19,32 @@ class SalesjetEvent(models.Model):
 
     kind = fields.Selection(selection_add=LOYALTY_EVENTS, ondelete={key: "cascade" for key, _label in LOYALTY_EVENTS})
 
+    @api.model
+    def _post_loyalty_purchase(self, partner, order_model, order_id, extra=None):
+        """Post the "purchase" event of an order (sale, point of sale, ...) about ``partner``, with the
+        products and categories the trigger's filters read.
+
+        External id ``<model>:<id>``: an order starts a scenario once, whoever posts it first (its
+        confirmation or its loyalty card's history). Posted with sudo: Odoo's code posts these facts.
+        """
+        data = {"order_model": order_model, "order_id": order_id}
+        order = self.env[order_model].sudo().browse(order_id).exists() if order_model in self.env else None
+        company = self.env.company
+        if order:
+            lines = order["order_line"] if "order_line" in order else order["lines"] if "lines" in order else None
+            products = lines.product_id if lines is not None else self.env["product.product"]
+            # the products' categories and all their parents, so a trigger on a parent category matches
+            categories = {int(categ_id) for path in products.categ_id.mapped("parent_path")
+                          for categ_id in (path or "").split("/") if categ_id}
+            data.update(order_name=order.display_name,
+                        products=", ".join(dict.fromkeys(products.mapped("display_name"))),
+                        product_template_ids=products.product_tmpl_id.ids,
+                        product_category_ids=sorted(categories))
+            company = order["company_id"] if "company_id" in order else company
+        return self.sudo().with_company(company).post(
+            "purchase", partner, kind="loyalty_purchase", external_id=f"{order_model}:{order_id}",
+            source=order_model, data={**data, **(extra or {})})
+
 
 class SalesjetFlowTrigger(models.Model):
     """Loyalty scenario triggers: a purchase, a registration, N days before a contact's date."""
@@ -36,6 +62,19 @@ class SalesjetFlowTrigger(models.Model):
     date_days_before = fields.Integer(
         string="Days before", default=0,
         help="The scenario starts this many days before the date (0: on the day itself).")
+    # the same fields (and tables) as the shop bridge's "product purchased" trigger: one filter per trigger
+    product_tmpl_ids = fields.Many2many(
+        "product.template", "salesjet_flow_trigger_product_template_rel", "trigger_id", "product_tmpl_id",
+        check_company=True,
+        ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
+        string="Products", help="The order holds at least one of these products (any variant).",
+    )
+    product_categ_ids = fields.Many2many(
+        "product.category", "salesjet_flow_trigger_product_category_rel", "trigger_id", "categ_id",
+        ondelete="restrict",
+        string="Product categories",
+        help="The order holds a product of one of these categories or of their sub-categories.",
+    )
     date_yearly = fields.Boolean(
         string="Every year", default=True,
         help="Ticked: the day and month count, every year (birthdays, anniversaries). "
@@ -55,6 +94,13 @@ class SalesjetFlowTrigger(models.Model):
     def _event_kinds(self):
         return {**super()._event_kinds(), "loyalty_purchase": "loyalty_purchase",
                 "loyalty_registration": "loyalty_registration", "loyalty_date": "loyalty_date"}
+
+    def _match_loyalty_purchase(self, event):
+        if not self.product_tmpl_ids and not self.product_categ_ids:
+            return True
+        data = event.data or {}
+        return bool(set(self.product_tmpl_ids.ids) & set(data.get("product_template_ids") or [])
+                    or set(self.product_categ_ids.ids) & set(data.get("product_category_ids") or []))
 
     def _match_loyalty_date(self, event):
         return (event.data or {}).get("trigger_id") == self.id

@@ -150,7 +150,8 @@ class SalesjetLoyaltyAccrual(models.Model):
             now, now), limit)
         if not accruals:
             return 0
-        worth = accruals.filtered(lambda a: a.remaining > 0 and (a.step_id.loyalty_notice_before_text or "").strip())
+        worth = accruals.filtered(lambda a: a.remaining > 0
+                                  and (a.step_id._loyalty_notice_text("before") or "").strip())
         addresses = worth._send_notice("before")
         # accruals with nothing left or no text are marked too, so they are not looked at again
         self._write_notice_rows(accruals, "notice_before", now, addresses)
@@ -201,7 +202,7 @@ class SalesjetLoyaltyAccrual(models.Model):
         ))
         self.invalidate_model(["state", "expired_points", "remaining", "write_date", "write_uid"])
         worth = accruals.filtered(lambda a: a.expired_points > 0
-                                  and (a.step_id.loyalty_notice_expired_text or "").strip())
+                                  and (a.step_id._loyalty_notice_text("expired") or "").strip())
         addresses = worth._send_notice("expired")
         if addresses:
             self._write_notice_rows(worth, "notice_expired", now, addresses)
@@ -235,8 +236,7 @@ class SalesjetLoyaltyAccrual(models.Model):
         groups = self.grouped(lambda a: (a.step_id, a.remaining if which == "before" else a.expired_points,
                                          fields.Date.to_date(a.date_expiry), a.partner_id.lang or ""))
         for (step, points, expiry, lang), group in groups.items():
-            source = (step.with_context(lang=lang or None).loyalty_notice_before_text if which == "before"
-                      else step.with_context(lang=lang or None).loyalty_notice_expired_text)
+            source = step.with_context(lang=lang or None)._loyalty_notice_text(which)
             try:
                 guard_placeholders(self.env, source, step, extra=NOTICE_NAMES)
             except PlaceholderError as e:
