@@ -4,17 +4,13 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
-from .salesjet_event_sources import normalize_path
+from .salesjet_funnel import path_sql_patterns
 
 # The path of a website.track's url, as normalize_path() writes it: no scheme,
 # host, query or fragment, no trailing slash ("/" for the home page).
 TRACK_PATH = SQL(
     "COALESCE(NULLIF(rtrim(substring(t.url from '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*([^?#]*)'), '/'), ''), '/')"
 )
-
-
-def _like_escape(text):
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SalesjetFlowCondition(models.Model):
@@ -82,18 +78,7 @@ class SalesjetFlowCondition(models.Model):
     def _visited_domain(self, page_ids, patterns):
         """Contacts with a tracked visit (website.track of a visitor linked to them) of one of the pages:
         one subselect, whatever the number of contacts."""
-        exact, likes = [], []
-        for pattern in patterns:
-            pattern = pattern.strip()
-            if pattern.endswith("*"):
-                base = normalize_path(pattern[:-1] or "/")
-                if base == "/":
-                    likes.append("/%")
-                else:
-                    exact.append(base)
-                    likes.append(_like_escape(base) + "/%")
-            else:
-                exact.append(normalize_path(pattern))
+        exact, likes = path_sql_patterns(patterns)
         matches = [SQL("t.page_id = ANY(%s)", list(page_ids))] if page_ids else []
         if exact:
             matches.append(SQL("%s = ANY(%s)", TRACK_PATH, exact))
