@@ -284,11 +284,3 @@ class SalesjetFlow(models.Model):
             for (enrollment_id, partner_id), date in zip(rows, dates)
         ])  # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)
         return enrollments
-        company_id = self.company_id.id
-        dates = first_step._compute_scheduled_dates(
-            now, [(partner_id, company_id, now, enrollment_id) for enrollment_id, partner_id in rows])
-        self.env["salesjet.flow.job"]._create_pending([
-            (enrollment_id, self.id, first_step.id, partner_id, company_id, date, 0)
-            for (enrollment_id, partner_id), date in zip(rows, dates)
-        ])  # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)
-        return enrollments

@@ -149,12 +149,6 @@ class SalesjetFlowTrigger(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _has_listeners(self, kind, company_id):
-        """Whether an active flow of the company listens to events of ``kind`` (cached): sources skip
-        the work of building an event nobody waits for."""
-        return bool(self._cached_triggers(kind, company_id))
-
-    @api.model
     @tools.ormcache("kind", "company_id", "self.env.lang")
     def _cached_page_rows(self, kind, company_id):
         """(page path, funnel paths or None, pop-up or None) of the active triggers of ``kind`` (a page
