@@ -2,7 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize
 
-from .salesjet_flow_step_render import check_template_placeholders, guard_placeholders, inline_to_qweb
+from .salesjet_flow_step_render import check_templates_used_by_steps, guard_placeholders, inline_to_qweb
 
 # the fields of a mail.template an email step renders, and their engine
 TEMPLATE_TEXTS = [("subject", "inline_template"), ("body_html", "qweb"), ("email_from", "inline_template")]
@@ -252,9 +252,8 @@ class MailTemplate(models.Model):
         """A template an email step uses is a step text: the scheduler renders it with the cron's rights.
         So whoever is not a Settings administrator may only write its texts (in any language) within the
         placeholder language; a Settings administrator's code is approved (README, "Placeholders")."""
-        steps = self.env["salesjet.flow.step"].sudo().search([("mail_template_id", "in", self.ids)])
-        for template in steps.mail_template_id:
-            step = steps.filtered(lambda s: s.mail_template_id == template)[:1]
-            check_template_placeholders(self.env, template, TEMPLATE_TEXTS, _(
-                "Email template “%(template)s”, used by the flow step “%(step)s”",
-                template=template.display_name, step=step.display_name))
+        def where(template, step):
+            return self.env._("Email template “%(template)s”, used by the flow step “%(step)s”",
+                              template=template.display_name, step=step.display_name)
+
+        check_templates_used_by_steps(self, "mail_template_id", TEMPLATE_TEXTS, where)

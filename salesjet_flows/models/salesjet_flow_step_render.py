@@ -334,6 +334,16 @@ def check_template_placeholders(env, templates, fields_engines, where):
                 check_placeholder_policy(env, template[fname], where, engine=engine)
 
 
+def check_templates_used_by_steps(templates, step_field, fields_engines, where):
+    """The templates among ``templates`` that a flow step uses (through its field ``step_field``) are step texts:
+    the scheduler renders them with the cron's rights. So their ``fields_engines`` texts go through
+    ``check_template_placeholders``; ``where(template, step)`` names the template in the refusal."""
+    steps = templates.env["salesjet.flow.step"].sudo().search([(step_field, "in", templates.ids)])
+    for template in steps[step_field]:
+        step = steps.filtered(lambda s: s[step_field] == template)[:1]
+        check_template_placeholders(templates.env, template, fields_engines, where(template, step))
+
+
 def guard_placeholders(env, source, owner, engine="inline_template", extra=()):
     """At render time, whoever renders: refuse a text with an expression outside the placeholder
     language that no Settings administrator saved (``salesjet.placeholder.approval``). A text that

@@ -7,7 +7,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.mail import TEXT_URL_REGEX
 
-from .salesjet_flow_step_render import check_template_placeholders
+from .salesjet_flow_step_render import check_templates_used_by_steps
 from .website_visitor import LINK_PARAM, partner_link_proof
 
 NUMBER_SOURCES = [
@@ -186,9 +186,8 @@ class SmsTemplate(models.Model):
 
     def _salesjet_check_step_placeholders(self):
         """As for email templates (``mail.template._salesjet_check_step_placeholders``)."""
-        steps = self.env["salesjet.flow.step"].sudo().search([("sms_template_id", "in", self.ids)])
-        for template in steps.sms_template_id:
-            step = steps.filtered(lambda s: s.sms_template_id == template)[:1]
-            check_template_placeholders(self.env, template, [("body", "inline_template")], _(
-                "SMS template “%(template)s”, used by the flow step “%(step)s”",
-                template=template.display_name, step=step.display_name))
+        def where(template, step):
+            return self.env._("SMS template “%(template)s”, used by the flow step “%(step)s”",
+                              template=template.display_name, step=step.display_name)
+
+        check_templates_used_by_steps(self, "sms_template_id", [("body", "inline_template")], where)
