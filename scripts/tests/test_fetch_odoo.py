@@ -231,6 +231,13 @@ def test_stale_partial_clone_is_replaced(fake_repo, tmp_path):
     assert not stale.exists()
 
 
+def _default_signals():
+    # a shell cannot trap a signal ignored when it starts, and a suite started in the background
+    # (``cmd &`` in a script) ignores SIGINT: the interrupted shell is given the terminal's defaults
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_clone_leaves_no_odoo_path(fake_repo, tmp_path, sig):
     """Ctrl+C (or a TERM) during the clone: no ODOO_PATH, no half tree beside it."""
@@ -247,7 +254,7 @@ def test_interrupted_clone_leaves_no_odoo_path(fake_repo, tmp_path, sig):
            **fake_git(tmp_path, waiter)}
     proc = subprocess.Popen(["bash", "-c", 'source "$1"; ensure_odoo; check_odoo', "bash", str(LIB)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_signals)
     deadline = time.time() + 120
     while not ready.exists():
         assert time.time() < deadline and proc.poll() is None, proc.communicate()
