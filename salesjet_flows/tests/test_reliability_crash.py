@@ -2,7 +2,7 @@
 
 The worker is a real, separate Python process that opens the test database's registry
 and runs the scheduled action ``salesjet.flow.job._cron_process_due_jobs`` (what the
-Odoo cron worker calls), with small batches. Only in that process, the end of the
+Odoo cron worker calls, again while jobs are due), with small batches. Only in that process, the end of the
 third batch is slowed down: its effects are written but not committed when the test
 kills the process. A second process then finishes the queue.
 
@@ -46,8 +46,12 @@ def slow_execute(self):
 Job._execute = slow_execute
 with registry.cursor() as cr:
     env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-    env["salesjet.flow.job"]._cron_process_due_jobs()
-    cr.commit()
+    # each call stops at its time budget (salesjet.cron); Odoo's cron worker calls again while work remains
+    for _call in range(200):
+        env["salesjet.flow.job"]._cron_process_due_jobs()
+        cr.commit()
+        if not env["salesjet.flow.job"]._count_due():
+            break
 """
 
 
