@@ -154,7 +154,8 @@ class Bench:
                 log(f"  {label}: step type not available, skipped")
                 continue
             with self.registry.cursor() as cr:
-                cr.execute(SQL("UPDATE salesjet_flow_job SET scheduled_date = %s WHERE flow_id = %s AND state = 'pending'",
+                cr.execute(SQL("UPDATE salesjet_flow_job SET scheduled_date = %s "
+                               "WHERE flow_id = %s AND state = 'pending'",
                                odoo.fields.Datetime.now() - timedelta(seconds=1), self.flow_id))
             t = time.perf_counter()
             self.drain_with_cron([self.flow_id])
@@ -184,7 +185,8 @@ class Bench:
         with self.registry.cursor() as cr:
             env = self.env(cr)
             tag = env["res.partner.category"].create({"name": "Bench event tag"})
-            flows = [self.make_flow(env, f"Bench event flow {i}", [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]}],
+            flows = [self.make_flow(env, f"Bench event flow {i}",
+                                    [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]}],
                                     trigger={"trigger_type": "api", "event_code": f"bench_event_{i}"})
                      for i in range(20)]
             self.event_flow_ids = [flow.id for flow in flows]
@@ -221,8 +223,8 @@ class Bench:
             env = self.env(cr)
             tag = env["res.partner.category"].create({"name": f"{name} tag"})
             # the first step waits, so that launching queues jobs that are not due yet
-            flow = self.make_flow(env, name, [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)], "timing": "delay",
-                                               "delay_value": 1, "delay_unit": "days"}],
+            flow = self.make_flow(env, name, [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)],
+                                               "timing": "delay", "delay_value": 1, "delay_unit": "days"}],
                                   domain=[("ref", "=", "bench")])
             flow.reentry_policy = "always"
             ids = self.partner_ids[: self.worker_jobs]
@@ -245,7 +247,8 @@ class Bench:
             proc.join()
         elapsed = time.perf_counter() - t
         with self.registry.cursor() as cr:
-            cr.execute(SQL("SELECT count(*), count(*) FILTER (WHERE attempts > 1), count(*) FILTER (WHERE state <> 'done') "
+            cr.execute(SQL("SELECT count(*), count(*) FILTER (WHERE attempts > 1), "
+                           "count(*) FILTER (WHERE state <> 'done') "
                            "FROM salesjet_flow_job WHERE flow_id = %s", flow_id))
             total, duplicates, not_done = cr.fetchone()
         return elapsed, total, duplicates, not_done
@@ -324,7 +327,8 @@ class Bench:
             Step = env["automation.record.step"]
             for label, step_type in (("6c. automation_oca email", "mail"), ("6d. automation_oca tag", "action")):
                 cr.execute(SQL(
-                    "UPDATE automation_record_step SET scheduled_date = %s WHERE state = 'scheduled' AND step_type = %s",
+                    "UPDATE automation_record_step SET scheduled_date = %s "
+                    "WHERE state = 'scheduled' AND step_type = %s",
                     odoo.fields.Datetime.now() - timedelta(seconds=1), step_type))
                 env.invalidate_all()
                 cr.commit()
@@ -408,7 +412,7 @@ class Bench:
         marks = [len(server.log()) for server in servers]
         started = self.release(backlog, trigger=True)
         seconds = self.wait_done(backlog, started, timeout=max(300, count / 20))
-        logs = [server.log()[mark:] for server, mark in zip(servers, marks)]
+        logs = [server.log()[mark:] for server, mark in zip(servers, marks, strict=True)]
         self.record_production(kind, how, backlog, seconds, logs)
 
     def drain_in_process(self, backlog):
@@ -507,7 +511,8 @@ class Bench:
                 traces, effects = cr.fetchone()
                 extra_effects = traces - effects
         limits = [line for text in logs for line in text.splitlines() if prefork_harness().LIMIT_LINES.search(line)]
-        calls = [int(n) for text in logs for n in re.findall(r"\) processed (\d+) records, \d+ records remaining", text)]
+        calls = [int(n) for text in logs
+                 for n in re.findall(r"\) processed (\d+) records, \d+ records remaining", text)]
         result = {"seconds": seconds, "rate": done / seconds if seconds else 0, "limits": len(limits),
                   "duplicates": repeated + extra_effects, "not_done": total - done + (len(ids) - effects)}
         runs = self.prod_runs.setdefault((kind, how), [])

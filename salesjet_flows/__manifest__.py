@@ -3,14 +3,6 @@
     "version": "18.0.1.0.0",
     "category": "Marketing/Marketing Automation",
     "summary": "Marketing flows: events enrol contacts into chains of timed, conditional steps",
-    "description": """
-SalesJet Flows
-==============
-A flow reacts to what a contact does and runs a chain of steps for that
-contact: immediately, after a delay or at a date, and only when the step's
-conditions hold. Steps run in batches from a scheduled action that several
-workers can share safely.
-""",
     "author": "SalesJet Flows",
     "website": "https://github.com/salesjet/salesjet_flows",
     "license": "LGPL-3",

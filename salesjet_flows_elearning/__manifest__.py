@@ -3,16 +3,6 @@
     "version": "18.0.1.0.0",
     "category": "Marketing/Marketing Automation",
     "summary": "Course events start flows; flows enrol contacts in courses and test their progress",
-    "description": """
-Bridge between SalesJet Flows and eLearning (website_slides).
-
-- Triggers: course enrolled, course started, lesson completed, course completed,
-  inactive on a course for N days (daily scheduled action).
-- Action: add a course subscription.
-- Conditions: has a user account, has an active course subscription, started a
-  course, completed a course, completed a lesson, last active on courses before
-  or after a date.
-""",
     "author": "SalesJet Flows",
     "website": "https://github.com/salesjet/salesjet_flows",
     "license": "LGPL-3",

@@ -2,16 +2,8 @@
     "name": "SalesJet Flows - Loyalty",
     "version": "18.0.1.0.0",
     "category": "Marketing/Marketing Automation",
-    "summary": "Loyalty scenarios: bonus points that expire on their own date, purchase, registration and birthday triggers",
-    "description": """
-SalesJet Flows - Loyalty
-========================
-Bridge between SalesJet Flows and Odoo's loyalty programmes: a step that
-accrues bonus points valid N days on a loyalty card, with optional notices
-before and at expiry; triggers on purchases (loyalty card activity of an
-order), portal registrations and contact dates (birthdays); a log of what
-the scenarios and chains sent.
-""",
+    "summary": "Loyalty scenarios: bonus points that expire on their own date, "
+               "purchase, registration and birthday triggers",
     "author": "SalesJet Flows",
     "website": "https://github.com/salesjet/salesjet_flows",
     "license": "LGPL-3",

@@ -3,14 +3,6 @@
     "version": "18.0.1.0.0",
     "category": "Marketing/Marketing Automation",
     "summary": "Abandoned carts, paid orders and purchased products start flows",
-    "description": """
-Bridge between SalesJet Flows and the online shop (website_sale).
-
-- Triggers: abandoned cart (unpaid for N hours, scheduled scan), order paid,
-  product purchased (chosen products or categories).
-- A paid or cancelled order stops the abandoned-cart runs it started.
-- Condition: purchased product (confirmed order line or paid invoice line).
-""",
     "author": "SalesJet Flows",
     "website": "https://github.com/salesjet/salesjet_flows",
     "license": "LGPL-3",

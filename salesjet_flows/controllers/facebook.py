@@ -16,7 +16,7 @@ MAX_LEADS_PER_CALL = 500
 
 def _digits(value, max_len=32):
     """A Facebook id as a string of digits, or None."""
-    value = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    value = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
     return value if value.isascii() and value.isdigit() and len(value) <= max_len else None
 
 

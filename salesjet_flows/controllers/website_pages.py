@@ -6,7 +6,7 @@ from odoo.http import request
 from odoo.tools import SQL
 
 from ..models.salesjet_source_hooks import request_page_path
-from .common import BodyTooLarge, MalformedBody, read_json_object, rate_limited, reply
+from .common import BodyTooLarge, MalformedBody, rate_limited, read_json_object, reply
 
 PAGE_LEFT_MAX_BYTES = 2048
 # one "page left" event per contact and page in this many seconds

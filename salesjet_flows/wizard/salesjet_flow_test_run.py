@@ -1,8 +1,6 @@
 import json
 
-from markupsafe import Markup
-
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import UserError
 
 from ..models.salesjet_flow_step_timing import parse_moment
@@ -55,7 +53,8 @@ class SalesjetFlowTestRun(models.TransientModel):
             raise UserError(_("The event data is not valid JSON (%s). Write an object, e.g. {\"plan\": \"gold\"}.",
                               e)) from e
         if not isinstance(data, dict):
-            raise UserError(_("The event data must be a JSON object, e.g. {\"plan\": \"gold\"}, not a list or a value."))
+            raise UserError(_("The event data must be a JSON object, e.g. {\"plan\": \"gold\"}, "
+                              "not a list or a value."))
         return data
 
     def _start(self):

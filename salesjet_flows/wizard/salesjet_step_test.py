@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import email_normalize
 
@@ -46,7 +46,8 @@ class SalesjetStepTest(models.TransientModel):
             sms = self.env["sms.sms"].sudo().create({"number": number, "body": body, "partner_id": self.partner_id.id})
             sms.send()
             failed = sms.state == "error"
-            message = _("The SMS could not be sent (%s).", sms.failure_type) if failed else _("Test SMS sent to %s.", number)
+            message = (_("The SMS could not be sent (%s).", sms.failure_type) if failed
+                       else _("Test SMS sent to %s.", number))
         else:
             raise UserError(_("Only email and SMS steps can send a test."))
         return {

@@ -36,9 +36,9 @@ class SalesjetFlowCondition(models.Model):
     @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value",
                  "course_ids", "lesson_ids", "activity_operator", "activity_date")
     def _compute_name(self):
-        super()._compute_name()
+        res = super()._compute_name()
         types = dict(self._fields["condition_type"]._description_selection(self.env))
-        for line in self.filtered(lambda l: l.condition_type in dict(COURSE_CONDITION_TYPES)):
+        for line in self.filtered(lambda cond: cond.condition_type in dict(COURSE_CONDITION_TYPES)):
             text = types[line.condition_type]
             if line.condition_type == "lesson_completed":
                 text += f": {', '.join(line.lesson_ids.mapped('name')) or '?'}"
@@ -49,10 +49,11 @@ class SalesjetFlowCondition(models.Model):
                 date = fields.Datetime.to_string(line.activity_date) if line.activity_date else "?"
                 text += f" {operators.get(line.activity_operator, '')} {date}"
             line.name = _("NOT %s", text) if line.negate else text
+        return res
 
     @api.constrains("condition_type", "lesson_ids", "activity_operator", "activity_date")
     def _check_course_settings(self):
-        for line in self.filtered(lambda l: l.condition_type in ("lesson_completed", "course_activity")):
+        for line in self.filtered(lambda cond: cond.condition_type in ("lesson_completed", "course_activity")):
             getattr(line, f"_check_{line.condition_type}")()
 
     def _check_lesson_completed(self):

@@ -40,7 +40,7 @@ class SalesjetFlowTrigger(models.Model):
 
     @api.depends("trigger_type", "event_code", "course_ids", "lesson_ids", "course_inactive_days")
     def _compute_name(self):
-        super()._compute_name()
+        res = super()._compute_name()
         for trigger in self.filtered(lambda t: t.trigger_type in COURSE_TRIGGER_TYPES):
             details = []
             if trigger.trigger_type == "course_inactive":
@@ -51,6 +51,7 @@ class SalesjetFlowTrigger(models.Model):
                 details.append(", ".join(trigger.course_ids.mapped("name")))
             if details:
                 trigger.name = f"{trigger.name}: {' · '.join(details)}"
+        return res
 
     @api.constrains("trigger_type", "course_inactive_days")
     def _check_course_inactive_days(self):
@@ -151,6 +152,7 @@ class SalesjetFlowTrigger(models.Model):
 
         def remaining():
             self.env.flush_all()
-            return self.env["salesjet.cron"]._count_capped(self._course_inactivity_query(fields.Datetime.now(), SQL("1")))
+            query = self._course_inactivity_query(fields.Datetime.now(), SQL("1"))
+            return self.env["salesjet.cron"]._count_capped(query)
 
         return self.env["salesjet.cron"]._run_batches(run_batch, remaining, limit, key="course_inactive")

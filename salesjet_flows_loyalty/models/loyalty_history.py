@@ -13,7 +13,7 @@ class LoyaltyHistory(models.Model):
         if self.env.context.get(INTERNAL):
             return lines
         used = {}
-        for line in lines.filtered(lambda l: l.used > 0):
+        for line in lines.filtered(lambda hist: hist.used > 0):
             used[line.card_id.id] = used.get(line.card_id.id, 0.0) + line.used
         self.env["salesjet.loyalty.accrual"].sudo()._consume(used)
         self._post_purchase_events(lines)
@@ -28,7 +28,7 @@ class LoyaltyHistory(models.Model):
         ``<model>:<id>`` keeps an order from starting a scenario twice.
         """
         orders = {}
-        for line in lines.filtered(lambda l: l.order_model and l.order_id and l.card_id.partner_id):
+        for line in lines.filtered(lambda hist: hist.order_model and hist.order_id and hist.card_id.partner_id):
             orders.setdefault((line.order_model, line.order_id), line)
         Event = self.env["salesjet.event"].sudo()
         for (order_model, order_id), line in orders.items():

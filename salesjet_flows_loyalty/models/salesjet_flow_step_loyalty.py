@@ -48,8 +48,9 @@ class SalesjetFlowStep(models.Model):
             raise ValidationError(_("Step “%s”: choose the loyalty programme that receives the points.",
                                     self.display_name))
         if self.loyalty_program_id.program_type != "loyalty":
-            raise ValidationError(_("Step “%s”: “%s” is not a loyalty card programme; choose one of type "
-                                    "“Loyalty Cards”.", self.display_name, self.loyalty_program_id.name))
+            raise ValidationError(_("Step “%(step)s”: “%(program)s” is not a loyalty card programme; choose one of "
+                                    "type “Loyalty Cards”.",
+                                    step=self.display_name, program=self.loyalty_program_id.name))
         if self.loyalty_points <= 0:
             raise ValidationError(_("Step “%s”: give a positive number of points.", self.display_name))
         if self.loyalty_validity_days < 0 or self.loyalty_notice_days < 0:
@@ -116,7 +117,7 @@ class SalesjetFlowStep(models.Model):
         if missing:
             created = Card.create([{"program_id": program.id, "partner_id": partner_id, "points": 0}
                                    for partner_id in missing])
-            cards.update(zip(missing, created))
+            cards.update(zip(missing, created, strict=True))
         per_card = {}
         for job in jobs:
             card = cards[job.partner_id.id]
@@ -124,7 +125,8 @@ class SalesjetFlowStep(models.Model):
         Card.flush_model()
         self.env.cr.execute(SQL(
             """
-            UPDATE loyalty_card c SET points = COALESCE(c.points, 0) + v.points, write_date = %(now)s, write_uid = %(uid)s
+            UPDATE loyalty_card c
+               SET points = COALESCE(c.points, 0) + v.points, write_date = %(now)s, write_uid = %(uid)s
               FROM unnest(%(ids)s::int[], %(points)s::float[]) AS v(id, points)
              WHERE c.id = v.id
             """,
@@ -152,4 +154,4 @@ class SalesjetFlowStep(models.Model):
             "flow_id": self.flow_id.id,
             "step_id": self.id,
         } for job in jobs])
-        return dict(zip(jobs.ids, accruals))
+        return dict(zip(jobs.ids, accruals, strict=True))

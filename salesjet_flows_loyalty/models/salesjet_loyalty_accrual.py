@@ -1,10 +1,12 @@
 import logging
 
 from odoo import _, api, fields, models
-from odoo.tools import SQL, email_normalize, plaintext2html
+from odoo.tools import SQL, plaintext2html
 
 from odoo.addons.salesjet_flows.models.salesjet_flow_step_render import (
-    PlaceholderError, guard_placeholders, with_fallbacks,
+    PlaceholderError,
+    guard_placeholders,
+    with_fallbacks,
 )
 from odoo.addons.salesjet_flows.models.salesjet_flow_step_sms import to_e164
 
@@ -44,9 +46,9 @@ class SalesjetLoyaltyAccrual(models.Model):
     card_id = fields.Many2one("loyalty.card", string="Loyalty card", required=True, ondelete="cascade", index=True)
     program_id = fields.Many2one("loyalty.program", string="Loyalty programme", required=True, ondelete="cascade")
     company_id = fields.Many2one("res.company", string="Company", required=True, index=True)
-    points = fields.Float(string="Points", required=True, help="Points given by this accrual.")
+    points = fields.Float(required=True, help="Points given by this accrual.")
     remaining = fields.Float(
-        string="Remaining", help="Points of this accrual not spent yet: what expires at the expiry date.")
+        help="Points of this accrual not spent yet: what expires at the expiry date.")
     expired_points = fields.Float(string="Expired", help="Points taken off the card at expiry.")
     date = fields.Datetime(string="Accrued on", required=True, default=fields.Datetime.now)
     date_expiry = fields.Datetime(string="Expires on", index="btree_not_null", help="Empty: the points never expire.")
@@ -166,7 +168,8 @@ class SalesjetLoyaltyAccrual(models.Model):
             return 0
         cards = accruals.card_id
         self.env["loyalty.card"].flush_model(["points"])
-        self.env.cr.execute(SQL("SELECT id, COALESCE(points, 0) FROM loyalty_card WHERE id = ANY(%s) FOR UPDATE", cards.ids))
+        self.env.cr.execute(SQL("SELECT id, COALESCE(points, 0) FROM loyalty_card WHERE id = ANY(%s) FOR UPDATE",
+                                cards.ids))
         balance = dict(self.env.cr.fetchall())
         expired = {}
         for accrual in accruals.sorted(lambda a: (a.date_expiry, a.id)):
@@ -180,7 +183,8 @@ class SalesjetLoyaltyAccrual(models.Model):
         if card_ids:
             self.env.cr.execute(SQL(
                 """
-                UPDATE loyalty_card c SET points = COALESCE(c.points, 0) - v.taken, write_date = %(now)s, write_uid = %(uid)s
+                UPDATE loyalty_card c
+                   SET points = COALESCE(c.points, 0) - v.taken, write_date = %(now)s, write_uid = %(uid)s
                   FROM unnest(%(ids)s::int[], %(taken)s::float[]) AS v(id, taken)
                  WHERE c.id = v.id
                 """,

@@ -19,16 +19,16 @@ class SalesjetLoyaltyLog(models.Model):
     _order = "date desc, id desc"
     _rec_name = "partner_id"
 
-    date = fields.Datetime(string="Date", readonly=True)
+    date = fields.Datetime(readonly=True)
     flow_id = fields.Many2one("salesjet.flow", string="Scenario", readonly=True)
     flow_kind = fields.Selection(related="flow_id.kind", string="Kind")
     step_id = fields.Many2one("salesjet.flow.step", string="Step", readonly=True)
     kind = fields.Selection(LOG_KINDS, string="What", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Contact", readonly=True)
-    channel = fields.Selection([("email", "Email"), ("sms", "SMS")], string="Channel", readonly=True)
+    channel = fields.Selection([("email", "Email"), ("sms", "SMS")], readonly=True)
     address = fields.Char(string="Email or phone", readonly=True)
-    points = fields.Float(string="Points", readonly=True, help="Points accrued (or concerned by a notice).")
-    result = fields.Text(string="Result", readonly=True)
+    points = fields.Float(readonly=True, help="Points accrued (or concerned by a notice).")
+    result = fields.Text(readonly=True)
     company_id = fields.Many2one("res.company", string="Company", readonly=True)
 
     def init(self):

@@ -120,7 +120,7 @@ class SalesjetFlowStep(models.Model):
 
     def _action_offer_remove(self, jobs):
         """Also end the contacts' personal coupons (of the chosen offer step, else of every offer step)."""
-        super()._action_offer_remove(jobs)
+        res = super()._action_offer_remove(jobs)
         domain = [("partner_id", "in", jobs.partner_id.ids), ("points", ">", 0),
                   ("program_id.salesjet_offer_step_id", "!=", False),
                   ("program_id.company_id", "in", [False, self.company_id.id])]
@@ -133,6 +133,7 @@ class SalesjetFlowStep(models.Model):
             ended = by_partner.get(job.partner_id)
             if ended:
                 job._set_result(_("Personal coupon ended: %s.", ", ".join(ended.mapped("code"))), ended[:1])
+        return res
 
 
 class ResPartner(models.Model):

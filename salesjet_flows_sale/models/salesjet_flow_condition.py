@@ -31,11 +31,12 @@ class SalesjetFlowCondition(models.Model):
     @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value",
                  "product_tmpl_ids", "product_categ_ids", "access_product_ids", "has_product_how")
     def _compute_name(self):
-        super()._compute_name()
-        for line in self.filtered(lambda l: l.condition_type == "purchased_product"):
+        res = super()._compute_name()
+        for line in self.filtered(lambda cond: cond.condition_type == "purchased_product"):
             names = line.product_tmpl_ids.mapped("name") + line.product_categ_ids.mapped("name")
             text = _("purchased %s", ", ".join(names) or _("any product"))
             line.name = _("NOT %s", text) if line.negate else text
+        return res
 
     def _product_domain(self, product_field):
         """Lines of the chosen products or categories (any product when none is chosen)."""

@@ -44,7 +44,7 @@ class SalesjetFlowTrigger(models.Model):
 
     @api.depends("trigger_type", "event_code", "cart_abandoned_hours", "product_tmpl_ids", "product_categ_ids")
     def _compute_name(self):
-        super()._compute_name()
+        res = super()._compute_name()
         for trigger in self.filtered(lambda t: t.trigger_type in SHOP_TRIGGER_TYPES):
             if trigger.trigger_type == "abandoned_cart":
                 trigger.name = f"{trigger.name}: {_('%s hours', trigger.cart_abandoned_hours)}"
@@ -52,6 +52,7 @@ class SalesjetFlowTrigger(models.Model):
                 names = trigger.product_tmpl_ids.mapped("name") + trigger.product_categ_ids.mapped("name")
                 if names:
                     trigger.name = f"{trigger.name}: {', '.join(names)}"
+        return res
 
     @api.constrains("trigger_type", "cart_abandoned_hours")
     def _check_cart_abandoned_hours(self):
