@@ -5,16 +5,75 @@ from freezegun import freeze_time
 
 from odoo.tests import TransactionCase
 
+from odoo.addons.mail.tests.common import mail_new_test_user
+
 T0 = datetime(2026, 3, 2, 9, 0, 0)  # a Monday morning
 
 
-class SalesjetCase(TransactionCase):
-    """Base class: factories for flows, steps and contacts, and a scheduler driver."""
+class factory(classmethod):
+    """A factory that works on the class and on a test.
+
+    Called on the class (``cls.make_flow`` in ``setUpClass``) it uses the class environment (superuser
+    fixtures); called on a test (``self.make_flow``) it uses the test's ``self.env``, so that under
+    ``@users('user_flows_admin')`` the flow is created by that person, with their rights and rules.
+    """
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return super().__get__(instance, owner)
+        return self.__func__.__get__(instance, owner)
+
+
+class SalesjetPersonas:
+    """The people who use Flows, created once per test class (``mail_new_test_user``).
+
+    - ``user_marketing``: a marketer (Email Marketing user, Flows user: sees flows, configures nothing);
+    - ``user_flows``: a Flows user (reads flows, runs, jobs and events);
+    - ``user_flows_admin``: a Flows administrator who is not a Settings administrator: creates, configures and
+      launches flows; the placeholder language applies to the texts they write;
+    - ``user_sales``: a salesperson (Sales / User: Own Documents Only);
+    - ``user_portal``: a portal customer.
+    Run a test as one of them with ``@users('user_flows_admin')``: ``self.env`` is then theirs.
+    """
+
+    @classmethod
+    def setUpPersonas(cls):
+        env = cls.env
+        cls.user_marketing = mail_new_test_user(
+            env, login="user_marketing", name="Martha Marketing",
+            groups="base.group_user,base.group_partner_manager,mass_mailing.group_mass_mailing_user,"
+                   "salesjet_flows.group_salesjet_user",
+        )
+        cls.user_flows = mail_new_test_user(
+            env, login="user_flows", name="Felix Flows",
+            groups="base.group_user,salesjet_flows.group_salesjet_user",
+        )
+        cls.user_flows_admin = mail_new_test_user(
+            env, login="user_flows_admin", name="Ada Flows-Admin",
+            groups="base.group_user,base.group_partner_manager,mass_mailing.group_mass_mailing_user,"
+                   "salesjet_flows.group_salesjet_manager",
+        )
+        cls.user_sales = mail_new_test_user(
+            env, login="user_sales", name="Sam Sales",
+            groups="base.group_user,sales_team.group_sale_salesman",
+        )
+        cls.user_portal = mail_new_test_user(
+            env, login="user_portal", name="Paula Portal", groups="base.group_portal",
+        )
+
+
+class SalesjetCase(TransactionCase, SalesjetPersonas):
+    """Base class: personas, factories for flows, steps and contacts, and a scheduler driver.
+
+    Tests of what a person configures run as that person (``@users('user_flows_admin')``); the engine
+    (``run_scheduler``, ``self.Job``) runs as the cron does, as superuser.
+    """
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.setUpPersonas()
         # keep the demo flows (and any other) out of the way of these tests
         cls.env["salesjet.flow"].search([]).action_archive()
         Tag = cls.env["res.partner.category"]
@@ -33,7 +92,7 @@ class SalesjetCase(TransactionCase):
             for i in range(count)
         ])
 
-    @classmethod
+    @factory
     def make_flow(cls, steps, triggers=None, **vals):
         """Create a flow; ``steps`` is a list of step value dicts, in order."""
         flow = cls.env["salesjet.flow"].create({"name": "Test flow", **vals})

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs
 from lxml import etree
 
 from odoo.exceptions import UserError, ValidationError
+from odoo.tests import users
 
 from .common import T0, SalesjetCase
 from .fake_http import FakeReceiver
@@ -190,6 +191,7 @@ class TestCallStep(SalesjetCase):
         self.assertEqual(self.jobs_of(flow, phone_only).state, "done", "the phone is used when there is no mobile")
         self.assertEqual([parse_qs(r["body"].decode())["To"][0] for r in self.twilio.requests], ["+3225112233"])
 
+    @users("user_flows_admin")
     def test_bad_call_templates_and_steps_are_refused(self):
         Template = self.env["salesjet.call.template"]
         with self.assertRaisesRegex(ValidationError, "has no script"):
@@ -213,6 +215,7 @@ class TestCallStep(SalesjetCase):
 
     # -- test call -----------------------------------------------------------
 
+    @users("user_flows_admin")
     def test_test_call_places_one_call_and_reports_it(self):
         self.use_twilio()
         wizard = self.env["salesjet.call.test"].create({"template_id": self.template.id, "number": "+32 470 99 88 77"})
@@ -222,6 +225,7 @@ class TestCallStep(SalesjetCase):
         self.assertEqual(form["To"], ["+32470998877"])
         self.assertIn(self.env.user.partner_id.name, form["Twiml"][0], "rendered for the chosen contact")
 
+    @users("user_flows_admin")
     def test_test_call_explains_failures(self):
         self.use_twilio()
         wizard = self.env["salesjet.call.test"].create({"template_id": self.template.id, "number": "nope"})
@@ -232,6 +236,7 @@ class TestCallStep(SalesjetCase):
         with self.assertRaisesRegex(UserError, "The test call failed: .*HTTP 401.*Authenticate"):
             wizard.action_call()
 
+    @users("user_flows_admin")
     def test_test_call_without_telephony_plans_an_activity(self):
         wizard = self.env["salesjet.call.test"].create({"template_id": self.template.id, "number": "+32 470 99 88 77"})
         wizard.action_call()

@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import users
 
 from ..models.salesjet_http import AddressRefused, new_session
 from .common import T0, SalesjetCase
@@ -151,6 +152,7 @@ class TestWebhookStep(SalesjetCase):
 
     # -- address guard -------------------------------------------------------
 
+    @users("user_flows_admin")
     def test_private_addresses_are_refused_on_save(self):
         self.allow_private(False)
         flow = self.make_flow([])
@@ -159,6 +161,7 @@ class TestWebhookStep(SalesjetCase):
             with self.assertRaisesRegex(ValidationError, "loopback, private, link-local or reserved", msg=url):
                 self.env["salesjet.flow.step"].create({"flow_id": flow.id, **self.webhook_step(webhook_url=url)})
 
+    @users("user_flows_admin")
     def test_public_addresses_and_unresolved_names_are_accepted_on_save_and_checked_when_sent(self):
         self.allow_private(False)
         public = self.make_flow([self.webhook_step(webhook_url="https://93.184.216.34/hook")])
@@ -196,6 +199,7 @@ class TestWebhookStep(SalesjetCase):
 
     # -- settings validation -------------------------------------------------
 
+    @users("user_flows_admin")
     def test_bad_webhook_settings_are_refused_on_save(self):
         flow = self.make_flow([])
         Step = self.env["salesjet.flow.step"]

@@ -2,7 +2,7 @@ from datetime import date, datetime, timedelta
 
 from odoo import http
 from odoo.exceptions import ValidationError
-from odoo.tests import HttpCase
+from odoo.tests import HttpCase, users
 from odoo.tools import SQL
 
 from .common import T0, SalesjetCase
@@ -126,6 +126,7 @@ class TestDateAndTimeConditions(ConditionsTimingCase):
             line.negate = True
             self.assertEqual(line._filter(partners), new_york)
 
+    @users("user_flows_admin")
     def test_bad_date_and_time_settings_are_refused(self):
         cases = [
             ({"condition_type": "date_added", "date_operator": "on"}, "Set the date"),
@@ -165,6 +166,7 @@ class TestConditionGroups(ConditionsTimingCase):
         lines[2].negate = True
         self.assertEqual(lines._filter(self.partners), self.p1 | self.p2 | self.p4, "(A and NOT Ghent) or NOT B")
 
+    @users("user_flows_admin")
     def test_default_group_keeps_every_line_required(self):
         lines = self.lines(
             {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]},
@@ -188,6 +190,7 @@ class TestConditionGroups(ConditionsTimingCase):
         self.assertEqual(self.jobs_of(flow).filtered(lambda j: j.state == "done").partner_id, self.p1)
         self.assertEqual(set(self.jobs_of(flow).mapped("state")), {"done", "skipped"})
 
+    @users("user_flows_admin")
     def test_match_count_and_the_contacts_it_opens(self):
         self.lines({"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]},
                    {"or_group": 2, "condition_type": "tag", "tag_ids": [(6, 0, self.tag_b.ids)]})
@@ -213,6 +216,7 @@ class TestConditionGroups(ConditionsTimingCase):
                          "no condition: every contact")
 
 
+# Runs as the cron does (superuser): the condition filter at scale, as a batch meets it; no person acts here.
 class TestFilterAtScale(ConditionsTimingCase):
 
     @classmethod
@@ -286,6 +290,7 @@ class TestFilterAtScale(ConditionsTimingCase):
         self.assertEqual(line.name, "Age is less than 40")
 
 
+# Runs as the cron does (superuser): the scheduler's timing and sending windows; no person acts here.
 class TestTiming(ConditionsTimingCase):
 
     @classmethod
@@ -417,6 +422,7 @@ class TestTiming(ConditionsTimingCase):
         self.assertEqual(self.jobs_of(flow, late).state, "done")
         self.assertIn("1 days before the event's “course_start”", flow.step_ids.summary)
 
+    @users("user_flows_admin")
     def test_summary_tells_the_timing_and_the_window(self):
         flow = self.make_flow([self.tag_step(self.tag_a, timing="delay", delay_value=2, **self.window(
             window_sat=True, window_wed=False))])
@@ -424,6 +430,7 @@ class TestTiming(ConditionsTimingCase):
                          "Add tag SJ test A, 2 days after the previous step, "
                          "within Mon, Tue, Thu–Sat 09:00–17:00 (contact's time zone)")
 
+    @users("user_flows_admin")
     def test_diagram_shows_relative_timing_window_and_or_groups(self):
         flow = self.make_flow([self.tag_step(
             self.tag_a, timing="relative", relative_field_id=self.field("x_birthday").id, relative_value=3,
@@ -435,6 +442,7 @@ class TestTiming(ConditionsTimingCase):
         self.assertEqual(node["when"], "-3 days Birthday (yearly) · Mon–Fri 09:00–17:00")
         self.assertEqual(node["conditions"], "has tag SJ test B, or has tag SJ test C")
 
+    @users("user_flows_admin")
     def test_export_and_import_keep_relative_timing_windows_and_or_groups(self):
         flow = self.make_flow([self.tag_step(
             self.tag_a, timing="relative", relative_field_id=self.field("x_birthday").id, relative_value=2,
@@ -452,6 +460,7 @@ class TestTiming(ConditionsTimingCase):
         self.assertEqual(copy.step_ids.condition_ids.mapped("or_group"), [1, 2])
         self.assertEqual(copy.step_ids.condition_ids.mapped("name"), flow.step_ids.condition_ids.mapped("name"))
 
+    @users("user_flows_admin")
     def test_bad_timing_settings_are_refused(self):
         flow = self.make_flow([])
         Step = self.env["salesjet.flow.step"]
@@ -467,6 +476,7 @@ class TestTiming(ConditionsTimingCase):
                 Step.create({**base, **vals})
 
 
+# Runs as the cron does (superuser): the scheduler repeating a step; no person acts here.
 class TestRepeatUntilOpened(ConditionsTimingCase):
 
     def test_repeat_stops_after_the_mail_is_opened(self):

@@ -2,24 +2,17 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo.exceptions import ValidationError
+from odoo.tests import users
 
 from odoo.addons.sms.tests.common import SMSCase
 
 from odoo.addons.salesjet_flows.tests.common import T0
 
-from .test_loyalty_scenarios import LoyaltyCase
+from .common import LoyaltyCase
 
 
 class TestSeedScenarios(LoyaltyCase, SMSCase):
     """Loyalty scenarios and chains behave as the seed (the loyalty system page) describes."""
-
-    def make_chain(self, messages, name="SJ fish chain", code="sj_chain"):
-        chain = self.env["salesjet.flow"].create({"name": name, "kind": "chain", "reentry_policy": "once"})
-        self.env["salesjet.chain.message"].create([{"flow_id": chain.id, "sequence": index, **vals}
-                                                   for index, vals in enumerate(messages)])
-        if code:
-            self.env["salesjet.flow.trigger"].create({"flow_id": chain.id, "trigger_type": "api", "event_code": code})
-        return chain
 
     def test_an_archived_scenario_holds_its_waiting_steps_and_resumes_on_restore(self):
         chain = self.make_chain([
@@ -107,6 +100,7 @@ class TestSeedScenarios(LoyaltyCase, SMSCase):
         self.assertEqual(self.env["sms.sms"].search([("partner_id", "=", bob.id)], order="id")[-1].body,
                          f"Hi {bob.name}, 20 points have expired.")
 
+    @users("user_flows_admin")
     def test_chain_notices_need_points_that_expire(self):
         chain = self.make_chain([], code=False)
         Message = self.env["salesjet.chain.message"]
