@@ -30,7 +30,9 @@ class SalesjetPersonas:
     - ``user_marketing``: a marketer (Email Marketing user, Flows user: sees flows, configures nothing);
     - ``user_flows``: a Flows user (reads flows, runs, jobs and events);
     - ``user_flows_admin``: a Flows administrator who is not a Settings administrator: creates, configures and
-      launches flows; the placeholder language applies to the texts they write;
+      launches flows; the placeholder language applies to the texts they write. They are a Mail Template
+      Editor, as a marketer who writes emails is: with Odoo's "Restrict Template Rendering" (on by default)
+      others may use plain field placeholders only, and the shipped templates use more (test_templates_sandbox);
     - ``user_sales``: a salesperson (Sales / User: Own Documents Only);
     - ``user_portal``: a portal customer.
     Run a test as one of them with ``@users('user_flows_admin')``: ``self.env`` is then theirs.
@@ -51,7 +53,7 @@ class SalesjetPersonas:
         cls.user_flows_admin = mail_new_test_user(
             env, login="user_flows_admin", name="Ada Flows-Admin",
             groups="base.group_user,base.group_partner_manager,mass_mailing.group_mass_mailing_user,"
-                   "salesjet_flows.group_salesjet_manager",
+                   "mail.group_mail_template_editor,salesjet_flows.group_salesjet_manager",
         )
         cls.user_sales = mail_new_test_user(
             env, login="user_sales", name="Sam Sales",

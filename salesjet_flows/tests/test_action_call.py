@@ -5,6 +5,7 @@ from urllib.parse import parse_qs
 
 from lxml import etree
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import users
 
@@ -202,14 +203,18 @@ class TestCallStep(SalesjetCase):
             Template.create({"name": "Transfer", "line_ids": [(0, 0, {"kind": "connect", "number": "123"})]})
         with self.assertRaisesRegex(ValidationError, "write the message"):
             Template.create({"name": "Mute", "line_ids": [(0, 0, {"kind": "say"})]})
+        broken = {"name": "Broken", "line_ids": [(0, 0, {"kind": "say", "text": "Hi {{ object.nope }}"})]}
+        with self.assertRaisesRegex(ValidationError, "the placeholder “object.nope” is not allowed"):
+            Template.create(broken)
         with self.assertRaisesRegex(ValidationError, "does not render"):
-            Template.create({"name": "Broken", "line_ids": [(0, 0, {"kind": "say", "text": "Hi {{ object.nope }}"})]})
+            Template.with_user(SUPERUSER_ID).create(broken)  # Settings administrators: still must render
         with self.assertRaisesRegex(ValidationError, "from 1 to 600 seconds"):
             Template.create({"name": "Long", "line_ids": [(0, 0, {"kind": "pause", "seconds": 0})]})
+        template = self.template.with_env(self.env)
         with self.assertRaisesRegex(ValidationError, "not a valid number to call from"):
-            self.template.from_number = "hello"
+            template.from_number = "hello"
         with self.assertRaisesRegex(ValidationError, "has no script"):
-            self.template.line_ids = [(5, 0, 0)]
+            template.line_ids = [(5, 0, 0)]
         with self.assertRaisesRegex(ValidationError, "choose the call template"):
             self.make_flow([{"action_type": "call"}])
 

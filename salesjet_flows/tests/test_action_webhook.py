@@ -3,6 +3,7 @@ import hmac
 import json
 from datetime import timedelta
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import users
 
@@ -214,13 +215,18 @@ class TestWebhookStep(SalesjetCase):
             ({"webhook_headers": "Bad Name: x"}, "not a valid header name"),
             ({"webhook_headers": "X-SalesJet-Signature: forged"}, "set by the step itself"),
             ({"webhook_body": '{"name": {{ object.name }}}'}, "not valid JSON once rendered"),
-            ({"webhook_body": '{"x": "{{ object.no_such_field }}"}'}, "JSON body does not render"),
+            ({"webhook_body": '{"x": "{{ object.no_such_field }}"}'},
+             "JSON body: the placeholder “object.no_such_field” is not allowed"),
             ({"webhook_body": ""}, "write the JSON body"),
             ({"webhook_timeout": 0}, "timeout is from 1 to 60 seconds"),
         ]
         for vals, message in cases:
             with self.subTest(vals=vals), self.assertRaisesRegex(ValidationError, message):
                 Step.create({"flow_id": flow.id, **self.webhook_step(**vals)})
+        # beyond the placeholder language (Settings administrators), a text must still render
+        with self.assertRaisesRegex(ValidationError, "JSON body does not render"):
+            Step.with_user(SUPERUSER_ID).create({"flow_id": flow.id, **self.webhook_step(
+                webhook_body='{"x": "{{ object.no_such_field }}"}')})
 
     # -- signing secret ------------------------------------------------------
 

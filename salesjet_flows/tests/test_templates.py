@@ -8,14 +8,7 @@ from .common import T0, SalesjetCase
 
 
 class TestFlowTemplates(SalesjetCase):
-    """A Flows administrator starts flows from templates. The shipped templates use placeholders beyond a
-    field path (e.g. the popular products), which Odoo keeps to Mail Template Editors ('Restrict Template
-    Rendering', on by default): this administrator is one."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.user_flows_admin.groups_id += cls.env.ref("mail.group_mail_template_editor")
+    """A Flows administrator starts flows from templates."""
 
     @property
     def Template(self):
