@@ -1,5 +1,6 @@
 from datetime import date, timedelta
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import ValidationError
 from odoo.tests import users
 from odoo.addons.sms.tests.common import SMSCase
@@ -89,14 +90,17 @@ class TestLoyaltyAccrual(LoyaltyCase, SMSCase):
     def test_bad_accrual_settings_are_refused(self):
         flow = self.make_flow([], kind="loyalty")
         Step = self.env["salesjet.flow.step"]
-        coupons = self.env["loyalty.program"].create({"name": "SJ coupons", "program_type": "coupons"})
+        coupons = self.env["loyalty.program"].sudo().create({"name": "SJ coupons", "program_type": "coupons"})
         with self.assertRaisesRegex(ValidationError, "not a loyalty card programme"):
             Step.create({"flow_id": flow.id, **self.accrue_step(loyalty_program_id=coupons.id)})
         with self.assertRaisesRegex(ValidationError, "fewer notice days than validity days"):
             Step.create({"flow_id": flow.id, **self.accrue_step(loyalty_notice_days=10,
                                                                 loyalty_notice_before_text="Soon")})
+        broken = {"flow_id": flow.id, **self.accrue_step(loyalty_notice_expired_text="{{ object.nope }}")}
+        with self.assertRaisesRegex(ValidationError, "the placeholder “object.nope” is not allowed"):
+            Step.create(broken)
         with self.assertRaisesRegex(ValidationError, "does not render"):
-            Step.create({"flow_id": flow.id, **self.accrue_step(loyalty_notice_expired_text="{{ object.nope }}")})
+            Step.with_user(SUPERUSER_ID).create(broken)  # Settings administrators: still must render
 
 
 class TestLoyaltyTriggers(LoyaltyCase):

@@ -1,6 +1,7 @@
 from datetime import timedelta
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import ValidationError
 from odoo.tests import users
 
@@ -111,6 +112,9 @@ class TestSeedScenarios(LoyaltyCase, SMSCase):
             Message.create({**base, "points": 5, "loyalty_program_id": self.program.id,
                             "loyalty_validity_days": 3, "loyalty_notice_days": 3,
                             "loyalty_notice_before_text": "Soon"})
+        broken = {**base, "points": 5, "loyalty_program_id": self.program.id,
+                  "loyalty_notice_expired_text": "{{ object.nope }}"}
+        with self.assertRaisesRegex(ValidationError, "the placeholder “object.nope” is not allowed"):
+            Message.create(broken)
         with self.assertRaisesRegex(ValidationError, "does not render"):
-            Message.create({**base, "points": 5, "loyalty_program_id": self.program.id,
-                            "loyalty_notice_expired_text": "{{ object.nope }}"})
+            Message.with_user(SUPERUSER_ID).create(broken)  # Settings administrators: still must render
