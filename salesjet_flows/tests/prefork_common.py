@@ -135,6 +135,7 @@ class OdooServer:
             os.unlink(self.logfile)
 
 
+# Runs as the cron does (superuser): a real prefork server; no person acts here.
 class PreforkCase(BaseCase):
     """Servers on the committed test database with only the scheduler's lanes active."""
 

@@ -1,4 +1,5 @@
 from odoo.exceptions import ValidationError
+from odoo.tests import users
 
 from .common import T0, SalesjetCase
 
@@ -80,6 +81,7 @@ class TestContactActions(SalesjetCase):
         self.assertEqual(self.jobs_of(stopper).result, f"Stopped {follow_up.name}.")
         self.assertEqual(self.jobs_of(starter).state, "done")
 
+    @users("user_flows_admin")
     def test_a_flow_cannot_follow_up_itself(self):
         flow = self.make_flow([])
         with self.assertRaisesRegex(ValidationError, "cannot start or stop itself"):

@@ -1,6 +1,8 @@
 from datetime import timedelta
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import ValidationError
+from odoo.tests import users
 from odoo.addons.mail.tests.common import MockEmail
 
 from .common import T0, SalesjetCase
@@ -137,6 +139,7 @@ class TestEmailStep(SalesjetCase, MockEmail):
         condition.condition_type = "email_opened"
         self.assertEqual(condition._filter(clicker | other), clicker, "a click counts as an open")
 
+    @users("user_flows_admin")
     def test_bad_email_settings_are_refused(self):
         flow = self.make_flow([])
         Step = self.env["salesjet.flow.step"]
@@ -146,9 +149,13 @@ class TestEmailStep(SalesjetCase, MockEmail):
             Step.create({"flow_id": flow.id, "action_type": "email", "email_source": "template"})
         with self.assertRaisesRegex(ValidationError, "not a valid email address"):
             Step.create({"flow_id": flow.id, **self.email_step(email_to_mode="fixed", email_to_fixed="nope")})
+        broken = {"flow_id": flow.id, **self.email_step(email_subject="Hi {{ object.no_such_field }}")}
+        with self.assertRaisesRegex(ValidationError, "the placeholder “object.no_such_field” is not allowed"):
+            Step.create(broken)
         with self.assertRaisesRegex(ValidationError, "does not render"):
-            Step.create({"flow_id": flow.id, **self.email_step(email_subject="Hi {{ object.no_such_field }}")})
+            Step.with_user(SUPERUSER_ID).create(broken)  # Settings administrators: still must render
 
+    @users("user_flows_admin")
     def test_send_a_test_email_really_sends_it(self):
         flow = self.make_flow([self.email_step()])
         wizard = self.env["salesjet.step.test"].create({

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import new_test_user
+from odoo.tests import new_test_user, users
 
 from .common import T0, SalesjetCase
 
@@ -21,8 +21,15 @@ class ProductCase(SalesjetCase):
             "name": "SJ Resellers", "company_id": cls.company.id, "currency_id": cls.company.currency_id.id,
             "item_ids": [(0, 0, {"applied_on": "3_global", "compute_price": "percentage", "percent_price": 10})],
         })
-        cls.Access = cls.env["salesjet.product.access"]
-        cls.Offer = cls.env["salesjet.special.offer"]
+
+    # with the rights of whoever runs the test (a Flows administrator under @users)
+    @property
+    def Access(self):
+        return self.env["salesjet.product.access"]
+
+    @property
+    def Offer(self):
+        return self.env["salesjet.special.offer"]
 
     def grant_step(self, products, action="product_grant", **vals):
         return {"action_type": action, "access_product_ids": [(6, 0, products.ids)], **vals}
@@ -81,6 +88,7 @@ class TestProductAccess(ProductCase):
         self.assertEqual(self.jobs_of(flow).result, "Access given to SJ Ebook; already had SJ Course.")
         self.assertEqual(self.Access.search_count([("partner_id", "=", partner.id), ("state", "=", "active")]), 2)
 
+    @users("user_flows_admin")
     def test_only_one_active_access_per_contact_and_product_even_by_hand(self):
         partner = self.make_partners(1)
         self.Access.create({"partner_id": partner.id, "product_id": self.course.id})
@@ -160,6 +168,7 @@ class TestProductAccess(ProductCase):
                              f"10x the contacts must not cost more queries: {counts}")
         self.assertLess(counts["large"], 40, counts)
 
+    @users("user_flows_admin")
     def test_bad_product_settings_are_refused(self):
         flow = self.make_flow([])
         Step = self.env["salesjet.flow.step"]
@@ -333,6 +342,7 @@ class TestSpecialOffer(ProductCase):
                              f"10x the contacts must not cost more queries: {counts}")
         self.assertLess(counts["large"], 80, counts)
 
+    @users("user_flows_admin")
     def test_bad_offer_settings_are_refused(self):
         flow = self.make_flow([])
         Step = self.env["salesjet.flow.step"]
@@ -355,7 +365,7 @@ class TestSpecialOffer(ProductCase):
 class TestProductSecurity(ProductCase):
 
     def test_salespeople_see_offers_and_access_but_only_flow_administrators_end_them(self):
-        salesman = new_test_user(self.env, "sj_salesman", groups="base.group_user,sales_team.group_sale_salesman")
+        salesman = self.user_sales
         flow = self.make_flow([self.grant_step(self.course), self.offer_step()])
         partner = self.customers()
         self.run_flow(flow, partner)
@@ -386,8 +396,7 @@ class TestProductSecurity(ProductCase):
         offer = self.Offer.search([("partner_id", "=", partner.id)])
         self.assertEqual(offer.company_id, other)
         self.assertEqual(offer.pricelist_id.company_id, other, "a personal pricelist per company")
-        user = new_test_user(self.env, "sj_user_products", groups="base.group_user,salesjet_flows.group_salesjet_user")
-        self.assertFalse(self.Offer.with_user(user).search([("partner_id", "=", partner.id)]))
+        self.assertFalse(self.Offer.with_user(self.user_flows).search([("partner_id", "=", partner.id)]))
         # the offer changes the price in that company only
         with self.at(T0 + timedelta(hours=1)):
             self.assertEqual(self.price(partner, self.course), 90.0)

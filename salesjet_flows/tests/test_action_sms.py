@@ -1,4 +1,5 @@
 from odoo.exceptions import ValidationError
+from odoo.tests import users
 from odoo.addons.sms.tests.common import SMSCase
 from odoo.addons.salesjet_flows.models.website_visitor import partner_link_proof
 
@@ -51,6 +52,7 @@ class TestSmsStep(SalesjetCase, SMSCase):
         self.assertEqual(set(self.jobs_of(flow).mapped("state")), {"skipped"})
         self.assertFalse(self.env["sms.sms"].search([("partner_id", "in", (missing | invalid | blacklisted).ids)]))
 
+    @users("user_flows_admin")
     def test_sms_settings_are_validated(self):
         flow = self.make_flow([])
         with self.assertRaisesRegex(ValidationError, "choose an SMS template or write the text"):
@@ -58,6 +60,7 @@ class TestSmsStep(SalesjetCase, SMSCase):
         with self.assertRaisesRegex(ValidationError, "which value of the event"):
             self.env["salesjet.flow.step"].create({"flow_id": flow.id, **self.sms_step(sms_number_source="event")})
 
+    @users("user_flows_admin")
     def test_send_a_test_sms(self):
         flow = self.make_flow([self.sms_step()])
         wizard = self.env["salesjet.step.test"].create({"step_id": flow.step_ids.id, "phone_to": "+32 470 11 22 33",

@@ -3,7 +3,9 @@ import hmac
 import json
 from datetime import timedelta
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import users
 
 from ..models.salesjet_http import AddressRefused, new_session
 from .common import T0, SalesjetCase
@@ -151,6 +153,7 @@ class TestWebhookStep(SalesjetCase):
 
     # -- address guard -------------------------------------------------------
 
+    @users("user_flows_admin")
     def test_private_addresses_are_refused_on_save(self):
         self.allow_private(False)
         flow = self.make_flow([])
@@ -159,6 +162,7 @@ class TestWebhookStep(SalesjetCase):
             with self.assertRaisesRegex(ValidationError, "loopback, private, link-local or reserved", msg=url):
                 self.env["salesjet.flow.step"].create({"flow_id": flow.id, **self.webhook_step(webhook_url=url)})
 
+    @users("user_flows_admin")
     def test_public_addresses_and_unresolved_names_are_accepted_on_save_and_checked_when_sent(self):
         self.allow_private(False)
         public = self.make_flow([self.webhook_step(webhook_url="https://93.184.216.34/hook")])
@@ -196,6 +200,7 @@ class TestWebhookStep(SalesjetCase):
 
     # -- settings validation -------------------------------------------------
 
+    @users("user_flows_admin")
     def test_bad_webhook_settings_are_refused_on_save(self):
         flow = self.make_flow([])
         Step = self.env["salesjet.flow.step"]
@@ -210,13 +215,18 @@ class TestWebhookStep(SalesjetCase):
             ({"webhook_headers": "Bad Name: x"}, "not a valid header name"),
             ({"webhook_headers": "X-SalesJet-Signature: forged"}, "set by the step itself"),
             ({"webhook_body": '{"name": {{ object.name }}}'}, "not valid JSON once rendered"),
-            ({"webhook_body": '{"x": "{{ object.no_such_field }}"}'}, "JSON body does not render"),
+            ({"webhook_body": '{"x": "{{ object.no_such_field }}"}'},
+             "JSON body: the placeholder “object.no_such_field” is not allowed"),
             ({"webhook_body": ""}, "write the JSON body"),
             ({"webhook_timeout": 0}, "timeout is from 1 to 60 seconds"),
         ]
         for vals, message in cases:
             with self.subTest(vals=vals), self.assertRaisesRegex(ValidationError, message):
                 Step.create({"flow_id": flow.id, **self.webhook_step(**vals)})
+        # beyond the placeholder language (Settings administrators), a text must still render
+        with self.assertRaisesRegex(ValidationError, "JSON body does not render"):
+            Step.with_user(SUPERUSER_ID).create({"flow_id": flow.id, **self.webhook_step(
+                webhook_body='{"x": "{{ object.no_such_field }}"}')})
 
     # -- signing secret ------------------------------------------------------
 

@@ -3,6 +3,7 @@ from datetime import timedelta
 from .common import T0, SalesjetCase
 
 
+# Runs as the cron does (superuser): frequency caps applied to the scheduler's batches; no person acts here.
 class TestFrequencyCaps(SalesjetCase):
 
     @classmethod

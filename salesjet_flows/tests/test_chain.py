@@ -4,7 +4,7 @@ from urllib.parse import urlparse
 
 from odoo import http
 from odoo.exceptions import ValidationError
-from odoo.tests import HttpCase, new_test_user
+from odoo.tests import HttpCase, new_test_user, users
 from odoo.addons.mail.tests.common import MockEmail
 from odoo.addons.sms.tests.common import SMSCase
 
@@ -99,23 +99,26 @@ class TestChain(ChainCase, MockEmail):
         with self.assertRaisesRegex(ValidationError, "at most once per client"):
             self.chain.reentry_policy = "always"
 
+    @users("user_flows_admin")
     def test_chain_messages_generate_and_follow_their_steps(self):
-        steps = self.chain.step_ids
+        chain, msg_care, msg_fact = (record.with_env(self.env) for record in (self.chain, self.msg_care, self.msg_fact))
+        steps = chain.step_ids
         self.assertEqual(steps.mapped("chain_message_id"), self.msg_congrats | self.msg_care | self.msg_fact)
         self.assertEqual(steps.mapped("timing"), ["immediate", "delay", "delay"])
-        copy = self.chain.copy()
-        self.assertEqual(copy.chain_message_ids.mapped("subject"), self.chain.chain_message_ids.mapped("subject"))
+        copy = chain.copy()
+        self.assertEqual(copy.chain_message_ids.mapped("subject"), chain.chain_message_ids.mapped("subject"))
         self.assertEqual(copy.step_ids.chain_message_id, copy.chain_message_ids, "the copy sends its own messages")
         self.assertEqual(len(copy.chain_message_ids.button_ids), 3)
-        self.msg_fact.write({"delay_value": 5, "delay_unit": "minutes"})
-        self.assertEqual((self.msg_fact.step_id.delay_value, self.msg_fact.step_id.delay_unit), (5, "minutes"))
-        step = self.msg_fact.step_id
-        self.msg_fact.unlink()
+        msg_fact.write({"delay_value": 5, "delay_unit": "minutes"})
+        self.assertEqual((msg_fact.step_id.delay_value, msg_fact.step_id.delay_unit), (5, "minutes"))
+        step = msg_fact.step_id
+        msg_fact.unlink()
         self.assertFalse(step.exists())
         with self.assertRaisesRegex(ValidationError, "http:// or https://"):
-            self.env["salesjet.chain.button"].create({"message_id": self.msg_care.id, "label": "Bad",
+            self.env["salesjet.chain.button"].create({"message_id": msg_care.id, "label": "Bad",
                                                       "kind": "link", "url": "javascript:alert(1)"})
 
+    @users("user_flows_admin")
     def test_landing_signup_trigger_matches_its_page(self):
         landing = self.env["salesjet.flow"].create({"name": "Landing chain", "kind": "chain"})
         self.env["salesjet.flow.trigger"].create({"flow_id": landing.id, "trigger_type": "landing_signup",
@@ -199,6 +202,12 @@ class TestChainAnswers(ChainCase, HttpCase):
         answers = self.answers(partner)
         self.assertEqual(answers.button_id.label, "More tips please")
         self.assertEqual(answers.message_id, self.msg_care)
+        # a marketer (Flows user) reads the answers from the chain and from the message
+        marketer = self.user_marketing
+        for action in (self.chain.with_user(marketer).action_view_chain_answers(),
+                       self.msg_care.with_user(marketer).action_view_answers()):
+            self.assertEqual(self.env["salesjet.chain.answer"].with_user(marketer).search(
+                action["domain"] + [("partner_id", "=", partner.id)]), answers)
         self.assertTags(partner, present=self.fish_lovers)
         # another button, opened or sent, changes nothing
         partner.category_id = [(3, self.fish_lovers.id)]

@@ -3,6 +3,7 @@ from odoo import SUPERUSER_ID, api
 from .workers_common import CommittedQueueCase
 
 
+# Runs as the cron does (superuser): concurrent cron workers on a committed queue; no person acts here.
 class TestConcurrentWorkers(CommittedQueueCase):
     """Several scheduler workers on real, committed jobs, each with its own connection."""
 

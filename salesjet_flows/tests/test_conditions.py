@@ -1,4 +1,5 @@
 from odoo.exceptions import ValidationError
+from odoo.tests import users
 
 from .common import SalesjetCase
 
@@ -9,11 +10,16 @@ class TestConditions(SalesjetCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.flow = cls.make_flow([cls.tag_step(cls.tag_c)])
-        cls.step = cls.flow.step_ids
+        cls._step = cls.flow.step_ids
         cls.p1, cls.p2, cls.p3 = cls.partners = cls.make_partners(3, prefix="SJ cond")
         cls.p1.write({"city": "Ghent", "category_id": [(6, 0, cls.tag_a.ids)], "phone": "+32 470 00 00 01"})
         cls.p2.write({"city": "Liège", "category_id": [(6, 0, (cls.tag_a | cls.tag_b).ids)]})
         cls.p3.write({"city": "Ghentbrugge"})
+
+    @property
+    def step(self):
+        """The step, with the rights of whoever runs the test."""
+        return self._step.with_env(self.env)
 
     def field(self, name):
         return self.env["ir.model.fields"]._get("res.partner", name)
@@ -73,6 +79,7 @@ class TestConditions(SalesjetCase):
         with self.assertQueryCount(__system__=1):
             conditions._filter(many | self.partners)
 
+    @users("user_flows_admin")
     def test_bad_settings_are_refused_with_a_sentence(self):
         with self.assertRaisesRegex(ValidationError, "Choose at least one tag"):
             self.lines({"condition_type": "tag"})
@@ -82,7 +89,18 @@ class TestConditions(SalesjetCase):
         with self.assertRaisesRegex(ValidationError, "Choose a field"):
             self.lines({"condition_type": "attribute", "operator": "="})
 
+    @users("user_flows_admin")
     def test_condition_name_reads_like_a_sentence(self):
         condition = self.lines({"condition_type": "tag", "negate": True, "tag_ids": [(6, 0, self.tag_a.ids)]})
         self.assertEqual(condition.name, "NOT has tag SJ test A")
         self.assertIn("if NOT has tag SJ test A", self.step.summary)
+
+    @users("user_flows_admin")
+    def test_flows_administrator_can_pick_a_contact_field_for_a_condition(self):
+        """The Field drop-down of an attribute condition searches the contact's fields as its user."""
+        condition_field = self.env["salesjet.flow.condition"]._fields["field_id"]
+        found = self.env["ir.model.fields"].name_search("City", condition_field.domain, limit=5)
+        self.assertIn(self.field("city").id, [field_id for field_id, _name in found])
+        condition = self.lines({"condition_type": "attribute", "field_id": self.field("city").id,
+                                "operator": "=", "value": "Ghent"})
+        self.assertEqual(condition.field_id.name, "city")

@@ -2,7 +2,7 @@ from datetime import date, datetime, timedelta
 
 from odoo import http
 from odoo.exceptions import ValidationError
-from odoo.tests import HttpCase
+from odoo.tests import HttpCase, users
 from odoo.tools import SQL
 
 from .common import T0, SalesjetCase
@@ -24,7 +24,7 @@ class ConditionsTimingCase(SalesjetCase):
         cls.step = cls.flow.step_ids
 
     def lines(self, *vals_list, step=None):
-        step = step or self.step
+        step = (step or self.step).with_env(self.env)
         step.condition_ids.unlink()
         return self.env["salesjet.flow.condition"].create([{"step_id": step.id, **vals} for vals in vals_list])
 
@@ -126,6 +126,7 @@ class TestDateAndTimeConditions(ConditionsTimingCase):
             line.negate = True
             self.assertEqual(line._filter(partners), new_york)
 
+    @users("user_flows_admin")
     def test_bad_date_and_time_settings_are_refused(self):
         cases = [
             ({"condition_type": "date_added", "date_operator": "on"}, "Set the date"),
@@ -165,6 +166,7 @@ class TestConditionGroups(ConditionsTimingCase):
         lines[2].negate = True
         self.assertEqual(lines._filter(self.partners), self.p1 | self.p2 | self.p4, "(A and NOT Ghent) or NOT B")
 
+    @users("user_flows_admin")
     def test_default_group_keeps_every_line_required(self):
         lines = self.lines(
             {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]},
@@ -188,31 +190,32 @@ class TestConditionGroups(ConditionsTimingCase):
         self.assertEqual(self.jobs_of(flow).filtered(lambda j: j.state == "done").partner_id, self.p1)
         self.assertEqual(set(self.jobs_of(flow).mapped("state")), {"done", "skipped"})
 
+    @users("user_flows_admin")
     def test_match_count_and_the_contacts_it_opens(self):
         self.lines({"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]},
                    {"or_group": 2, "condition_type": "tag", "tag_ids": [(6, 0, self.tag_b.ids)]})
+        step = self.step.with_env(self.env)
         Partner = self.env["res.partner"]
         expected = Partner.search(["|", ("category_id", "in", self.tag_a.ids), ("category_id", "in", self.tag_b.ids)])
         self.assertEqual(len(expected), 3)
-        self.step.invalidate_recordset(["match_count"])
+        step.invalidate_recordset(["match_count"])
         self.env.flush_all()
-        with self.assertQueryCount(__system__=2):  # the conditions' tags, then one count
-            self.assertEqual(self.step.match_count, 3)
-        action = self.step.action_view_matching_contacts()
+        with self.assertQueryCount(__system__=2, user_flows_admin=2):  # the conditions' tags, then one count
+            self.assertEqual(step.match_count, 3)
+        action = step.action_view_matching_contacts()
         self.assertEqual(Partner.search(action["domain"]), expected, "the list is evaluated live on the server")
         self.p4.category_id = self.tag_b
         self.assertEqual(Partner.search(action["domain"]), expected | self.p4)
-        salesman = self.env["res.users"].create({
-            "name": "SJ salesman", "login": "sj_salesman", "groups_id": [(6, 0, self.env.ref("base.group_user").ids)]})
-        self.assertFalse(Partner.with_user(salesman).search(action["domain"]),
+        self.assertFalse(Partner.with_user(self.user_sales).search(action["domain"]),
                          "who meets a step's conditions is not shown to users outside Flows")
-        self.step.condition_ids.unlink()
-        self.step.invalidate_recordset(["match_count"])
-        self.assertEqual(self.step.match_count,
+        step.condition_ids.unlink()
+        step.invalidate_recordset(["match_count"])
+        self.assertEqual(step.match_count,
                          Partner.search_count([("company_id", "in", [False, self.env.company.id])]),
                          "no condition: every contact")
 
 
+# Runs as the cron does (superuser): the condition filter at scale, as a batch meets it; no person acts here.
 class TestFilterAtScale(ConditionsTimingCase):
 
     @classmethod
@@ -286,6 +289,7 @@ class TestFilterAtScale(ConditionsTimingCase):
         self.assertEqual(line.name, "Age is less than 40")
 
 
+# Runs as the cron does (superuser): the scheduler's timing and sending windows; no person acts here.
 class TestTiming(ConditionsTimingCase):
 
     @classmethod
@@ -417,6 +421,7 @@ class TestTiming(ConditionsTimingCase):
         self.assertEqual(self.jobs_of(flow, late).state, "done")
         self.assertIn("1 days before the event's “course_start”", flow.step_ids.summary)
 
+    @users("user_flows_admin")
     def test_summary_tells_the_timing_and_the_window(self):
         flow = self.make_flow([self.tag_step(self.tag_a, timing="delay", delay_value=2, **self.window(
             window_sat=True, window_wed=False))])
@@ -424,6 +429,7 @@ class TestTiming(ConditionsTimingCase):
                          "Add tag SJ test A, 2 days after the previous step, "
                          "within Mon, Tue, Thu–Sat 09:00–17:00 (contact's time zone)")
 
+    @users("user_flows_admin")
     def test_diagram_shows_relative_timing_window_and_or_groups(self):
         flow = self.make_flow([self.tag_step(
             self.tag_a, timing="relative", relative_field_id=self.field("x_birthday").id, relative_value=3,
@@ -435,6 +441,7 @@ class TestTiming(ConditionsTimingCase):
         self.assertEqual(node["when"], "-3 days Birthday (yearly) · Mon–Fri 09:00–17:00")
         self.assertEqual(node["conditions"], "has tag SJ test B, or has tag SJ test C")
 
+    @users("user_flows_admin")
     def test_export_and_import_keep_relative_timing_windows_and_or_groups(self):
         flow = self.make_flow([self.tag_step(
             self.tag_a, timing="relative", relative_field_id=self.field("x_birthday").id, relative_value=2,
@@ -452,6 +459,7 @@ class TestTiming(ConditionsTimingCase):
         self.assertEqual(copy.step_ids.condition_ids.mapped("or_group"), [1, 2])
         self.assertEqual(copy.step_ids.condition_ids.mapped("name"), flow.step_ids.condition_ids.mapped("name"))
 
+    @users("user_flows_admin")
     def test_bad_timing_settings_are_refused(self):
         flow = self.make_flow([])
         Step = self.env["salesjet.flow.step"]
@@ -467,6 +475,7 @@ class TestTiming(ConditionsTimingCase):
                 Step.create({**base, **vals})
 
 
+# Runs as the cron does (superuser): the scheduler repeating a step; no person acts here.
 class TestRepeatUntilOpened(ConditionsTimingCase):
 
     def test_repeat_stops_after_the_mail_is_opened(self):

@@ -8,6 +8,7 @@ EMAIL_REASONS = {"email_blacklisted": "Email address blacklisted", "archived": "
 PHONE_REASONS = {"phone_blacklisted": "Phone number blacklisted", "archived": "Contact archived."}
 
 
+# Runs as the cron does (superuser): the scheduler honouring consent at send time; no person acts here.
 class TestConsent(SalesjetCase):
 
     @classmethod

@@ -15,6 +15,7 @@ from odoo.addons.salesjet_flows.models import salesjet_cron
 from odoo.addons.salesjet_flows.models.salesjet_cron import BUSY_ACTIONS, WORKER_SLEEP, SalesjetCron
 
 
+# Runs as the cron does (superuser): the crons' batch and time budget; no person acts here.
 class TestCronContract(TransactionCase):
 
     def setUp(self):

@@ -1,8 +1,11 @@
+from odoo.tests import users
+
 from .common import T0, SalesjetCase
 
 
 class TestFlowDiagram(SalesjetCase):
 
+    @users("user_flows_admin")
     def test_diagram_shows_triggers_steps_timing_conditions_and_live_counts(self):
         flow = self.make_flow([
             self.tag_step(self.tag_a, name="Welcome tag"),

@@ -2,6 +2,7 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
+from odoo.tests import users
 
 from odoo.addons.salesjet_flows.models.salesjet_flow import SalesjetFlow
 
@@ -190,6 +191,7 @@ class TestSegmentLaunch(SalesjetCase):
         self.assertEqual(len(partners.filtered(lambda p: self.tag_a in p.category_id)), 1000)
         self.assertIn("Launched for 1000 contacts", flow.message_ids[0].body)
 
+    @users("user_flows_admin")
     def test_launch_needs_a_segment_trigger_and_steps(self):
         flow = self.make_flow([self.tag_step(self.tag_a)])
         with self.assertRaises(UserError):
@@ -199,6 +201,7 @@ class TestSegmentLaunch(SalesjetCase):
         with self.assertRaises(UserError):
             wizard.action_launch()
 
+    @users("user_flows_admin")
     def test_archived_flow_cannot_be_launched_and_restored_flow_can(self):
         partner = self.make_partners(1, city="Archiveville")
         flow = self.make_flow([self.tag_step(self.tag_a)], triggers=[

@@ -6,6 +6,7 @@ from odoo.addons.salesjet_flows.models.salesjet_flow_step import SalesjetFlowSte
 from .common import T0, SalesjetCase
 
 
+# Runs as the cron does (superuser): the scheduler walking runs through their steps; no person acts here.
 class TestEngine(SalesjetCase):
 
     def test_three_step_flow_walks_with_time(self):

@@ -1,4 +1,4 @@
-from odoo.tests import Form
+from odoo.tests import Form, users
 
 from .common import SalesjetCase
 
@@ -16,6 +16,7 @@ class TestFlowKinds(SalesjetCase):
                 trigger.event_code = "sj_test"
         return trigger_type
 
+    @users("user_flows_admin")
     def test_a_new_trigger_starts_with_the_kinds_usual_type(self):
         expected = {"manual": "segment", "page": "page_visit", "funnel": "page_visit", "facebook": "facebook_lead",
                     "chain": "landing_signup"}
@@ -23,6 +24,7 @@ class TestFlowKinds(SalesjetCase):
             with self.subTest(kind=kind):
                 self.assertEqual(self.new_trigger_type(kind), trigger_type)
 
+    @users("user_flows_admin")
     def test_training_and_loyalty_flows_offer_their_bridges_triggers_first(self):
         types = dict(self.env["salesjet.flow.trigger"]._fields["trigger_type"]._description_selection(self.env))
         if "course_enrolled" in types:
@@ -32,6 +34,7 @@ class TestFlowKinds(SalesjetCase):
         if "loyalty_purchase" in types:
             self.assertEqual(self.new_trigger_type("loyalty"), "loyalty_purchase")
 
+    @users("user_flows_admin")
     def test_a_new_condition_of_a_funnel_step_is_a_funnel_condition(self):
         funnel_flow = self.make_flow([{"action_type": "add_tag", "tag_ids": [(6, 0, self.tag_a.ids)]}],
                                      kind="funnel")
@@ -43,6 +46,7 @@ class TestFlowKinds(SalesjetCase):
                     condition.condition_type = "tag"
                     condition.tag_ids.add(self.tag_b)
 
+    @users("user_flows_admin")
     def test_the_triggers_tab_names_the_kinds_usual_triggers(self):
         flow = self.make_flow([], kind="facebook")
         self.assertIn("Facebook", flow.kind_hint)

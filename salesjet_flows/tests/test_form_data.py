@@ -1,6 +1,6 @@
 from odoo import http
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import tagged, users
 
 from .sources_common import SalesjetHttpCase
 
@@ -129,6 +129,7 @@ class TestFormData(SalesjetHttpCase):
         with self.assertQueryCount(1):
             line.with_context(salesjet_enrollment_ids=flow.enrollment_ids.ids)._filter(partners)
 
+    @users("user_flows_admin")
     def test_mapping_refuses_fields_a_form_must_not_set(self):
         with self.assertRaisesRegex(ValidationError, "cannot be filled from a form"):
             self.form_flow([self.tag_step(self.tag_a)], [("company", "company_id")])
@@ -141,16 +142,12 @@ class TestFormData(SalesjetHttpCase):
         flow_other = self.make_flow([self.tag_step(self.tag_a)], company_id=other.id, triggers=[{
             "trigger_type": "website_form",
             "form_mapping_ids": [(0, 0, {"form_field": "age", "partner_field_id": self.x_age.id})]}])
-        user = self.env["res.users"].create({
-            "name": "SJ manager", "login": "sj_form_manager", "company_id": self.env.company.id,
-            "company_ids": [(6, 0, self.env.company.ids)],
-            "groups_id": [(6, 0, [self.env.ref("salesjet_flows.group_salesjet_manager").id])],
-        })
-        visible = self.env["salesjet.form.mapping"].with_user(user).search([])
+        visible = self.env["salesjet.form.mapping"].with_user(self.user_flows_admin).search([])
         self.assertIn(flow.trigger_ids.form_mapping_ids, visible)
         self.assertNotIn(flow_other.trigger_ids.form_mapping_ids, visible)
         self.assertEqual(flow_other.trigger_ids.form_mapping_ids.company_id, other)
 
+    @users("user_flows_admin")
     def test_test_run_decides_the_event_data_condition_on_its_simulated_data(self):
         flow = self.make_flow([{**self.tag_step(self.tag_a), "condition_ids": [(0, 0, {
             "condition_type": "event_data", "data_key": "age", "operator": ">", "value": "45"})]}])

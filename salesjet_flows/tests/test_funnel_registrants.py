@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import fields, http
-from odoo.tests import tagged
+from odoo.tests import tagged, users
 
 from .sources_common import SalesjetHttpCase
 
@@ -63,6 +63,7 @@ class TestFunnelRegistrants(SalesjetHttpCase):
         condition.within_days = 0
         self.assertEqual(condition._filter(old | recent), old | recent)
 
+    @users("user_flows_admin")
     def test_funnel_registration_settings_are_required(self):
         flow = self.make_flow([self.tag_step(self.tag_a)])
         with self.assertRaisesRegex(Exception, "choose the funnel"):

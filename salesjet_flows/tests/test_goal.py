@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo.exceptions import ValidationError
+from odoo.tests import users
 
 from .common import T0, SalesjetCase
 
@@ -56,6 +57,7 @@ class TestFlowGoal(SalesjetCase):
         self.assertEqual(pending.partner_id, partners[3:], "converted runs have no waiting step left")
         self.assertEqual(len(flow.enrollment_ids.filtered("converted")), 3)
 
+    @users("user_flows_admin")
     def test_goal_must_be_a_valid_filter(self):
         flow = self.make_flow([self.tag_step(self.tag_a)])
         with self.assertRaisesRegex(ValidationError, "not a valid filter"):

@@ -53,6 +53,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Runs as the cron does (superuser): the mail queue and scheduler during an outage; no person acts here.
 class TestMailOutage(SalesjetCase):
 
     def email_flow(self, server):
@@ -100,6 +101,7 @@ class TestMailOutage(SalesjetCase):
         self.assertGreaterEqual(closing.connections, 1, "Odoo did try the closing server")
 
 
+# Runs as the cron does (superuser): the SMS queue and scheduler during an outage; no person acts here.
 class TestSmsOutage(SalesjetCase, MockSMS):
 
     def test_gateway_errors_leave_sms_in_error_never_sent(self):
@@ -124,6 +126,7 @@ class TestSmsOutage(SalesjetCase, MockSMS):
                 self.assertFalse(self._sms, "the gateway delivered nothing")
 
 
+# Runs as the cron does (superuser): the scheduler during a webhook outage; no person acts here.
 class TestWebhookOutageIsolation(SalesjetCase):
 
     @classmethod

@@ -25,6 +25,7 @@ def email_step(name):
 
 
 @tagged("post_install", "-at_install")
+# Runs as the cron does (superuser): a prefork server's cron worker; no person acts here.
 class TestPreforkScheduler(PreforkCase):
 
     def test_backlog_drains_under_lowered_limits_without_a_kill(self):

@@ -55,6 +55,7 @@ with registry.cursor() as cr:
 """
 
 
+# Runs as the cron does (superuser): a worker killed in the middle of a batch; no person acts here.
 class TestWorkerKilledMidBatch(BaseCase):
 
     CONTACTS = 30

@@ -16,6 +16,7 @@ from .workers_common import CommittedQueueCase
 _logger = logging.getLogger(__name__)
 
 
+# Runs as the cron does (superuser): four cron workers on one queue; no person acts here.
 class TestFourWorkers(CommittedQueueCase):
     """Four workers (threads, each its own cursor and transaction) drain 20,000 due jobs."""
 
@@ -48,6 +49,7 @@ class TestFourWorkers(CommittedQueueCase):
             self.assertFalse(cr.fetchall(), "no run got a step twice")
 
 
+# Runs as the cron does (superuser): events dispatched by concurrent transactions; no person acts here.
 class TestConcurrentEvents(BaseCase):
     """Two events of one contact arriving at the same moment, in two transactions."""
 

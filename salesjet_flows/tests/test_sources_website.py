@@ -3,7 +3,7 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import http
-from odoo.tests import tagged
+from odoo.tests import tagged, users
 
 from odoo.addons.salesjet_flows.models.salesjet_event_sources import SalesjetEvent
 
@@ -212,6 +212,7 @@ class TestPageSources(SalesjetHttpCase):
         self.assertEqual(event.data["path"], "/sj-offer")
         self.assertEqual(flow.enrollment_ids.partner_id, self.portal.partner_id)
 
+    @users("user_flows_admin")
     def test_popup_needs_a_text_and_a_safe_link(self):
         flow = self.make_flow([self.tag_step(self.tag_a)], triggers=[])
         Trigger = self.env["salesjet.flow.trigger"]
@@ -286,6 +287,7 @@ class TestVisitConditions(SalesjetHttpCase):
             with self.assertQueryCount(__system__=2):
                 (in_funnel | visited)._filter(everyone)
 
+    @users("user_flows_admin")
     def test_visit_conditions_need_their_settings(self):
         flow = self.make_flow([self.tag_step(self.tag_a)])
         Condition = self.env["salesjet.flow.condition"]

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo.exceptions import UserError, ValidationError
+from odoo.tests import users
 
 from .common import T0, SalesjetCase
 
@@ -122,6 +123,7 @@ class TestSplit(SalesjetCase):
             split._split_end_test()
         self.assertEqual(split.split_winner_id, branch_a)
 
+    @users("user_flows_admin")
     def test_shares_must_add_up_to_one_hundred(self):
         with self.assertRaisesRegex(ValidationError, "add up to 90"):
             self.make_split_flow(shares=(60, 30))
@@ -131,6 +133,7 @@ class TestSplit(SalesjetCase):
         with self.assertRaisesRegex(ValidationError, "add up to 110"):
             branch_a.percentage = 60
 
+    @users("user_flows_admin")
     def test_diagram_groups_branch_steps_after_their_split(self):
         flow, split, _branches, (email_a, tag_a_step, email_b) = self.make_split_flow()
         flow.invalidate_recordset(["diagram_data"])
@@ -140,6 +143,7 @@ class TestSplit(SalesjetCase):
         self.assertTrue(nodes[1]["title"].startswith("Branch A"))
         self.assertEqual(nodes[3]["branch"], "B")
 
+    @users("user_flows_admin")
     def test_copy_and_export_keep_the_branches(self):
         flow, split, _branches, (email_a, tag_a_step, email_b) = self.make_split_flow(shares=(70, 30))
         payload = self.env["salesjet.flow.transfer"].export_flows(flow)
@@ -152,6 +156,7 @@ class TestSplit(SalesjetCase):
             self.assertEqual(in_branches.branch_id, new_split.branch_ids, "the steps point to the new branches")
             self.assertEqual(other.step_ids.filtered(lambda s: s.email_subject == "Version B").branch_id.name, "B")
 
+    @users("user_flows_admin")
     def test_a_split_whose_branches_have_waiting_contacts_cannot_be_deleted(self):
         flow, split, _branches, (email_a, _tag, email_b) = self.make_split_flow()
         (email_a | email_b).write({"timing": "delay", "delay_value": 1, "delay_unit": "days"})

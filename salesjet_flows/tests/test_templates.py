@@ -2,18 +2,23 @@ import json
 from datetime import timedelta
 
 from odoo.exceptions import UserError
+from odoo.tests import users
 
 from .common import T0, SalesjetCase
 
 
 class TestFlowTemplates(SalesjetCase):
+    """A Flows administrator starts flows from templates."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.Template = cls.env["salesjet.flow.template"]
-        cls.Transfer = cls.env["salesjet.flow.transfer"]
+    @property
+    def Template(self):
+        return self.env["salesjet.flow.template"]
 
+    @property
+    def Transfer(self):
+        return self.env["salesjet.flow.transfer"]
+
+    @users("user_flows_admin")
     def test_every_available_template_creates_its_flow_and_opens_it(self):
         templates = self.Template.search([("available", "=", True)])
         self.assertIn(self.env.ref("salesjet_flows.flow_template_newsletter_welcome"), templates)
@@ -27,6 +32,7 @@ class TestFlowTemplates(SalesjetCase):
             self.assertEqual(template.step_count, len(flow.step_ids.filtered(lambda s: not s.chain_message_id))
                              or len(flow.chain_message_ids), template.name)
 
+    @users("user_flows_admin")
     def test_newsletter_welcome_thanks_now_texts_after_a_day_and_shows_the_popular_product_after_3_days(self):
         flow = self.env.ref("salesjet_flows.flow_template_newsletter_welcome")._create_flows()
         self.assertEqual(flow.trigger_ids.mapped("trigger_type"), ["list_subscribe", "api"])
@@ -35,7 +41,7 @@ class TestFlowTemplates(SalesjetCase):
         self.assertEqual((thanks.action_type, thanks.timing), ("email", "immediate"))
         self.assertEqual((sms.action_type, sms.delay_value, sms.delay_unit), ("sms", 1, "days"))
         self.assertEqual((popular.action_type, popular.delay_value, popular.delay_from), ("email", 3, "start"))
-        product = self.env["product.product"].create({"name": "SJ Bestseller", "sale_ok": True})
+        product = self.env["product.product"].sudo().create({"name": "SJ Bestseller", "sale_ok": True})
         partner = self.make_partners(1)
         self.env["salesjet.product.access"].create([{"partner_id": p.id, "product_id": product.id}
                                                     for p in self.make_partners(3, prefix="SJ buyer")])
@@ -68,6 +74,7 @@ class TestFlowTemplates(SalesjetCase):
         self.assertEqual(popular[0], hit, "the most granted first")
         self.assertEqual(len(buyers[0].salesjet_popular_products(5)), 5, "filled with newest saleable products")
 
+    @users("user_flows_admin")
     def test_template_needing_a_missing_module_is_hidden_and_refused(self):
         template = self.Template.create({"name": "SJ needs more", "required_module": "sj_not_a_module",
                                          "payload": json.dumps({"format": "salesjet_flows", "version": 1,
@@ -79,6 +86,7 @@ class TestFlowTemplates(SalesjetCase):
         with self.assertRaisesRegex(UserError, "cannot be read"):
             broken.action_use()
 
+    @users("user_flows_admin")
     def test_message_chain_round_trip_carries_messages_and_buttons_not_their_steps(self):
         chain = self.env.ref("salesjet_flows.flow_template_pet_shop_chain")._create_flows()
         self.assertEqual(len(chain.chain_message_ids), 3)
@@ -100,6 +108,7 @@ class TestFlowTemplates(SalesjetCase):
         self.assertEqual(new_buttons[1].tag_id, old_buttons[1].tag_id, "the tag of this database is reused")
         self.assertEqual(copy.trigger_ids.landing_page, "/aquarium")
 
+    @users("user_flows_admin")
     def test_demo_flows_come_from_the_templates(self):
         if not self.env.ref("base.module_salesjet_flows").demo:
             self.skipTest("installed without demo data")

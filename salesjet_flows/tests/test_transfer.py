@@ -2,24 +2,28 @@ import base64
 import json
 
 from odoo.exceptions import UserError
+from odoo.tests import users
 
 from .common import SalesjetCase
 
 
 class TestFlowTransfer(SalesjetCase):
-    """Export a flow as JSON and import it again, here or as if into another database."""
+    """Export a flow as JSON and import it again, here or as if into another database.
+
+    A Flows administrator (not a Settings administrator) exports and imports: the fixtures are superuser's,
+    the transfer is theirs (``self.Transfer`` and ``self.flow`` follow ``self.env``).
+    """
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.Transfer = cls.env["salesjet.flow.transfer"]
         cls.shared_template = cls.env["mail.template"].create({
             "name": "SJ shared welcome", "model_id": cls.env["ir.model"]._get_id("res.partner"),
             "subject": "Welcome {{ object.name }}", "body_html": "<p>Shared body</p>",
         })
         cls.vip = cls.env["res.partner.category"].create({"name": "SJ transfer VIP", "color": 4})
         cls.email_field = cls.env["ir.model.fields"]._get("res.partner", "email")
-        cls.flow = cls.make_flow([
+        cls._flow = cls.make_flow([
             cls.tag_step(cls.vip, name="Mark VIP"),
             {"action_type": "email", "email_source": "custom", "email_subject": "Hi {{ object.name ||| friend }}",
              "email_body": "<p>Our offer</p>", "timing": "delay", "delay_value": 2, "delay_unit": "days"},
@@ -29,7 +33,7 @@ class TestFlowTransfer(SalesjetCase):
         ], triggers=[{"trigger_type": "api", "event_code": "sj_transfer"},
                      {"trigger_type": "segment", "partner_domain": "[('email', '!=', False)]"}],
             name="SJ transfer flow", reentry_policy="no_active", kind="page")
-        custom_email, template_email, last = cls.flow.step_ids[1:]
+        custom_email, template_email, last = cls._flow.step_ids[1:]
         cls.env["salesjet.flow.condition"].create([
             {"step_id": template_email.id, "condition_type": "email_opened", "negate": True,
              "mail_step_id": custom_email.id},
@@ -38,10 +42,19 @@ class TestFlowTransfer(SalesjetCase):
             {"step_id": last.id, "condition_type": "tag", "tag_ids": [(6, 0, cls.vip.ids)], "negate": True},
         ])
 
+    @property
+    def Transfer(self):
+        return self.env["salesjet.flow.transfer"]
+
     def round_trip(self, flows=None):
         payload = json.dumps(self.Transfer.export_flows(flows or self.flow))
         return self.Transfer.import_flows(payload)
 
+    @property
+    def flow(self):
+        return self._flow.with_env(self.env)
+
+    @users("user_flows_admin")
     def test_export_then_import_rebuilds_the_same_flow(self):
         copy = self.round_trip()
         self.assertNotEqual(copy, self.flow)
@@ -69,6 +82,7 @@ class TestFlowTransfer(SalesjetCase):
         self.assertEqual(tag.tag_ids, self.vip)
         self.assertIn("Imported", copy.message_ids[0].body)
 
+    @users("user_flows_admin")
     def test_import_into_a_database_without_its_tags_and_templates_recreates_them(self):
         payload = json.dumps(self.Transfer.export_flows(self.flow))
         # as in another database: neither the tag nor the shared template exist
@@ -86,12 +100,14 @@ class TestFlowTransfer(SalesjetCase):
         self.assertEqual(again.step_ids[0].tag_ids, tag, "a second import reuses what the first created")
         self.assertEqual(again.step_ids[2].mail_template_id, template)
 
+    @users("user_flows_admin")
     def test_two_flows_exported_together_keep_their_follow_up_link(self):
         follow_up = self.make_flow([self.tag_step(self.vip)], name="SJ follow-up")
         main = self.make_flow([{"action_type": "flow_start", "target_flow_id": follow_up.id}], name="SJ main")
         new_main, new_follow_up = self.round_trip(main | follow_up).sorted(lambda f: f.name != "SJ main")
         self.assertEqual(new_main.step_ids.target_flow_id, new_follow_up)
 
+    @users("user_flows_admin")
     def test_missing_reference_is_named_and_nothing_is_created(self):
         payload = self.Transfer.export_flows(self.flow)
         payload["flows"][0]["step_ids"][0]["tag_ids"] = [
@@ -101,12 +117,14 @@ class TestFlowTransfer(SalesjetCase):
             self.Transfer.import_flows(json.dumps(payload))
         self.assertEqual(self.env["salesjet.flow"].with_context(active_test=False).search_count([]), flows_before)
 
+    @users("user_flows_admin")
     def test_step_type_of_a_module_not_installed_here_is_refused(self):
         payload = self.Transfer.export_flows(self.flow)
         payload["flows"][0]["step_ids"][0]["action_type"] = "teleport"
         with self.assertRaisesRegex(UserError, "teleport"):
             self.Transfer.import_flows(payload)
 
+    @users("user_flows_admin")
     def test_malformed_files_are_refused_with_a_sentence(self):
         for payload, message in (
             ("{not json", "not valid JSON"),
@@ -119,6 +137,7 @@ class TestFlowTransfer(SalesjetCase):
             with self.subTest(message=message), self.assertRaisesRegex(UserError, message):
                 self.Transfer.import_flows(payload)
 
+    @users("user_flows_admin")
     def test_export_action_and_import_wizard(self):
         action = self.flow.action_export_json()
         self.assertEqual(action["type"], "ir.actions.act_url")

@@ -7,6 +7,7 @@ SATURDAY_10_MADRID = datetime(2026, 3, 7, 9, 0)
 MONDAY_9_MADRID = datetime(2026, 3, 9, 8, 0)
 
 
+# Runs as the cron does (superuser): the scheduler waiting for conditions; no person acts here.
 class TestWaitUntilConditionsHold(SalesjetCase):
 
     @classmethod

@@ -37,6 +37,7 @@ def bulk_partners(env, count, prefix, extra=None):
     return [proto.id] + [row[0] for row in env.cr.fetchall()][: count - 1]
 
 
+# Runs as the cron does (superuser): committed queues drained by real cron workers; no person acts here.
 class CommittedQueueCase(BaseCase):
     """``JOBS`` contacts enrolled and committed in a flow of two tag steps: the first due now, the
     second a day later, so that draining the queue runs each first job and queues one next job."""

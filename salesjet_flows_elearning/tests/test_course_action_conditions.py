@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo.exceptions import ValidationError
+from odoo.tests import users
 from odoo.addons.salesjet_flows.tests.common import T0
 
 from .common import SalesjetCourseCase
@@ -35,6 +36,7 @@ class TestCourseEnrollStep(SalesjetCourseCase):
         self.run_scheduler()
         self.assertEqual(follow_up.enrollment_ids.partner_id, partner)
 
+    @users("user_flows_admin")
     def test_enroll_step_needs_a_course(self):
         with self.assertRaisesRegex(ValidationError, "choose the course"):
             self.make_flow([{"action_type": "course_enroll"}])
@@ -125,6 +127,7 @@ class TestCourseConditions(SalesjetCourseCase):
         with self.assertQueryCount(1):
             self.assertEqual(conditions._filter(partners), self.learner.partner_id)
 
+    @users("user_flows_admin")
     def test_course_conditions_need_their_settings(self):
         with self.assertRaisesRegex(ValidationError, "Choose the lessons"):
             self.condition("lesson_completed")

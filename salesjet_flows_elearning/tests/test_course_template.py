@@ -1,10 +1,11 @@
-from odoo.addons.salesjet_flows.tests.common import SalesjetCase
+from odoo.tests import users
 
 from .common import SalesjetCourseCase
 
 
-class TestCourseReminderTemplate(SalesjetCase):
+class TestCourseReminderTemplate(SalesjetCourseCase):
 
+    @users("user_flows_admin")
     def test_course_reminder_repeats_until_started_then_calls(self):
         flow = self.env.ref("salesjet_flows_elearning.flow_template_course_reminder")._create_flows()
         self.assertEqual(flow.trigger_ids.trigger_type, "course_enrolled")
@@ -34,6 +35,7 @@ class TestCourseReminderTemplate(SalesjetCase):
 
 class TestCourseEnrollPreview(SalesjetCourseCase):
 
+    @users("user_flows_admin")
     def test_test_run_shows_the_course_without_enrolling(self):
         flow = self.make_flow([{"action_type": "course_enroll", "enroll_course_id": self.course.id}])
         partner = self.learner.partner_id

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from odoo.addons.salesjet_flows.tests.common import T0
 
-from .test_loyalty_scenarios import LoyaltyCase
+from .common import LoyaltyCase
 
 
 class TestLoyaltyNoticeConsent(LoyaltyCase):

@@ -2,7 +2,7 @@
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user
 
-from .test_loyalty_scenarios import LoyaltyCase
+from .common import LoyaltyCase
 
 
 class TestLoyaltyEventRights(LoyaltyCase):

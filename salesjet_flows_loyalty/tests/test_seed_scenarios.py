@@ -1,25 +1,19 @@
 from datetime import timedelta
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import ValidationError
+from odoo.tests import users
 
 from odoo.addons.sms.tests.common import SMSCase
 
 from odoo.addons.salesjet_flows.tests.common import T0
 
-from .test_loyalty_scenarios import LoyaltyCase
+from .common import LoyaltyCase
 
 
 class TestSeedScenarios(LoyaltyCase, SMSCase):
     """Loyalty scenarios and chains behave as the seed (the loyalty system page) describes."""
-
-    def make_chain(self, messages, name="SJ fish chain", code="sj_chain"):
-        chain = self.env["salesjet.flow"].create({"name": name, "kind": "chain", "reentry_policy": "once"})
-        self.env["salesjet.chain.message"].create([{"flow_id": chain.id, "sequence": index, **vals}
-                                                   for index, vals in enumerate(messages)])
-        if code:
-            self.env["salesjet.flow.trigger"].create({"flow_id": chain.id, "trigger_type": "api", "event_code": code})
-        return chain
 
     def test_an_archived_scenario_holds_its_waiting_steps_and_resumes_on_restore(self):
         chain = self.make_chain([
@@ -107,6 +101,7 @@ class TestSeedScenarios(LoyaltyCase, SMSCase):
         self.assertEqual(self.env["sms.sms"].search([("partner_id", "=", bob.id)], order="id")[-1].body,
                          f"Hi {bob.name}, 20 points have expired.")
 
+    @users("user_flows_admin")
     def test_chain_notices_need_points_that_expire(self):
         chain = self.make_chain([], code=False)
         Message = self.env["salesjet.chain.message"]
@@ -117,6 +112,9 @@ class TestSeedScenarios(LoyaltyCase, SMSCase):
             Message.create({**base, "points": 5, "loyalty_program_id": self.program.id,
                             "loyalty_validity_days": 3, "loyalty_notice_days": 3,
                             "loyalty_notice_before_text": "Soon"})
+        broken = {**base, "points": 5, "loyalty_program_id": self.program.id,
+                  "loyalty_notice_expired_text": "{{ object.nope }}"}
+        with self.assertRaisesRegex(ValidationError, "the placeholder “object.nope” is not allowed"):
+            Message.create(broken)
         with self.assertRaisesRegex(ValidationError, "does not render"):
-            Message.create({**base, "points": 5, "loyalty_program_id": self.program.id,
-                            "loyalty_notice_expired_text": "{{ object.nope }}"})
+            Message.with_user(SUPERUSER_ID).create(broken)  # Settings administrators: still must render

@@ -4,7 +4,7 @@ from unittest.mock import patch
 from freezegun import freeze_time
 
 from odoo import Command
-from odoo.addons.salesjet_flows.tests.common import SalesjetCase
+from odoo.addons.salesjet_flows.tests.common import SalesjetCase, factory
 
 
 class SalesjetShopCase(SalesjetCase):
@@ -32,14 +32,15 @@ class SalesjetShopCase(SalesjetCase):
         with freeze_time(when), patch.object(self.env.cr, "now", lambda: when):
             yield
 
-    def make_order(self, partner, products, website=True):
+    @factory
+    def make_order(cls, partner, products, website=True):
         """A cart (or an order) as the shop leaves it at the end of a request: written to the database."""
-        order = self.env["sale.order"].create({
+        order = cls.env["sale.order"].create({
             "partner_id": partner.id,
-            "website_id": self.website.id if website else False,
+            "website_id": cls.website.id if website else False,
             "order_line": [Command.create({"product_id": product.id, "product_uom_qty": 1}) for product in products],
         })
-        self.env.flush_all()
+        cls.env.flush_all()
         return order
 
     def runs_of(self, flow):

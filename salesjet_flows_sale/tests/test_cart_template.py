@@ -1,8 +1,11 @@
-from odoo.addons.salesjet_flows.tests.common import SalesjetCase
+from odoo.tests import users
+
+from .common import SalesjetShopCase
 
 
-class TestAbandonedCartTemplate(SalesjetCase):
+class TestAbandonedCartTemplate(SalesjetShopCase):
 
+    @users("user_flows_admin")
     def test_abandoned_cart_template_sends_four_emails_after_1_hour_1_3_and_6_days(self):
         flow = self.env.ref("salesjet_flows_sale.flow_template_abandoned_cart")._create_flows()
         trigger = flow.trigger_ids

@@ -10,12 +10,8 @@ class TestPurchasedProductCondition(SalesjetShopCase):
         cls.company = cls.env["res.partner"].create({"name": "SJ Buyer Co", "is_company": True})
         cls.buyer, cls.colleague = cls.make_partners(2, prefix="SJ buyer", parent_id=cls.company.id)
         cls.window_shopper = cls.make_partners(1, prefix="SJ window")
-        cls.make_order_cls(cls.buyer, cls.spade).action_confirm()
-        cls.make_order_cls(cls.window_shopper, cls.seeds)  # a cart, never confirmed
-
-    @classmethod
-    def make_order_cls(cls, partner, products):
-        return cls.make_order(cls, partner, products)
+        cls.make_order(cls.buyer, cls.spade).action_confirm()
+        cls.make_order(cls.window_shopper, cls.seeds)  # a cart, never confirmed
 
     def condition(self, **vals):
         return self.env["salesjet.flow.condition"].create({

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo.exceptions import ValidationError
-from odoo.tests import Form
+from odoo.tests import Form, users
 from odoo.addons.salesjet_flows.tests.common import T0
 
 from .common import SalesjetShopCase
@@ -111,6 +111,7 @@ class TestAbandonedCart(SalesjetShopCase):
             cart._action_cancel()
         self.assertEqual(self.runs_of(flow).state, "stopped")
 
+    @users("user_flows_admin")
     def test_abandoned_cart_trigger_needs_hours(self):
         with self.assertRaisesRegex(ValidationError, "at least 1"):
             self.cart_flow(0)
@@ -151,6 +152,7 @@ class TestOrderTriggers(SalesjetShopCase):
         self.assertEqual(len(self.runs_of(any_product)), 1, "one event per order, not per line")
         self.assertEqual(len(self.Event.search([("kind", "=", "product_purchased")])), 1)
 
+    @users("user_flows_admin")
     def test_trigger_form_shows_only_the_fields_of_the_chosen_type(self):
         flow = self.make_flow([], triggers=[])
         trigger = Form(self.env["salesjet.flow.trigger"].with_context(default_flow_id=flow.id))
