@@ -138,15 +138,14 @@ class SalesjetFlowEnrollment(models.Model):
 class SalesjetFlowJob(models.Model):
     _inherit = "salesjet.flow.job"
 
-    def _execute(self):
+    def _batch_apply_goal(self, batch):
         # Goal check before a batch runs, one query per flow of the batch: a run
         # whose contact reached the goal ends as converted, and the engine then
         # cancels its jobs of this batch as jobs of an ended run.
-        now = fields.Datetime.now()
-        for flow, jobs in self.grouped("flow_id").items():
+        super()._batch_apply_goal(batch)
+        for flow, jobs in batch.jobs.grouped("flow_id").items():
             if flow.goal_enabled and flow.goal_domain and flow.goal_domain != "[]":
-                flow._convert_reached(jobs.enrollment_id, now)
-        return super()._execute()
+                flow._convert_reached(jobs.enrollment_id, batch.now)
 
 
 class SalesjetFlowStep(models.Model):

@@ -192,9 +192,14 @@ class SalesjetFlowStep(models.Model):
     # Engine
     # ------------------------------------------------------------------
 
+    def _batch_apply_split(self, jobs, batch):
+        # a test whose period is over ends before this batch goes down a branch: it goes down the winner's
+        super()._batch_apply_split(jobs, batch)
+        if jobs and self.action_type == "split":
+            self._split_end_test(batch.now)
+
     def _action_split(self, jobs):
         now = fields.Datetime.now()
-        self._split_end_test(now)
         branches = self.branch_ids.sorted(lambda b: (b.sequence, b.id))
         if not branches:
             jobs._set_result(_("The split has no branch: the run goes on."))
