@@ -13,9 +13,12 @@ import json
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
-from odoo.tools.safe_eval import safe_eval
 
+from .salesjet_flow_goal import parse_goal
 from .salesjet_flow_step import delta
+
+# split tests ended by one batch of the scheduled action
+SPLIT_BATCH_SIZE = 200
 
 SPLIT_CRITERIA = [
     ("opens", "Opens"),
@@ -110,10 +113,10 @@ class SalesjetFlowBranch(models.Model):
             split = branch.split_step_id
             partner_ids = list(set(partners.get(branch.id) or []))
             goal = 0
-            if split.split_criterion == "goal" and split.split_goal_domain and partner_ids:
-                domain = safe_eval(split.split_goal_domain)
-                goal = self.env["res.partner"].with_context(active_test=False).search_count(
-                    domain + [("id", "in", partner_ids)])
+            if split.split_criterion == "goal":
+                # a split's goal is evaluated as a flow's goal is (salesjet_flow_goal.py)
+                goal = len(self.env["salesjet.flow"]._goal_reached_by(
+                    parse_goal(split.split_goal_domain) if split.split_goal_domain else None, partner_ids))
             sent = len(partners.get(branch.id) or [])
             opens, clicks = mail.get(branch.id, (0, 0))
             metric = {"opens": opens, "clicks": clicks, "goal": goal}[split.split_criterion or "clicks"]
@@ -144,8 +147,10 @@ class SalesjetFlowStep(models.Model):
              "opened or clicked an email of the branch's steps, or who meet the goal.",
     )
     split_goal_domain = fields.Char(
-        string="Goal", default="[]",
-        help="The contacts who reached the goal, e.g. those with a tag or a sale: a domain on contacts.")
+        string="Branch goal", default="[]",
+        help="When the winner is chosen on a goal: the contacts who count as reaching it, e.g. those with a tag "
+             "or a sale (a domain on contacts). It only measures the branches: unlike the flow's goal, it ends "
+             "no run.")
     split_test_value = fields.Integer(string="Test period", default=3)
     split_test_unit = fields.Selection(
         [("hours", "Hours"), ("days", "Days")], string="Test period unit", default="days")
@@ -176,8 +181,7 @@ class SalesjetFlowStep(models.Model):
                                         step.display_name))
             if step.split_criterion == "goal":
                 try:
-                    domain = safe_eval(step.split_goal_domain or "[]")
-                    self.env["res.partner"].search_count(domain, limit=1)
+                    self.env["salesjet.flow"]._probe_goal(step.split_goal_domain)
                 except Exception as e:  # noqa: BLE001 - any mistake in the domain is the user's to fix
                     raise ValidationError(_("Split “%(step)s”: the goal is not a valid filter on contacts (%(error)s).",
                                             step=step.display_name, error=e)) from e
