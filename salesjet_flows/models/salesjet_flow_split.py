@@ -272,11 +272,39 @@ class SalesjetFlowStep(models.Model):
             ))
 
     @api.model
+    def _split_tests_over(self, now):
+        """SQL selecting the active split steps whose test period is over at ``now`` and that have a
+        branch to pick (the moments ``_split_test_end`` computes, with PostgreSQL intervals)."""
+        return SQL(
+            """
+            SELECT s.id FROM salesjet_flow_step s
+             WHERE s.action_type = 'split' AND s.active AND s.split_started IS NOT NULL
+               AND s.split_winner_id IS NULL
+               AND s.split_started + CASE WHEN s.split_test_unit = 'hours'
+                                          THEN make_interval(hours => COALESCE(s.split_test_value, 0))
+                                          ELSE make_interval(days => COALESCE(s.split_test_value, 0)) END <= %s
+               AND EXISTS (SELECT 1 FROM salesjet_flow_branch b WHERE b.split_step_id = s.id)
+             ORDER BY s.id
+            """,
+            now,
+        )
+
+    @api.model
     def _cron_end_split_tests(self):
-        """Scheduled action: end the A/B tests whose period is over."""
-        splits = self.search([("action_type", "=", "split"), ("split_started", "!=", False),
-                              ("split_winner_id", "=", False)], limit=1000)
-        splits._split_end_test()
+        """Scheduled action: end the A/B tests whose period is over, for one call's time budget."""
+        def run_batch(limit):
+            now = fields.Datetime.now()
+            self.env.flush_all()
+            self.env.cr.execute(SQL("%s LIMIT %s", self._split_tests_over(now), limit))
+            splits = self.browse([row[0] for row in self.env.cr.fetchall()])
+            splits._split_end_test(now)
+            return len(splits)
+
+        def remaining():
+            self.env.flush_all()
+            return self.env["salesjet.cron"]._count_capped(self._split_tests_over(fields.Datetime.now()))
+
+        return self.env["salesjet.cron"]._run_batches(run_batch, remaining, SPLIT_BATCH_SIZE, key="salesjet.split")
 
     def action_end_split_test(self):
         """End the test now and keep the best branch."""
