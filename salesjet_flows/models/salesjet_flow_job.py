@@ -37,8 +37,8 @@ class JobBatch:
       steps' executors, written with one statement at the end (a job without one succeeded).
 
     The jobs carry the batch in their context (``salesjet_batch``), so that the executors' calls to
-    ``_set_result``, ``_mark_skipped``... on them record outcomes here; ``open`` is false once the steps
-    have run, and the jobs then write their outcomes themselves again.
+    ``_set_result``, ``_mark_skipped``... on them record outcomes here while the steps run (``open``);
+    outside that, those methods write to the jobs themselves.
     """
     __slots__ = ("jobs", "now", "open", "outcomes")
 
@@ -46,7 +46,7 @@ class JobBatch:
         self.jobs = jobs.with_context(salesjet_batch=self)
         self.now = now
         self.outcomes = {}
-        self.open = True
+        self.open = False
 
     def pending(self):
         """The jobs of the batch that no stage has given an outcome yet."""
@@ -328,6 +328,7 @@ class SalesjetFlowJob(models.Model):
             return
         self._batch_apply_goal(batch)
         self._batch_cancel_ended_runs(batch)
+        batch.open = True
         try:
             for step, jobs in batch.pending().grouped("step_id").items():
                 jobs = step._batch_apply_conditions(jobs, batch)
