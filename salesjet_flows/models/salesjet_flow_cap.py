@@ -7,7 +7,7 @@ the third email of a contact in one batch is caught as well.
 """
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.tools import SQL
 
 # Step types that send a message, and the channel each one counts against; a chain message
@@ -18,26 +18,29 @@ CAP_MODES = [("postpone", "Postpone to the next allowed moment"), ("skip", "Skip
 CAP_POLICIES = [("company", "The company's caps"), ("custom", "Caps of this flow"), ("none", "No caps")]
 DAY, WEEK = timedelta(days=1), timedelta(days=7)
 
-# Jobs of the batch being executed that the caps skip, by id(cursor): {job id: reason}.
-_CAP_SKIPS = {}
-
-
-def _cap_fields(prefix, string_prefix=""):
-    """Integer fields ``<prefix>_<channel>_<day|week>`` for every channel (0 = no cap)."""
-    labels = {"email": "Emails", "sms": "SMS", "call": "Calls"}
-    return {
-        f"{prefix}_{channel}_{period}": fields.Integer(
-            string=f"{string_prefix}{labels[channel]} per {period}", default=0,
-            help=f"At most this many {'SMS' if channel == 'sms' else labels[channel].lower()} per contact in the last "
-                 f"{'24 hours' if period == 'day' else '7 days'}, all flows together; 0: no cap.")
-        for channel in CAP_CHANNELS.values() for period in ("day", "week")
-    }
-
 
 class ResCompany(models.Model):
     _inherit = "res.company"
 
-    locals().update(_cap_fields("salesjet_cap"))
+    # one cap per channel of CAP_CHANNELS and period (0 = no cap)
+    salesjet_cap_email_day = fields.Integer(
+        string="Emails per day", default=0,
+        help="At most this many emails per contact in the last 24 hours, all flows together; 0: no cap.")
+    salesjet_cap_email_week = fields.Integer(
+        string="Emails per week", default=0,
+        help="At most this many emails per contact in the last 7 days, all flows together; 0: no cap.")
+    salesjet_cap_sms_day = fields.Integer(
+        string="SMS per day", default=0,
+        help="At most this many SMS per contact in the last 24 hours, all flows together; 0: no cap.")
+    salesjet_cap_sms_week = fields.Integer(
+        string="SMS per week", default=0,
+        help="At most this many SMS per contact in the last 7 days, all flows together; 0: no cap.")
+    salesjet_cap_call_day = fields.Integer(
+        string="Calls per day", default=0,
+        help="At most this many calls per contact in the last 24 hours, all flows together; 0: no cap.")
+    salesjet_cap_call_week = fields.Integer(
+        string="Calls per week", default=0,
+        help="At most this many calls per contact in the last 7 days, all flows together; 0: no cap.")
     salesjet_cap_mode = fields.Selection(
         CAP_MODES, string="When a cap is reached", default="postpone",
         help="Postpone: the step waits until the contact may receive it again. Skip: the step is skipped "
@@ -47,10 +50,12 @@ class ResCompany(models.Model):
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
-    locals().update({
-        name: fields.Integer(related=f"company_id.{name}", readonly=False)
-        for name in _cap_fields("salesjet_cap")
-    })
+    salesjet_cap_email_day = fields.Integer(related="company_id.salesjet_cap_email_day", readonly=False)
+    salesjet_cap_email_week = fields.Integer(related="company_id.salesjet_cap_email_week", readonly=False)
+    salesjet_cap_sms_day = fields.Integer(related="company_id.salesjet_cap_sms_day", readonly=False)
+    salesjet_cap_sms_week = fields.Integer(related="company_id.salesjet_cap_sms_week", readonly=False)
+    salesjet_cap_call_day = fields.Integer(related="company_id.salesjet_cap_call_day", readonly=False)
+    salesjet_cap_call_week = fields.Integer(related="company_id.salesjet_cap_call_week", readonly=False)
     salesjet_cap_mode = fields.Selection(related="company_id.salesjet_cap_mode", readonly=False)
 
 
@@ -60,7 +65,25 @@ class SalesjetFlow(models.Model):
     cap_policy = fields.Selection(
         CAP_POLICIES, string="Frequency caps", required=True, default="company",
         help="Which caps limit the messages of this flow. Messages are counted across all flows in any case.")
-    locals().update(_cap_fields("cap"))
+    # the same caps as the company's (res.company salesjet_cap_*), for a flow with its own
+    cap_email_day = fields.Integer(
+        string="Emails per day", default=0,
+        help="At most this many emails per contact in the last 24 hours, all flows together; 0: no cap.")
+    cap_email_week = fields.Integer(
+        string="Emails per week", default=0,
+        help="At most this many emails per contact in the last 7 days, all flows together; 0: no cap.")
+    cap_sms_day = fields.Integer(
+        string="SMS per day", default=0,
+        help="At most this many SMS per contact in the last 24 hours, all flows together; 0: no cap.")
+    cap_sms_week = fields.Integer(
+        string="SMS per week", default=0,
+        help="At most this many SMS per contact in the last 7 days, all flows together; 0: no cap.")
+    cap_call_day = fields.Integer(
+        string="Calls per day", default=0,
+        help="At most this many calls per contact in the last 24 hours, all flows together; 0: no cap.")
+    cap_call_week = fields.Integer(
+        string="Calls per week", default=0,
+        help="At most this many calls per contact in the last 7 days, all flows together; 0: no cap.")
 
     def _cap_limits(self, company):
         """{channel: (per day, per week)} for this flow's jobs in ``company``; 0 means no cap."""
@@ -85,32 +108,17 @@ class SalesjetFlowStep(models.Model):
             return CAP_CHANNELS.get(self.chain_message_id.channel)
         return CAP_CHANNELS.get(self.action_type)
 
-    def _run_jobs(self, jobs):
-        skips = _CAP_SKIPS.get(id(self.env.cr)) or {}
-        capped = jobs.filtered(lambda j: j.id in skips)
-        for reason, group in capped.grouped(lambda j: skips[j.id]).items():
-            group._mark_skipped(reason)
-        if jobs - capped:
-            super()._run_jobs(jobs - capped)
-
 
 class SalesjetFlowJob(models.Model):
     _inherit = "salesjet.flow.job"
 
-    def _execute(self):
-        now = fields.Datetime.now()
-        # send windows first, so that a job the window moves is not counted against the cap (the
-        # engine's own call in super() then finds nothing to move: one time zone query per window step)
-        jobs = self - self._postpone_to_send_window(now)
-        postponed, skipped = jobs._apply_frequency_caps(now)
-        jobs -= postponed
-        if not jobs:
-            return
-        _CAP_SKIPS[id(self.env.cr)] = skipped
-        try:
-            return super(SalesjetFlowJob, jobs)._execute()
-        finally:
-            _CAP_SKIPS.pop(id(self.env.cr), None)
+    def _batch_apply_caps(self, batch):
+        # after the send windows (stage 1), so that a job the window moves is not counted against the cap
+        super()._batch_apply_caps(batch)
+        postponed, skipped = batch.jobs._apply_frequency_caps(batch.now)
+        batch.jobs -= postponed
+        for job_id, reason in skipped.items():
+            batch.outcomes[job_id] = ("skipped", reason, None, None)
 
     def _apply_frequency_caps(self, now):
         """Apply the frequency caps to these due jobs, in order.

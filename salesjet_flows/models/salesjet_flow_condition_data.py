@@ -46,7 +46,7 @@ class SalesjetFlowCondition(models.Model):
         """Contacts whose run meets the line: one subselect on ``salesjet_flow_enrollment.data`` (jsonb).
 
         The runs are those of the batch being executed (context ``salesjet_enrollment_ids``, set by
-        ``_run_jobs``), else the running runs of the step's flow (the "match now" count); a test run
+        ``_batch_apply_conditions``), else the running runs of the step's flow (the "match now" count); a test run
         gives its simulated data instead (context ``salesjet_event_data``: JSON ``{partner id: data}``).
         """
         path = [part for part in (self.data_key or "").strip().split(".") if part]

@@ -8,6 +8,15 @@ from odoo.tools import SQL
 GOAL_BATCH_SIZE = 1000
 
 
+def parse_goal(text):
+    """A goal as a goal field holds it (a domain on res.partner, as the domain widget writes it) as a domain
+    list, ``[]`` when empty. The one reading of goal texts: the flow's goal and a split's goal.
+
+    Raises ``ValueError``/``SyntaxError`` when the text is not a literal domain.
+    """
+    return ast.literal_eval(text or "[]")
+
+
 class SalesjetFlow(models.Model):
     """A flow's goal: contacts who reach it end their run as converted."""
     _inherit = "salesjet.flow"
@@ -29,18 +38,31 @@ class SalesjetFlow(models.Model):
     def _check_goal_domain(self):
         for flow in self:
             try:
-                self.env["res.partner"].search_count(flow._goal_domain() or [], limit=1)
+                self._probe_goal(flow.goal_domain if flow.goal_enabled else None)
             except (ValueError, SyntaxError, TypeError, KeyError) as e:
                 raise ValidationError(_("Flow “%(flow)s”: the goal is not a valid filter on contacts (%(error)s).",
                                         flow=flow.name, error=e)) from e
+
+    @api.model
+    def _probe_goal(self, text):
+        """Raise the error that the goal ``text`` (a flow's or a split's) would raise when evaluated."""
+        self.env["res.partner"].search_count(parse_goal(text), limit=1)
+
+    @api.model
+    def _goal_reached_by(self, goal, partner_ids):
+        """The ids of ``partner_ids`` that meet ``goal`` (a domain on contacts; None: no goal), archived contacts
+        included, with one query: how a goal is evaluated on given contacts (a split's branches, the test run)."""
+        if goal is None or not partner_ids:
+            return set()
+        return set(self.env["res.partner"].with_context(active_test=False)._search(
+            expression.AND([goal, [("id", "in", list(partner_ids))]])))
 
     def _goal_domain(self):
         """The goal as a domain on res.partner, or None when the flow has no goal."""
         self.ensure_one()
         if not self.goal_enabled:
             return None
-        domain = ast.literal_eval(self.goal_domain or "[]")
-        return domain or None
+        return parse_goal(self.goal_domain) or None
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -138,15 +160,14 @@ class SalesjetFlowEnrollment(models.Model):
 class SalesjetFlowJob(models.Model):
     _inherit = "salesjet.flow.job"
 
-    def _execute(self):
+    def _batch_apply_goal(self, batch):
         # Goal check before a batch runs, one query per flow of the batch: a run
         # whose contact reached the goal ends as converted, and the engine then
         # cancels its jobs of this batch as jobs of an ended run.
-        now = fields.Datetime.now()
-        for flow, jobs in self.grouped("flow_id").items():
+        super()._batch_apply_goal(batch)
+        for flow, jobs in batch.jobs.grouped("flow_id").items():
             if flow.goal_enabled and flow.goal_domain and flow.goal_domain != "[]":
-                flow._convert_reached(jobs.enrollment_id, now)
-        return super()._execute()
+                flow._convert_reached(jobs.enrollment_id, batch.now)
 
 
 class SalesjetFlowStep(models.Model):

@@ -26,9 +26,31 @@ JOB_STATES = [
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_ATTEMPTS = 5
 ACQUIRE_RETRIES = 10
-# Outcomes of the batch a cursor is executing, by id(cursor): written at the end
-# of salesjet.flow.job._execute in one statement.
-_BATCH_OUTCOMES = {}
+
+
+class JobBatch:
+    """One batch of due jobs on its way through the stages of ``salesjet.flow.job._execute``.
+
+    - ``jobs``: the jobs the batch runs and ends (a stage that postpones a job takes it out);
+    - ``now``: the batch's clock;
+    - ``outcomes``: ``{job id: (state, result, res_model, res_id)}`` gathered by the stages and the
+      steps' executors, written with one statement at the end (a job without one succeeded).
+
+    The jobs carry the batch in their context (``salesjet_batch``), so that the executors' calls to
+    ``_set_result``, ``_mark_skipped``... on them record outcomes here while the steps run (``open``);
+    outside that, those methods write to the jobs themselves.
+    """
+    __slots__ = ("jobs", "now", "open", "outcomes")
+
+    def __init__(self, jobs, now):
+        self.jobs = jobs.with_context(salesjet_batch=self)
+        self.now = now
+        self.outcomes = {}
+        self.open = False
+
+    def pending(self):
+        """The jobs of the batch that no stage has given an outcome yet."""
+        return self.jobs.filtered(lambda job: job.id not in self.outcomes)
 
 
 class SalesjetFlowJob(models.Model):
@@ -281,35 +303,72 @@ class SalesjetFlowJob(models.Model):
         self.env["salesjet.cron"]._wake_workers()
 
     def _execute(self):
-        """Run these locked, due jobs: grouped by step, then advance their runs.
+        """Run these locked, due jobs through the batch pipeline, whose stages come in this order:
 
-        Outcomes (done, skipped, results) are gathered while the steps run and
-        written with one statement at the end: each job row is updated once
-        per run instead of three or four times (see bench/ and README).
+        1. send window: a job due outside its step's send window waits for the next opening;
+        2. caps: frequency caps postpone or skip message jobs (``salesjet_flow_cap.py``);
+        3. goal: runs whose contact reached their flow's goal end as converted (``salesjet_flow_goal.py``);
+        4. ended runs: the jobs of runs that ended meanwhile are cancelled;
+        then, step by step (in the order of the batch's jobs):
+        5. conditions: the step's conditions filter its jobs (skip, stop or wait);
+        6. split: a split step whose test period is over picks its winner (``salesjet_flow_split.py``);
+        7. execution: the step's action runs for its jobs;
+        then
+        8. outcomes: done, skipped, results, gathered on the batch, are written with one statement
+           (each job row is updated once per run instead of three or four times, see bench/ and README);
+        9. next jobs: each run's repeat or next step is scheduled, or the run ends.
+
+        Each stage is a method (``_batch_*`` here, on the step for 5 to 7) that feature files define or
+        extend with ``super()``; the batch's state travels on a ``JobBatch``, not in module globals.
         """
-        now = fields.Datetime.now()
-        # a job due outside its step's send window (e.g. the window changed) waits for the next opening
-        self -= self._postpone_to_send_window(now)  # noqa: PLW0642
-        if not self:
+        batch = JobBatch(self, fields.Datetime.now())
+        self._batch_apply_send_window(batch)
+        self._batch_apply_caps(batch)
+        if not batch.jobs:
             return
-        outcomes = _BATCH_OUTCOMES[id(self.env.cr)] = {}
+        self._batch_apply_goal(batch)
+        self._batch_cancel_ended_runs(batch)
+        batch.open = True
         try:
-            # a run stopped meanwhile (by a user or a "stop follow-up" step) runs nothing more
-            orphans = self.filtered(lambda j: j.enrollment_id.state != "running")
-            for job in orphans:
-                outcomes[job.id] = ("cancelled", _("The run had ended."), None, None)
-            for step, jobs in (self - orphans).grouped("step_id").items():
-                step._run_jobs(jobs)
+            for step, jobs in batch.pending().grouped("step_id").items():
+                jobs = step._batch_apply_conditions(jobs, batch)
+                step._batch_apply_split(jobs, batch)
+                step._batch_execute(jobs, batch)
         finally:
-            _BATCH_OUTCOMES.pop(id(self.env.cr), None)
+            batch.open = False
+        if self._batch_write_outcomes(batch):
+            batch.jobs._schedule_next(batch.now)
+        self.env["salesjet.flow"]._invalidate_engine_cache()
+
+    def _batch_apply_send_window(self, batch):
+        """Stage 1: jobs due outside their step's send window wait for its next opening (not an attempt)."""
+        batch.jobs -= batch.jobs._postpone_to_send_window(batch.now)
+
+    def _batch_apply_caps(self, batch):
+        """Stage 2: frequency caps (defined in salesjet_flow_cap.py): take out the jobs they postpone, give
+        those they skip their outcome."""
+
+    def _batch_apply_goal(self, batch):
+        """Stage 3: the flows' goals (defined in salesjet_flow_goal.py): runs that reached it end as converted,
+        and their jobs are then cancelled by the next stage."""
+
+    def _batch_cancel_ended_runs(self, batch):
+        """Stage 4: a run stopped meanwhile (by a user, a "stop follow-up" step or its goal) runs nothing more."""
+        for job in batch.jobs.filtered(lambda j: j.enrollment_id.state != "running"):
+            batch.outcomes[job.id] = ("cancelled", _("The run had ended."), None, None)
+
+    def _batch_write_outcomes(self, batch):
+        """Stage 8: write the batch's outcomes with one statement; False when no job of the batch ended.
+
+        Jobs left waiting for their conditions were rescheduled by ``_mark_waiting``: not an attempt, they
+        leave the batch; jobs with no outcome succeeded; a failed job's state was written by ``_mark_error``.
+        """
         self.env.flush_all()
-        # jobs left waiting for their conditions were rescheduled by _mark_waiting: not an attempt
-        self -= self.browse([job_id for job_id, outcome in outcomes.items() if outcome[0] == "waiting"])  # noqa: PLW0642
-        if not self:
-            self.env["salesjet.flow"]._invalidate_engine_cache()
-            return
-        # jobs with no outcome succeeded; a failed job's state was written by _mark_error
-        rows = [(job_id, *outcomes.get(job_id, ("done", None, None, None))) for job_id in self.ids]
+        outcomes = batch.outcomes
+        batch.jobs -= batch.jobs.browse([job_id for job_id, outcome in outcomes.items() if outcome[0] == "waiting"])
+        if not batch.jobs:
+            return False
+        rows = [(job_id, *outcomes.get(job_id, ("done", None, None, None))) for job_id in batch.jobs.ids]
         rows = [(row[0], None, None, None, None) if row[1] == "error" else row for row in rows]
         ids, states, results, models_, res_ids = (list(column) for column in zip(*rows))
         self.env.cr.execute(SQL(
@@ -325,12 +384,12 @@ class SalesjetFlowJob(models.Model):
                           %(res_ids)s::int[]) AS v(id, state, result, res_model, res_id)
              WHERE j.id = v.id
             """,
-            now=now, uid=self.env.uid, ids=ids, states=states, results=results, models=models_, res_ids=res_ids,
+            now=batch.now, uid=self.env.uid, ids=ids, states=states, results=results, models=models_,
+            res_ids=res_ids,
         ))
-        self.invalidate_recordset(["state", "attempts", "date_started", "date_done", "result", "res_model",
-                                   "res_id", "write_date", "write_uid"])
-        self._schedule_next(now)
-        self.env["salesjet.flow"]._invalidate_engine_cache()
+        batch.jobs.invalidate_recordset(["state", "attempts", "date_started", "date_done", "result", "res_model",
+                                         "res_id", "write_date", "write_uid"])
+        return True
 
     def _postpone_to_send_window(self, now):
         """Move the jobs of steps with a send window that are outside it to its next opening.
@@ -428,8 +487,9 @@ class SalesjetFlowJob(models.Model):
     # ------------------------------------------------------------------
 
     def _outcomes(self):
-        """The outcomes of the batch being executed, or None outside ``_execute``."""
-        return _BATCH_OUTCOMES.get(id(self.env.cr))
+        """The outcomes of the batch these jobs are running in (``JobBatch``), or None outside its steps."""
+        batch = self.env.context.get("salesjet_batch")
+        return batch.outcomes if batch is not None and batch.open else None
 
     def _set_result(self, message, record=None):
         """Record what these jobs did (and the record they produced, if one)."""

@@ -13,9 +13,12 @@ import json
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
-from odoo.tools.safe_eval import safe_eval
 
+from .salesjet_flow_goal import parse_goal
 from .salesjet_flow_step import delta
+
+# split tests ended by one batch of the scheduled action
+SPLIT_BATCH_SIZE = 200
 
 SPLIT_CRITERIA = [
     ("opens", "Opens"),
@@ -110,10 +113,10 @@ class SalesjetFlowBranch(models.Model):
             split = branch.split_step_id
             partner_ids = list(set(partners.get(branch.id) or []))
             goal = 0
-            if split.split_criterion == "goal" and split.split_goal_domain and partner_ids:
-                domain = safe_eval(split.split_goal_domain)
-                goal = self.env["res.partner"].with_context(active_test=False).search_count(
-                    domain + [("id", "in", partner_ids)])
+            if split.split_criterion == "goal":
+                # a split's goal is evaluated as a flow's goal is (salesjet_flow_goal.py)
+                goal = len(self.env["salesjet.flow"]._goal_reached_by(
+                    parse_goal(split.split_goal_domain) if split.split_goal_domain else None, partner_ids))
             sent = len(partners.get(branch.id) or [])
             opens, clicks = mail.get(branch.id, (0, 0))
             metric = {"opens": opens, "clicks": clicks, "goal": goal}[split.split_criterion or "clicks"]
@@ -144,8 +147,10 @@ class SalesjetFlowStep(models.Model):
              "opened or clicked an email of the branch's steps, or who meet the goal.",
     )
     split_goal_domain = fields.Char(
-        string="Goal", default="[]",
-        help="The contacts who reached the goal, e.g. those with a tag or a sale: a domain on contacts.")
+        string="Branch goal", default="[]",
+        help="When the winner is chosen on a goal: the contacts who count as reaching it, e.g. those with a tag "
+             "or a sale (a domain on contacts). It only measures the branches: unlike the flow's goal, it ends "
+             "no run.")
     split_test_value = fields.Integer(string="Test period", default=3)
     split_test_unit = fields.Selection(
         [("hours", "Hours"), ("days", "Days")], string="Test period unit", default="days")
@@ -176,8 +181,7 @@ class SalesjetFlowStep(models.Model):
                                         step.display_name))
             if step.split_criterion == "goal":
                 try:
-                    domain = safe_eval(step.split_goal_domain or "[]")
-                    self.env["res.partner"].search_count(domain, limit=1)
+                    self.env["salesjet.flow"]._probe_goal(step.split_goal_domain)
                 except Exception as e:  # noqa: BLE001 - any mistake in the domain is the user's to fix
                     raise ValidationError(_("Split “%(step)s”: the goal is not a valid filter on contacts (%(error)s).",
                                             step=step.display_name, error=e)) from e
@@ -192,9 +196,14 @@ class SalesjetFlowStep(models.Model):
     # Engine
     # ------------------------------------------------------------------
 
+    def _batch_apply_split(self, jobs, batch):
+        # a test whose period is over ends before this batch goes down a branch: it goes down the winner's
+        super()._batch_apply_split(jobs, batch)
+        if jobs and self.action_type == "split":
+            self._split_end_test(batch.now)
+
     def _action_split(self, jobs):
         now = fields.Datetime.now()
-        self._split_end_test(now)
         branches = self.branch_ids.sorted(lambda b: (b.sequence, b.id))
         if not branches:
             jobs._set_result(_("The split has no branch: the run goes on."))
@@ -263,11 +272,39 @@ class SalesjetFlowStep(models.Model):
             ))
 
     @api.model
+    def _split_tests_over(self, now):
+        """SQL selecting the active split steps whose test period is over at ``now`` and that have a
+        branch to pick (the moments ``_split_test_end`` computes, with PostgreSQL intervals)."""
+        return SQL(
+            """
+            SELECT s.id FROM salesjet_flow_step s
+             WHERE s.action_type = 'split' AND s.active AND s.split_started IS NOT NULL
+               AND s.split_winner_id IS NULL
+               AND s.split_started + CASE WHEN s.split_test_unit = 'hours'
+                                          THEN make_interval(hours => COALESCE(s.split_test_value, 0))
+                                          ELSE make_interval(days => COALESCE(s.split_test_value, 0)) END <= %s
+               AND EXISTS (SELECT 1 FROM salesjet_flow_branch b WHERE b.split_step_id = s.id)
+             ORDER BY s.id
+            """,
+            now,
+        )
+
+    @api.model
     def _cron_end_split_tests(self):
-        """Scheduled action: end the A/B tests whose period is over."""
-        splits = self.search([("action_type", "=", "split"), ("split_started", "!=", False),
-                              ("split_winner_id", "=", False)], limit=1000)
-        splits._split_end_test()
+        """Scheduled action: end the A/B tests whose period is over, for one call's time budget."""
+        def run_batch(limit):
+            now = fields.Datetime.now()
+            self.env.flush_all()
+            self.env.cr.execute(SQL("%s LIMIT %s", self._split_tests_over(now), limit))
+            splits = self.browse([row[0] for row in self.env.cr.fetchall()])
+            splits._split_end_test(now)
+            return len(splits)
+
+        def remaining():
+            self.env.flush_all()
+            return self.env["salesjet.cron"]._count_capped(self._split_tests_over(fields.Datetime.now()))
+
+        return self.env["salesjet.cron"]._run_batches(run_batch, remaining, SPLIT_BATCH_SIZE, key="salesjet.split")
 
     def action_end_split_test(self):
         """End the test now and keep the best branch."""

@@ -245,12 +245,11 @@ class SalesjetFlowStep(models.Model):
             return self.branch_id.split_step_id._next_step()
         return following[:1]
 
-    def _run_jobs(self, jobs):
-        """Run this step for ``jobs`` (all of this step, state running).
+    def _batch_apply_conditions(self, jobs, batch):
+        """Batch stage 5 (see ``salesjet.flow.job._execute``): this step's conditions filter ``jobs`` (all of
+        this step, their runs running) in one query; the jobs that fail them are skipped, stop their run or wait.
 
-        Conditions filter the batch in one query. The action runs once for the
-        whole batch inside a savepoint; if it raises, each job is run alone in
-        its own savepoint so one bad contact fails only its own job.
+        :return: the jobs that go on to the step's action
         """
         self.ensure_one()
         partners = jobs.partner_id
@@ -270,6 +269,18 @@ class SalesjetFlowStep(models.Model):
                 else:
                     first_runs._mark_skipped(_("Conditions not met."))
             jobs -= failing
+        return jobs
+
+    def _batch_apply_split(self, jobs, batch):
+        """Batch stage 6: defined by split steps (salesjet_flow_split.py), which end their test when it is over
+        before sending ``jobs`` down a branch."""
+
+    def _batch_execute(self, jobs, batch):
+        """Batch stage 7: run this step's action for ``jobs``.
+
+        The action runs once for the whole batch inside a savepoint; if it raises, each job is run alone in
+        its own savepoint so one bad contact fails only its own job.
+        """
         if not jobs:
             return
         executor = getattr(self, f"_action_{self.action_type}")

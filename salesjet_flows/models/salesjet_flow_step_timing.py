@@ -395,7 +395,7 @@ class SalesjetFlowStep(models.Model):
     # Running
     # ------------------------------------------------------------------
 
-    def _run_jobs(self, jobs):
+    def _batch_apply_conditions(self, jobs, batch):
         # a relative step whose date is missing when it comes due is skipped (repeats keep their own dates)
         if self.timing == "relative":
             first = jobs.filtered(lambda j: not j.repeat_index)
@@ -411,5 +411,5 @@ class SalesjetFlowStep(models.Model):
                 missing._mark_skipped(reason)
                 jobs -= missing
             if not jobs:
-                return None
-        return super()._run_jobs(jobs)
+                return jobs
+        return super()._batch_apply_conditions(jobs, batch)

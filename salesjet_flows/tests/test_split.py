@@ -168,3 +168,21 @@ class TestSplit(SalesjetCase):
         with self.assertRaisesRegex(UserError, "6 contacts wait on the steps of this split's branches"):
             split.with_context(salesjet_step_removal=True).unlink()
         self.assertEqual(len(waiting.exists()), 6, "no waiting job lost")
+
+    def test_cron_ends_the_tests_whose_period_is_over_and_only_those(self):
+        flow, split, _branches, _steps = self.make_split_flow()
+        _flow_h, split_hours, _branches_h, _steps_h = self.make_split_flow(split_test_unit="hours",
+                                                                            split_test_value=60)
+        partners = self.make_partners(6)
+        with self.at(T0):
+            flow._enroll(partners[:3].ids)
+            _flow_h._enroll(partners[3:].ids)
+            self.run_scheduler()
+        with self.at(T0 + timedelta(days=2, minutes=1)):
+            self.env["salesjet.flow.step"]._cron_end_split_tests()
+        self.assertTrue(split.split_winner_id, "two days are over: the test ended")
+        self.assertEqual(split.split_ended, T0 + timedelta(days=2, minutes=1))
+        self.assertFalse(split_hours.split_winner_id, "60 hours are not over yet")
+        with self.at(T0 + timedelta(hours=60)):
+            self.env["salesjet.flow.step"]._cron_end_split_tests()
+        self.assertTrue(split_hours.split_winner_id, "the test period in hours ends on time")

@@ -84,9 +84,7 @@ class SalesjetFlowTestRun(models.TransientModel):
             self.sim_now, [(partner.id, flow.company_id.id, self.date_start, 0)])[0]
         self.sim_now = max(date, self.sim_now)
         next_step = step._next_step()
-        goal = flow._goal_domain()
-        if goal and self.env["res.partner"].with_context(active_test=False).search_count(
-                [("id", "=", partner.id), *goal]):
+        if flow._goal_reached_by(flow._goal_domain(), [partner.id]):
             self._add_line(step, self.sim_now, "converted",
                            _("The contact meets the flow's goal: the run would end as converted."))
             self.write({"state": "done", "next_step_id": False})
