@@ -10,8 +10,8 @@ _logger = logging.getLogger(__name__)
 
 # Step (action) types. Adding a type means one selection entry here (or a
 # ``selection_add`` in another module), one ``_action_<type>(jobs)`` executor
-# and, when it has settings, one ``_check_action_<type>()`` validator plus its
-# fields in the step form.
+# and, when it has settings, one ``_check_action_<type>()`` validator (its fields
+# added to ``_settings_fields``) plus its fields in the step form.
 ACTION_TYPES = [
     ("add_tag", "Add tag"),
     ("remove_tag", "Remove tag"),
@@ -157,7 +157,12 @@ class SalesjetFlowStep(models.Model):
     # Validation
     # ------------------------------------------------------------------
 
-    @api.constrains("action_type", "tag_ids", "timing", "run_at", "delay_value", "repeat", "repeat_interval")
+    def _settings_fields(self):
+        """The fields whose change re-checks a step's settings in ``_check_settings``: the common ones here,
+        each action type adds the fields its ``_check_action_<type>()`` reads (one dispatcher for every type)."""
+        return ["action_type", "tag_ids", "timing", "run_at", "delay_value", "repeat", "repeat_interval"]
+
+    @api.constrains(lambda self: self._settings_fields())
     def _check_settings(self):
         for step in self:
             if step.timing == "date" and not step.run_at:

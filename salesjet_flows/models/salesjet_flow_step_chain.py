@@ -33,10 +33,8 @@ class SalesjetFlowStep(models.Model):
         check_company=True,
         help="The message this generated step sends.")
 
-    @api.constrains("action_type", "chain_flow_id", "chain_message_id")
-    def _check_chain_settings(self):
-        for step in self.filtered(lambda s: s.action_type in ("chain_start", "chain_message")):
-            getattr(step, f"_check_action_{step.action_type}")()
+    def _settings_fields(self):
+        return super()._settings_fields() + ["chain_flow_id", "chain_message_id"]
 
     def _check_action_chain_start(self):
         if not self.chain_flow_id:

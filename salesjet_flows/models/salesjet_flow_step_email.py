@@ -47,11 +47,10 @@ class SalesjetFlowStep(models.Model):
         help="Technical mailing whose traces record the opens and clicks of this step's emails.",
     )
 
-    @api.constrains("action_type", "email_source", "mail_template_id", "email_subject", "email_body",
-                    "email_to_mode", "email_to_fixed")
-    def _check_email_settings(self):
-        for step in self.filtered(lambda s: s.action_type == "email"):
-            step._check_action_email()
+    def _settings_fields(self):
+        return super()._settings_fields() + [
+            "email_source", "mail_template_id", "email_subject", "email_body", "email_to_mode", "email_to_fixed",
+        ]
 
     def _check_action_email(self):
         if self.email_source == "template" and not self.mail_template_id:

@@ -151,11 +151,10 @@ class SalesjetFlowStep(models.Model):
              "with backoff; a 4xx answer fails the job at once.",
     )
 
-    @api.constrains("action_type", "webhook_method", "webhook_url", "webhook_headers", "webhook_body",
-                    "webhook_timeout")
-    def _check_webhook_settings(self):
-        for step in self.filtered(lambda s: s.action_type == "webhook"):
-            step._check_action_webhook()
+    def _settings_fields(self):
+        return super()._settings_fields() + [
+            "webhook_method", "webhook_url", "webhook_headers", "webhook_body", "webhook_timeout",
+        ]
 
     def _check_action_webhook(self):
         name = self.display_name

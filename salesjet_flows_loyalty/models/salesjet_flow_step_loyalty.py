@@ -1,7 +1,7 @@
 from dateutil.relativedelta import relativedelta
 from markupsafe import escape
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -37,11 +37,11 @@ class SalesjetFlowStep(models.Model):
         help="Optional. Sent when the points have expired. Placeholders: {{ object.name }}, {{ points }}, "
              "{{ expiry }}.")
 
-    @api.constrains("action_type", "loyalty_program_id", "loyalty_points", "loyalty_validity_days",
-                    "loyalty_notice_days", "loyalty_notice_before_text", "loyalty_notice_expired_text")
-    def _check_loyalty_settings(self):
-        for step in self.filtered(lambda s: s.action_type == "loyalty_accrue"):
-            step._check_action_loyalty_accrue()
+    def _settings_fields(self):
+        return super()._settings_fields() + [
+            "loyalty_program_id", "loyalty_points", "loyalty_validity_days", "loyalty_notice_days",
+            "loyalty_notice_before_text", "loyalty_notice_expired_text",
+        ]
 
     def _check_action_loyalty_accrue(self):
         if not self.loyalty_program_id:
