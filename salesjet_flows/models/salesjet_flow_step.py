@@ -110,7 +110,7 @@ class SalesjetFlowStep(models.Model):
         units = dict(self._fields["delay_unit"]._description_selection(self.env))
         for step in self:
             what = step.name or actions.get(step.action_type, "")
-            if step.action_type in ("add_tag", "remove_tag") and step.tag_ids and not step.name:
+            if step.action_type in step._tag_action_types() and step.tag_ids and not step.name:
                 what += " " + ", ".join(step.tag_ids.mapped("name"))
             text = f"{what}, {step._describe_timing()}"
             if step.condition_ids:
@@ -136,9 +136,13 @@ class SalesjetFlowStep(models.Model):
         actions = dict(self._fields["action_type"]._description_selection(self.env))
         for step in self:
             label = step.name or actions.get(step.action_type, "")
-            if not step.name and step.action_type in ("add_tag", "remove_tag") and step.tag_ids:
+            if not step.name and step.action_type in step._tag_action_types() and step.tag_ids:
                 label += " " + ", ".join(step.tag_ids.mapped("name"))
             step.display_name = label
+
+    def _tag_action_types(self):
+        """The action types that add or remove the step's ``tag_ids`` (their title shows the tags)."""
+        return ("add_tag", "remove_tag")
 
     def _compute_job_counts(self):
         data = {

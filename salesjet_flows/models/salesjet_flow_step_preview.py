@@ -146,10 +146,10 @@ class SalesjetFlowStep(models.Model):
         return _rows([(_("Stops flow"), self.target_flow_id.name)])
 
     def _preview_segment_add(self, partner, data):
-        return _rows([(_("Added to segment"), self.segment_name or ", ".join(self.tag_ids.mapped("name")))])
+        return _rows([(_("Added to segment"), ", ".join(self.tag_ids.mapped("name")))])
 
     def _preview_segment_remove(self, partner, data):
-        return _rows([(_("Removed from segment"), self.segment_name or ", ".join(self.tag_ids.mapped("name")))])
+        return _rows([(_("Removed from segment"), ", ".join(self.tag_ids.mapped("name")))])
 
     def _preview_product_grant(self, partner, data):
         return _rows([(_("Product access granted"), ", ".join(self.access_product_ids.mapped("display_name")))])
