@@ -354,16 +354,6 @@ class SalesjetFlowStep(models.Model):
     # UI
     # ------------------------------------------------------------------
 
-    def action_open_step(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-        }
-
     def action_view_jobs(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("salesjet_flows.salesjet_flow_job_action")
