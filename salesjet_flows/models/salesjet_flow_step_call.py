@@ -57,9 +57,9 @@ class SalesjetFlowStep(models.Model):
     def _render_call_texts(self, jobs):
         """{job id: {script line id: text}} of the "say" lines, rendered for the whole batch per language."""
         texts = {job.id: {} for job in jobs}
-        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
-            for line in self.call_template_id._say_lines().with_context(lang=lang or None):
-                for job_id, text in self._render_for_jobs(line.text or "", lang_jobs, lang=lang or None,
+        for lang, lang_jobs in self._jobs_per_lang(jobs).items():
+            for line in self.call_template_id._say_lines().with_context(lang=lang):
+                for job_id, text in self._render_for_jobs(line.text or "", lang_jobs, lang=lang,
                                                           owner=line).items():
                     texts[job_id][line.id] = text
         return texts

@@ -100,13 +100,13 @@ class SalesjetFlowStep(models.Model):
     def _chain_render(self, jobs, message, with_subject):
         """Render the message for the batch, per language: {job id: (subject, html body)}."""
         rendered = {}
-        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
-            localized = message.with_context(lang=lang or None)
-            bodies = self._render_for_jobs(inline_to_qweb(localized.body), lang_jobs, engine="qweb", lang=lang or None,
+        for lang, lang_jobs in self._jobs_per_lang(jobs).items():
+            localized = message.with_context(lang=lang)
+            bodies = self._render_for_jobs(inline_to_qweb(localized.body), lang_jobs, engine="qweb", lang=lang,
                                            owner=message)
-            subjects = (self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None, owner=message)
+            subjects = (self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang, owner=message)
                         if with_subject else {})
-            labels = {button.id: button.with_context(lang=lang or None).label for button in message.button_ids}
+            labels = {button.id: button.with_context(lang=lang).label for button in message.button_ids}
             for job in lang_jobs:
                 rendered[job.id] = (subjects.get(job.id, ""), bodies[job.id], labels)
         return rendered

@@ -134,6 +134,20 @@ class SalesjetFlowStep(models.Model):
         refused._mark_skipped(_("Phone number blacklisted: the contact opted out of SMS."))
         return jobs - refused
 
+    def _sms_bodies(self, jobs, track=True):
+        """{job id: text} of this step's SMS for ``jobs``, rendered for the whole batch per language; with
+        ``track``, its links shortened on the step's mailing and signed for each contact (not for a test send)."""
+        bodies = {}
+        for lang, lang_jobs in self._jobs_per_lang(jobs).items():
+            source = (self.sms_template_id.with_context(lang=lang).body if self.sms_template_id
+                      else self.with_context(lang=lang).sms_body)
+            bodies.update(self._render_for_jobs(source or "", lang_jobs, lang=lang,
+                                                owner=self.sms_template_id or self))
+        if track:
+            bodies = self._sms_track_links(bodies)
+            bodies = self._sms_sign_links(bodies, jobs)
+        return bodies
+
     def _action_sms(self, jobs):
         """Render the text for the batch and queue one ``sms.sms`` per contact through Odoo's gateway."""
         archived = jobs.filtered(lambda j: not j.partner_id.active)
@@ -149,14 +163,7 @@ class SalesjetFlowStep(models.Model):
         jobs = self._skip_blacklisted_numbers(jobs, numbers)
         if not jobs:
             return
-        bodies = {}
-        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
-            source = (self.sms_template_id.with_context(lang=lang or None).body if self.sms_template_id
-                      else self.with_context(lang=lang or None).sms_body)
-            bodies.update(self._render_for_jobs(source or "", lang_jobs, lang=lang or None,
-                                                owner=self.sms_template_id or self))
-        bodies = self._sms_track_links(bodies)
-        bodies = self._sms_sign_links(bodies, jobs)
+        bodies = self._sms_bodies(jobs)
         sms = self.env["sms.sms"].sudo().create([{
             "number": numbers[job.id][1], "body": bodies[job.id], "partner_id": job.partner_id.id,
             "state": "outgoing",
