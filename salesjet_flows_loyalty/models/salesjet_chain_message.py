@@ -5,6 +5,7 @@ from odoo.exceptions import ValidationError
 class SalesjetChainMessage(models.Model):
     """Chain messages may carry bonus points once this bridge is installed, with the same settings and expiry
     notices as the "Accrue bonus points" step."""
+    _name = "salesjet.chain.message"
     _inherit = ["salesjet.chain.message", "salesjet.loyalty.notice.mixin"]
 
     @api.constrains("points", "loyalty_program_id", "loyalty_validity_days", "loyalty_notice_days",

@@ -12,6 +12,7 @@ from .salesjet_loyalty_accrual import INTERNAL, NOTICE_NAMES, format_points
 
 class SalesjetFlowStep(models.Model):
     """Accrue bonus points on the contact's loyalty card, valid N days, with optional expiry notices."""
+    _name = "salesjet.flow.step"
     _inherit = ["salesjet.flow.step", "salesjet.loyalty.notice.mixin"]
 
     action_type = fields.Selection(selection_add=[("loyalty_accrue", "Accrue bonus points")],
