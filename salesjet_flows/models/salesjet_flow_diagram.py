@@ -29,7 +29,9 @@ class SalesjetFlow(models.Model):
                 counts.setdefault(step.id, {})[state] = count
         actions = dict(self.env["salesjet.flow.step"]._fields["action_type"]._description_selection(self.env))
         for flow in self:
-            steps = flow.step_ids.sorted(lambda s: (s.sequence, s.id or 0))
+            # unsaved steps after the saved ones of their sequence, as they will be once saved (ids grow):
+            # the diagram opens a new step after saving by its rank among the new ones
+            steps = flow.step_ids.sorted(lambda s: (s.sequence, not s.id, s.id or 0))
             flow.diagram_data = {
                 "triggers": [{"id": t.id or 0, "name": t.name or ""} for t in flow.trigger_ids],
                 "steps": [step._diagram_node(actions, counts.get(step.id, {})) for step in steps],

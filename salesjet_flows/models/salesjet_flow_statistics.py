@@ -21,25 +21,18 @@ class SalesjetFlowStep(models.Model):
     )
 
     def _compute_email_statistics(self):
-        stats = {}
-        mailing_ids = [m for m in self.mailing_id.ids if m]
-        if mailing_ids:
-            self.env["mailing.trace"].flush_model()
-            # one statement for every step: sent means handed to the mail server
-            self.env.cr.execute(SQL(
-                """
-                SELECT mass_mailing_id,
-                       count(*) FILTER (WHERE trace_status IN ('sent', 'open', 'reply', 'bounce')),
-                       count(*) FILTER (WHERE trace_status IN ('open', 'reply') OR open_datetime IS NOT NULL
-                                           OR links_click_datetime IS NOT NULL),
-                       count(*) FILTER (WHERE links_click_datetime IS NOT NULL),
-                       count(*) FILTER (WHERE trace_status = 'reply'),
-                       count(*) FILTER (WHERE trace_status = 'bounce')
-                  FROM mailing_trace
-                 WHERE mass_mailing_id = ANY(%s)
-                 GROUP BY mass_mailing_id
-                """, mailing_ids))
-            stats = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        # Sent, clicked, replied and bounced are the step's tracking mailing's own figures (mass_mailing computes
+        # them for all the mailings at once, from the same traces). Opened is ours: a click proves an open,
+        # where the mailing counts only the traces whose status is open or reply.
+        mailings = self.mailing_id.sudo()  # figures of the step's own mailing, for users without mass mailing
+        opened = {}
+        if mailings.ids:
+            opened = {mailing.id: count for mailing, count in self.env["mailing.trace"].sudo()._read_group(
+                [("mass_mailing_id", "in", mailings.ids), "|", "|", ("trace_status", "in", ("open", "reply")),
+                 ("open_datetime", "!=", False), ("links_click_datetime", "!=", False)],
+                ["mass_mailing_id"], ["__count"])}
+        stats = {mailing.id: (mailing.sent, opened.get(mailing.id, 0), mailing.clicked, mailing.replied,
+                              mailing.bounced) for mailing in mailings}
         sms_steps = self.filtered(lambda s: s.action_type == "sms" and s.mailing_id)
         sms_clicks = {}
         if sms_steps:

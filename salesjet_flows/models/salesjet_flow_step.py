@@ -10,8 +10,8 @@ _logger = logging.getLogger(__name__)
 
 # Step (action) types. Adding a type means one selection entry here (or a
 # ``selection_add`` in another module), one ``_action_<type>(jobs)`` executor
-# and, when it has settings, one ``_check_action_<type>()`` validator plus its
-# fields in the step form.
+# and, when it has settings, one ``_check_action_<type>()`` validator (its fields
+# added to ``_settings_fields``) plus its fields in the step form.
 ACTION_TYPES = [
     ("add_tag", "Add tag"),
     ("remove_tag", "Remove tag"),
@@ -110,7 +110,7 @@ class SalesjetFlowStep(models.Model):
         units = dict(self._fields["delay_unit"]._description_selection(self.env))
         for step in self:
             what = step.name or actions.get(step.action_type, "")
-            if step.action_type in ("add_tag", "remove_tag") and step.tag_ids and not step.name:
+            if step.action_type in step._tag_action_types() and step.tag_ids and not step.name:
                 what += " " + ", ".join(step.tag_ids.mapped("name"))
             text = f"{what}, {step._describe_timing()}"
             if step.condition_ids:
@@ -136,9 +136,13 @@ class SalesjetFlowStep(models.Model):
         actions = dict(self._fields["action_type"]._description_selection(self.env))
         for step in self:
             label = step.name or actions.get(step.action_type, "")
-            if not step.name and step.action_type in ("add_tag", "remove_tag") and step.tag_ids:
+            if not step.name and step.action_type in step._tag_action_types() and step.tag_ids:
                 label += " " + ", ".join(step.tag_ids.mapped("name"))
             step.display_name = label
+
+    def _tag_action_types(self):
+        """The action types that add or remove the step's ``tag_ids`` (their title shows the tags)."""
+        return ("add_tag", "remove_tag")
 
     def _compute_job_counts(self):
         data = {
@@ -157,7 +161,12 @@ class SalesjetFlowStep(models.Model):
     # Validation
     # ------------------------------------------------------------------
 
-    @api.constrains("action_type", "tag_ids", "timing", "run_at", "delay_value", "repeat", "repeat_interval")
+    def _settings_fields(self):
+        """The fields whose change re-checks a step's settings in ``_check_settings``: the common ones here,
+        each action type adds the fields its ``_check_action_<type>()`` reads (one dispatcher for every type)."""
+        return ["action_type", "tag_ids", "timing", "run_at", "delay_value", "repeat", "repeat_interval"]
+
+    @api.constrains(lambda self: self._settings_fields())
     def _check_settings(self):
         for step in self:
             if step.timing == "date" and not step.run_at:
@@ -355,16 +364,6 @@ class SalesjetFlowStep(models.Model):
     # ------------------------------------------------------------------
     # UI
     # ------------------------------------------------------------------
-
-    def action_open_step(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-        }
 
     def action_view_jobs(self):
         self.ensure_one()

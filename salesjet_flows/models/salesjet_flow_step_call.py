@@ -1,8 +1,7 @@
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from .salesjet_flow_step_sms import to_e164
 from .salesjet_http import deliver
 
 
@@ -18,10 +17,8 @@ class SalesjetFlowStep(models.Model):
              "the Flows settings: a telephony API, or an activity for the contact's salesperson.",
     )
 
-    @api.constrains("action_type", "call_template_id")
-    def _check_call_settings(self):
-        for step in self.filtered(lambda s: s.action_type == "call"):
-            step._check_action_call()
+    def _settings_fields(self):
+        return super()._settings_fields() + ["call_template_id"]
 
     def _check_action_call(self):
         if not self.call_template_id:
@@ -38,9 +35,9 @@ class SalesjetFlowStep(models.Model):
         archived = jobs.filtered(lambda j: not j.partner_id.active)
         archived._mark_skipped(_("Contact archived."))
         jobs -= archived
-        default_country = self.flow_id.company_id.country_id.code
-        raw = {job.id: job.partner_id.mobile or job.partner_id.phone for job in jobs}
-        numbers = {job.id: to_e164(raw[job.id], job.partner_id.country_id.code or default_country) for job in jobs}
+        raw, numbers = {}, {}
+        for job in jobs:
+            raw[job.id], numbers[job.id] = self._contact_number(job.partner_id)
         missing = jobs.filtered(lambda j: not raw[j.id])
         missing._mark_skipped(_("No phone number."))
         invalid = jobs.filtered(lambda j: raw[j.id] and not numbers[j.id])
@@ -60,9 +57,9 @@ class SalesjetFlowStep(models.Model):
     def _render_call_texts(self, jobs):
         """{job id: {script line id: text}} of the "say" lines, rendered for the whole batch per language."""
         texts = {job.id: {} for job in jobs}
-        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
-            for line in self.call_template_id._say_lines().with_context(lang=lang or None):
-                for job_id, text in self._render_for_jobs(line.text or "", lang_jobs, lang=lang or None,
+        for lang, lang_jobs in self._jobs_per_lang(jobs).items():
+            for line in self.call_template_id._say_lines().with_context(lang=lang):
+                for job_id, text in self._render_for_jobs(line.text or "", lang_jobs, lang=lang,
                                                           owner=line).items():
                     texts[job_id][line.id] = text
         return texts

@@ -33,10 +33,8 @@ class SalesjetFlowStep(models.Model):
         check_company=True,
         help="The message this generated step sends.")
 
-    @api.constrains("action_type", "chain_flow_id", "chain_message_id")
-    def _check_chain_settings(self):
-        for step in self.filtered(lambda s: s.action_type in ("chain_start", "chain_message")):
-            getattr(step, f"_check_action_{step.action_type}")()
+    def _settings_fields(self):
+        return super()._settings_fields() + ["chain_flow_id", "chain_message_id"]
 
     def _check_action_chain_start(self):
         if not self.chain_flow_id:
@@ -102,13 +100,13 @@ class SalesjetFlowStep(models.Model):
     def _chain_render(self, jobs, message, with_subject):
         """Render the message for the batch, per language: {job id: (subject, html body)}."""
         rendered = {}
-        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
-            localized = message.with_context(lang=lang or None)
-            bodies = self._render_for_jobs(inline_to_qweb(localized.body), lang_jobs, engine="qweb", lang=lang or None,
+        for lang, lang_jobs in self._jobs_per_lang(jobs).items():
+            localized = message.with_context(lang=lang)
+            bodies = self._render_for_jobs(inline_to_qweb(localized.body), lang_jobs, engine="qweb", lang=lang,
                                            owner=message)
-            subjects = (self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None, owner=message)
+            subjects = (self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang, owner=message)
                         if with_subject else {})
-            labels = {button.id: button.with_context(lang=lang or None).label for button in message.button_ids}
+            labels = {button.id: button.with_context(lang=lang).label for button in message.button_ids}
             for job in lang_jobs:
                 rendered[job.id] = (subjects.get(job.id, ""), bodies[job.id], labels)
         return rendered

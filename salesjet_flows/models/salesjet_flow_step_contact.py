@@ -1,6 +1,6 @@
 from dateutil.relativedelta import relativedelta
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
@@ -40,13 +40,11 @@ class SalesjetFlowStep(models.Model):
              "Stop: the contact's running runs in this flow stop and their waiting steps are cancelled.",
     )
 
-    @api.constrains("action_type", "note_body", "notify_user_id", "notify_mode", "notify_activity_type_id",
-                    "mailing_list_id", "target_flow_id")
-    def _check_contact_action_settings(self):
-        for step in self:
-            checker = getattr(step, f"_check_action_{step.action_type}", None)
-            if step.action_type in ("note", "notify_user", "list_add", "list_remove", "flow_start", "flow_stop"):
-                checker()
+    def _settings_fields(self):
+        return super()._settings_fields() + [
+            "note_body", "notify_user_id", "notify_mode", "notify_activity_type_id", "mailing_list_id",
+            "target_flow_id",
+        ]
 
     def _check_action_note(self):
         if not (self.note_body or "").strip():

@@ -47,11 +47,10 @@ class SalesjetFlowStep(models.Model):
         help="Technical mailing whose traces record the opens and clicks of this step's emails.",
     )
 
-    @api.constrains("action_type", "email_source", "mail_template_id", "email_subject", "email_body",
-                    "email_to_mode", "email_to_fixed")
-    def _check_email_settings(self):
-        for step in self.filtered(lambda s: s.action_type == "email"):
-            step._check_action_email()
+    def _settings_fields(self):
+        return super()._settings_fields() + [
+            "email_source", "mail_template_id", "email_subject", "email_body", "email_to_mode", "email_to_fixed",
+        ]
 
     def _check_action_email(self):
         if self.email_source == "template" and not self.mail_template_id:
@@ -158,6 +157,31 @@ class SalesjetFlowStep(models.Model):
             jobs = self._skip_unreachable_by_email(jobs)
         if not jobs:
             return
+        vals_list, ordered_jobs = self._email_values(jobs)
+        mails = self.env["mail.mail"].sudo().create(vals_list)
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job j
+               SET res_model = 'mail.mail', res_id = v.mail_id, mailing_trace_id = v.trace_id,
+                   result = %s
+              FROM unnest(%s::int[], %s::int[], %s::int[]) AS v(job_id, mail_id, trace_id)
+             WHERE j.id = v.job_id
+            """,
+            _("Email queued to %s", self.email_to_fixed) if not to_contact else _("Email queued."),
+            [job.id for job in ordered_jobs], mails.ids,
+            [mail.mailing_trace_ids[:1].id or None for mail in mails],
+        ))
+        jobs.invalidate_recordset(["res_model", "res_id", "mailing_trace_id", "result"])
+
+    def _email_values(self, jobs, test_to=None):
+        """The ``mail.mail`` values of this step's email for ``jobs``, rendered for the whole batch per language:
+        ``(vals_list, jobs in the same order)``.
+
+        With ``test_to`` (a test send), each mail goes to that address only, untracked (no trace, no short
+        links), its subject marked as a test; otherwise to the contact, tracked on the step's mailing, or to the
+        step's fixed address.
+        """
+        to_contact = self.email_to_mode == "contact" and not test_to
         template = self.mail_template_id
         if not template:
             raise ValidationError(_("Step “%s” has no email template.", self.display_name))
@@ -165,16 +189,16 @@ class SalesjetFlowStep(models.Model):
         email_from = self._email_from()
         server = self.mail_server_id or template.mail_server_id
         vals_list, ordered_jobs = [], []
-        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
-            localized = template.with_context(lang=lang or None)
+        for lang, lang_jobs in self._jobs_per_lang(jobs).items():
+            localized = template.with_context(lang=lang)
             body_source = localized.body_html or ""
             if to_contact and mailing:
                 # shorten the links once in the source, as mass mailing does, so every
                 # mail of the batch shares the same trackers
                 body_source = self.env["mail.render.mixin"]._shorten_links(
                     body_source, {"mass_mailing_id": mailing.id}, blacklist=["/unsubscribe_from_list", "/view"])
-            subjects = self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang or None, owner=template)
-            bodies = self._render_for_jobs(body_source, lang_jobs, engine="qweb", lang=lang or None,
+            subjects = self._render_for_jobs(localized.subject or "", lang_jobs, lang=lang, owner=template)
+            bodies = self._render_for_jobs(body_source, lang_jobs, engine="qweb", lang=lang,
                                            owner=template)
             for job in lang_jobs:
                 partner = job.partner_id
@@ -197,24 +221,13 @@ class SalesjetFlowStep(models.Model):
                             "trace_type": "mail", "model": "res.partner", "res_id": partner.id,
                             "email": partner.email_normalized, "mass_mailing_id": mailing.id,
                         })]
+                elif test_to:
+                    vals.update(subject=_("[Test] %s", vals["subject"]), email_to=test_to, auto_delete=False)
                 else:
                     vals["email_to"] = self.email_to_fixed
                 vals_list.append(vals)
                 ordered_jobs.append(job)
-        mails = self.env["mail.mail"].sudo().create(vals_list)
-        self.env.cr.execute(SQL(
-            """
-            UPDATE salesjet_flow_job j
-               SET res_model = 'mail.mail', res_id = v.mail_id, mailing_trace_id = v.trace_id,
-                   result = %s
-              FROM unnest(%s::int[], %s::int[], %s::int[]) AS v(job_id, mail_id, trace_id)
-             WHERE j.id = v.job_id
-            """,
-            _("Email queued to %s", self.email_to_fixed) if not to_contact else _("Email queued."),
-            [job.id for job in ordered_jobs], mails.ids,
-            [mail.mailing_trace_ids[:1].id or None for mail in mails],
-        ))
-        jobs.invalidate_recordset(["res_model", "res_id", "mailing_trace_id", "result"])
+        return vals_list, ordered_jobs
 
     def action_send_test(self):
         """Open the wizard that sends this step's message to a test address."""

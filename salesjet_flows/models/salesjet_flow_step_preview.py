@@ -6,7 +6,6 @@ from odoo.tools import plaintext2html
 from .salesjet_flow_step_render import (
     guard_placeholders, inline_to_qweb, placeholder_event_data, tidy_defaults, with_fallbacks,
 )
-from .salesjet_flow_step_sms import to_e164
 from .salesjet_flow_step_webhook import (
     IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_headers, render_json, sign,
 )
@@ -74,17 +73,8 @@ class SalesjetFlowStep(models.Model):
             (_("Body"), Markup(self._render_preview(body_src, partner, data, engine="qweb", owner=owner))),
         ])
 
-    def _preview_sms_number(self, partner, data):
-        if self.sms_number_source == "event":
-            raw = str((data or {}).get(self.sms_number_key) or "")
-        elif self.sms_number_source == "phone":
-            raw = partner.phone or partner.mobile
-        else:
-            raw = partner.mobile or partner.phone
-        return raw, to_e164(raw, partner.country_id.code or self.flow_id.company_id.country_id.code)
-
     def _preview_sms(self, partner, data):
-        raw, number = self._preview_sms_number(partner, data)
+        raw, number = self._contact_number(partner, data, self.sms_number_source)
         source = (self.sms_template_id.with_context(lang=partner.lang or None).body if self.sms_template_id
                   else self.with_context(lang=partner.lang or None).sms_body)
         if number and self.env["phone.blacklist"].sudo().search_count([("number", "=", number)], limit=1):
@@ -115,8 +105,7 @@ class SalesjetFlowStep(models.Model):
         ])
 
     def _preview_call(self, partner, data):
-        raw = partner.mobile or partner.phone
-        number = to_e164(raw, partner.country_id.code or self.flow_id.company_id.country_id.code)
+        number = self._contact_number(partner)[1]
         lines = [self._render_preview(line.text or "", partner, data, owner=line)
                  for line in self.call_template_id._say_lines().with_context(lang=partner.lang or None)]
         provider = self.env["salesjet.call.provider"]._current()
@@ -157,10 +146,10 @@ class SalesjetFlowStep(models.Model):
         return _rows([(_("Stops flow"), self.target_flow_id.name)])
 
     def _preview_segment_add(self, partner, data):
-        return _rows([(_("Added to segment"), self.segment_name or ", ".join(self.tag_ids.mapped("name")))])
+        return _rows([(_("Added to segment"), ", ".join(self.tag_ids.mapped("name")))])
 
     def _preview_segment_remove(self, partner, data):
-        return _rows([(_("Removed from segment"), self.segment_name or ", ".join(self.tag_ids.mapped("name")))])
+        return _rows([(_("Removed from segment"), ", ".join(self.tag_ids.mapped("name")))])
 
     def _preview_product_grant(self, partner, data):
         return _rows([(_("Product access granted"), ", ".join(self.access_product_ids.mapped("display_name")))])

@@ -59,13 +59,11 @@ class SalesjetFlowStep(models.Model):
             if step.action_type != "offer_remove" and products:
                 step.display_name += " " + ", ".join(products.mapped("display_name"))
 
-    @api.constrains("action_type", "access_product_ids", "offer_product_ids", "offer_price_type",
-                    "offer_fixed_price", "offer_discount", "offer_validity", "offer_valid_days",
-                    "offer_valid_until", "offer_source_step_id")
-    def _check_product_action_settings(self):
-        for step in self:
-            if step.action_type in PRODUCT_ACTIONS:
-                getattr(step, f"_check_action_{step.action_type}")()
+    def _settings_fields(self):
+        return super()._settings_fields() + [
+            "access_product_ids", "offer_product_ids", "offer_price_type", "offer_fixed_price", "offer_discount",
+            "offer_validity", "offer_valid_days", "offer_valid_until", "offer_source_step_id",
+        ]
 
     def _check_action_product_grant(self):
         if not self.access_product_ids:

@@ -411,6 +411,15 @@ class SalesjetFlowStep(models.Model):
                 result[job.id] = rendered[job.partner_id.id]
         return result
 
+    def _jobs_per_lang(self, jobs):
+        """The batch's jobs grouped by the language their texts are read and rendered in: {lang or None: jobs}.
+
+        The contact's language, whatever a template's own ``lang`` expression says: Odoo's
+        ``mail.render.mixin._classify_per_lang`` renders that expression per record (an empty one would send
+        every contact the default language), so the step types group here instead, in one place.
+        """
+        return {lang or None: lang_jobs for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items()}
+
     def _placeholder_company(self):
         """The ``company`` of placeholders: the flow's company, else the current one."""
         return self.flow_id.company_id or self.env.company
@@ -441,26 +450,3 @@ class SalesjetFlowStep(models.Model):
         check_template_placeholders(self.env, template, fields_engines, _(
             "Step “%(step)s”, %(label)s “%(template)s”", step=self.display_name, label=label,
             template=template.sudo().display_name))
-
-    def _render_test(self, partner):
-        """Render this step's message for ``partner`` outside any run (test sends and previews)."""
-        self.ensure_one()
-        Render = self.env["mail.render.mixin"].with_context(lang=partner.lang)
-        context = {"lead": self.env["crm.lead"], "event": {}, "company": self._placeholder_company()}
-        if self.action_type == "email":
-            template = self.mail_template_id.with_context(lang=partner.lang)
-            guard_placeholders(self.env, template.subject, template)
-            guard_placeholders(self.env, template.body_html, template, "qweb")
-            return {
-                "subject": Render._render_template(with_fallbacks(Render.env, template.subject), "res.partner",
-                                                   partner.ids, add_context=context)[partner.id],
-                "body": Render._render_template(with_fallbacks(Render.env, template.body_html, "qweb"),
-                                                "res.partner", partner.ids,
-                                                engine="qweb", add_context=context,
-                                                options={"post_process": True})[partner.id],
-            }
-        source = self._sms_source() if self.action_type == "sms" else (self.note_body or "")
-        guard_placeholders(self.env, source, self.sms_template_id if self.action_type == "sms" and
-                           self.sms_template_id else self)
-        return {"body": Render._render_template(with_fallbacks(Render.env, source), "res.partner", partner.ids,
-                                                add_context=context)[partner.id]}

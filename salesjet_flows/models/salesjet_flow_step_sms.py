@@ -2,7 +2,7 @@ import re
 
 import phonenumbers
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.mail import TEXT_URL_REGEX
@@ -55,10 +55,8 @@ class SalesjetFlowStep(models.Model):
     )
     sms_number_key = fields.Char(string="Event key", help="Key of the event's data holding the number, e.g. phone.")
 
-    @api.constrains("action_type", "sms_template_id", "sms_body", "sms_number_source", "sms_number_key")
-    def _check_sms_settings(self):
-        for step in self.filtered(lambda s: s.action_type == "sms"):
-            step._check_action_sms()
+    def _settings_fields(self):
+        return super()._settings_fields() + ["sms_template_id", "sms_body", "sms_number_source", "sms_number_key"]
 
     def _check_action_sms(self):
         if not self.sms_template_id and not (self.sms_body or "").strip():
@@ -71,20 +69,26 @@ class SalesjetFlowStep(models.Model):
     def _sms_source(self):
         return self.sms_template_id.body if self.sms_template_id else (self.sms_body or "")
 
+    def _contact_number(self, partner, data=None, source="mobile"):
+        """The number this step texts or calls for ``partner``, as ``(raw, E.164 or None)``.
+
+        The one place that chooses it, for sending, calling and previews: ``source`` "mobile" or "phone" takes
+        that field of the contact and falls back on the other; "event" takes the run's ``data`` value at
+        ``sms_number_key``. A number without a country prefix is read in the contact's country, else the
+        flow's company's.
+        """
+        if source == "event":
+            raw = str((data or {}).get(self.sms_number_key) or "")
+        elif source == "phone":
+            raw = partner.phone or partner.mobile
+        else:
+            raw = partner.mobile or partner.phone
+        return raw, to_e164(raw, partner.country_id.code or self.flow_id.company_id.country_id.code)
+
     def _sms_numbers(self, jobs):
-        """{job id: E.164 number or None} from the configured source and the contact's country."""
-        default_country = self.flow_id.company_id.country_id.code
-        numbers = {}
-        for job in jobs:
-            partner = job.partner_id
-            if self.sms_number_source == "event":
-                raw = str((job.enrollment_id.data or {}).get(self.sms_number_key) or "")
-            elif self.sms_number_source == "phone":
-                raw = partner.phone or partner.mobile
-            else:
-                raw = partner.mobile or partner.phone
-            numbers[job.id] = (raw, to_e164(raw, partner.country_id.code or default_country))
-        return numbers
+        """{job id: (raw, E.164 number or None)} from the configured source and the contact's country."""
+        return {job.id: self._contact_number(job.partner_id, job.enrollment_id.data, self.sms_number_source)
+                for job in jobs}
 
     def _sms_track_links(self, bodies):
         """Shorten the links of the batch's texts ({job id: text}) so their clicks count on this step.
@@ -130,6 +134,20 @@ class SalesjetFlowStep(models.Model):
         refused._mark_skipped(_("Phone number blacklisted: the contact opted out of SMS."))
         return jobs - refused
 
+    def _sms_bodies(self, jobs, track=True):
+        """{job id: text} of this step's SMS for ``jobs``, rendered for the whole batch per language; with
+        ``track``, its links shortened on the step's mailing and signed for each contact (not for a test send)."""
+        bodies = {}
+        for lang, lang_jobs in self._jobs_per_lang(jobs).items():
+            source = (self.sms_template_id.with_context(lang=lang).body if self.sms_template_id
+                      else self.with_context(lang=lang).sms_body)
+            bodies.update(self._render_for_jobs(source or "", lang_jobs, lang=lang,
+                                                owner=self.sms_template_id or self))
+        if track:
+            bodies = self._sms_track_links(bodies)
+            bodies = self._sms_sign_links(bodies, jobs)
+        return bodies
+
     def _action_sms(self, jobs):
         """Render the text for the batch and queue one ``sms.sms`` per contact through Odoo's gateway."""
         archived = jobs.filtered(lambda j: not j.partner_id.active)
@@ -145,14 +163,7 @@ class SalesjetFlowStep(models.Model):
         jobs = self._skip_blacklisted_numbers(jobs, numbers)
         if not jobs:
             return
-        bodies = {}
-        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
-            source = (self.sms_template_id.with_context(lang=lang or None).body if self.sms_template_id
-                      else self.with_context(lang=lang or None).sms_body)
-            bodies.update(self._render_for_jobs(source or "", lang_jobs, lang=lang or None,
-                                                owner=self.sms_template_id or self))
-        bodies = self._sms_track_links(bodies)
-        bodies = self._sms_sign_links(bodies, jobs)
+        bodies = self._sms_bodies(jobs)
         sms = self.env["sms.sms"].sudo().create([{
             "number": numbers[job.id][1], "body": bodies[job.id], "partner_id": job.partner_id.id,
             "state": "outgoing",

@@ -151,11 +151,10 @@ class SalesjetFlowStep(models.Model):
              "with backoff; a 4xx answer fails the job at once.",
     )
 
-    @api.constrains("action_type", "webhook_method", "webhook_url", "webhook_headers", "webhook_body",
-                    "webhook_timeout")
-    def _check_webhook_settings(self):
-        for step in self.filtered(lambda s: s.action_type == "webhook"):
-            step._check_action_webhook()
+    def _settings_fields(self):
+        return super()._settings_fields() + [
+            "webhook_method", "webhook_url", "webhook_headers", "webhook_body", "webhook_timeout",
+        ]
 
     def _check_action_webhook(self):
         name = self.display_name
@@ -218,8 +217,8 @@ class SalesjetFlowStep(models.Model):
         if self.webhook_method == "GET":
             return {job.id: b"" for job in jobs}
         bodies = {}
-        for lang, lang_jobs in jobs.grouped(lambda j: j.partner_id.lang or "").items():
-            rendered = render_json(lambda text: self._render_for_jobs(text, lang_jobs, lang=lang or None, fallbacks=False),
+        for lang, lang_jobs in self._jobs_per_lang(jobs).items():
+            rendered = render_json(lambda text: self._render_for_jobs(text, lang_jobs, lang=lang, fallbacks=False),
                                    self.webhook_body or "")
             bodies.update({job_id: body.encode() for job_id, body in rendered.items()})
         return bodies

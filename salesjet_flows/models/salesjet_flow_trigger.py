@@ -36,6 +36,20 @@ class SalesjetFlowTrigger(models.Model):
         help="Only contacts matching this filter are enrolled. For a segment launch this is the segment.",
     )
     name = fields.Char(compute="_compute_name")
+    # the product filter of the purchase triggers that bridges add (shop, loyalty): declared once here, so
+    # that a trigger has one filter, in one pair of tables, whichever bridges are installed
+    product_tmpl_ids = fields.Many2many(
+        "product.template", "salesjet_flow_trigger_product_template_rel", "trigger_id", "product_tmpl_id",
+        check_company=True,
+        ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
+        string="Products", help="The order holds at least one of these products (any variant).",
+    )
+    product_categ_ids = fields.Many2many(
+        "product.category", "salesjet_flow_trigger_product_category_rel", "trigger_id", "categ_id",
+        ondelete="restrict",
+        string="Product categories",
+        help="The order holds a product of one of these categories or of their sub-categories.",
+    )
 
     @api.depends("trigger_type", "event_code")
     def _compute_name(self):
@@ -50,6 +64,15 @@ class SalesjetFlowTrigger(models.Model):
             if trigger.trigger_type == "api" and not (trigger.event_code or "").strip():
                 raise ValidationError(_("Give the API trigger of flow “%s” an event code, e.g. newsletter_signup.",
                                         trigger.flow_id.name))
+
+    def _match_products(self, event):
+        """Whether the purchase ``event`` (its data's ``product_template_ids`` and ``product_category_ids``)
+        passes this trigger's product filter; no filter: every purchase does."""
+        if not self.product_tmpl_ids and not self.product_categ_ids:
+            return True
+        data = event.data or {}
+        return bool(set(self.product_tmpl_ids.ids) & set(data.get("product_template_ids") or [])
+                    or set(self.product_categ_ids.ids) & set(data.get("product_category_ids") or []))
 
     @api.constrains("partner_domain")
     def _check_partner_domain(self):

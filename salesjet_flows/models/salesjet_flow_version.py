@@ -109,14 +109,6 @@ class SalesjetFlow(models.Model):
         self.env["salesjet.flow.job"]._trigger_scheduler(fields.Datetime.now())
         return True
 
-    def action_view_versions(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window", "name": _("Versions of %s", self.name),
-            "res_model": "salesjet.flow.version", "view_mode": "list,form",
-            "domain": [("flow_id", "=", self.id)],
-        }
-
 
 class SalesjetFlowJob(models.Model):
     _inherit = "salesjet.flow.job"

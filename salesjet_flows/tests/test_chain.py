@@ -149,18 +149,21 @@ class TestChainSms(ChainCase, SMSCase):
 
 class TestChainSegmentStep(SalesjetCase):
 
-    def test_segment_step_creates_a_coloured_segment_when_new_and_reuses_it_after(self):
-        flow = self.make_flow([{"action_type": "segment_add", "segment_name": "SJ aquarists", "segment_color": 3}])
-        tag = flow.step_ids.tag_ids
-        self.assertEqual((tag.name, tag.color), ("SJ aquarists", 3))
-        other = self.make_flow([{"action_type": "segment_remove", "segment_name": "sj AQUARISTS"}],
+    def test_segment_steps_are_tag_steps_that_say_segment(self):
+        tag = self.env["res.partner.category"].create({"name": "SJ aquarists", "color": 3})
+        flow = self.make_flow([{"action_type": "segment_add", "tag_ids": [(6, 0, tag.ids)]}])
+        other = self.make_flow([{"action_type": "segment_remove", "tag_ids": [(6, 0, tag.ids)]}],
                                triggers=[{"trigger_type": "api", "event_code": "sj_other"}])
-        self.assertEqual(other.step_ids.tag_ids, tag, "an existing segment is reused, not duplicated")
+        self.assertEqual(flow.step_ids.display_name, "Add to segment SJ aquarists")
         partner = self.make_partners(1)
         self.Event.post("sj_test", partner)
         self.run_scheduler()
         self.assertTags(partner, present=tag)
         self.assertEqual(self.jobs_of(flow).result, "Added to segment SJ aquarists")
+        self.Event.post("sj_other", partner)
+        self.run_scheduler()
+        self.assertTags(partner, absent=tag)
+        self.assertEqual(self.jobs_of(other).result, "Removed from segment SJ aquarists")
         with self.assertRaisesRegex(ValidationError, "choose the segment"):
             self.env["salesjet.flow.step"].create({"flow_id": flow.id, "action_type": "segment_add"})
 

@@ -22,19 +22,13 @@ class SalesjetStepTest(models.TransientModel):
         """Render the step for the chosen contact and really send it to the test address."""
         self.ensure_one()
         step = self.step_id
+        # the step's own rendering, for a job of the chosen contact that is never saved: what is tested is
+        # what the flow sends, only the recipient differs
+        job = self.env["salesjet.flow.job"].new({"step_id": step.id, "partner_id": self.partner_id.id})
         if step.action_type == "email":
             if not email_normalize(self.email_to or ""):
                 raise UserError(_("Give a valid email address to send the test to."))
-            template = step.mail_template_id
-            rendered = step._render_test(self.partner_id)
-            mail = self.env["mail.mail"].sudo().create({
-                "subject": _("[Test] %s", rendered["subject"]),
-                "body_html": rendered["body"],
-                "email_from": step._email_from(),
-                "email_to": self.email_to,
-                "mail_server_id": (step.mail_server_id or template.mail_server_id).id,
-                "auto_delete": False,
-            })
+            mail = self.env["mail.mail"].sudo().create(step._email_values(job, test_to=self.email_to)[0])
             mail.send()
             failed = mail.state == "exception"
             message = mail.failure_reason if failed else _("Test email sent to %s.", self.email_to)
@@ -42,7 +36,7 @@ class SalesjetStepTest(models.TransientModel):
             number = to_e164(self.phone_to, self.partner_id.country_id.code or self.env.company.country_id.code)
             if not number:
                 raise UserError(_("Give a valid phone number to send the test to, e.g. +32 470 12 34 56."))
-            body = step._render_test(self.partner_id)["body"]
+            body = step._sms_bodies(job, track=False)[job.id]
             sms = self.env["sms.sms"].sudo().create({"number": number, "body": body, "partner_id": self.partner_id.id})
             sms.send()
             failed = sms.state == "error"

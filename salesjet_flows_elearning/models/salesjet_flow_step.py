@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -14,10 +14,8 @@ class SalesjetFlowStep(models.Model):
              "to them and they follow its news. Contacts already enrolled are skipped.",
     )
 
-    @api.constrains("action_type", "enroll_course_id")
-    def _check_course_action_settings(self):
-        for step in self.filtered(lambda s: s.action_type == "course_enroll"):
-            step._check_action_course_enroll()
+    def _settings_fields(self):
+        return super()._settings_fields() + ["enroll_course_id"]
 
     def _check_action_course_enroll(self):
         if not self.enroll_course_id:

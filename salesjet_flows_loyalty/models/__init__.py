@@ -1,5 +1,6 @@
 from . import res_partner
 from . import salesjet_loyalty_accrual
+from . import salesjet_loyalty_notice_mixin
 from . import salesjet_flow_step_loyalty
 from . import salesjet_flow_trigger_loyalty
 from . import salesjet_chain_message

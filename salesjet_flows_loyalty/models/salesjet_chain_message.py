@@ -1,30 +1,12 @@
-from odoo import _, api, fields, models
+from odoo import _, api, models
 from odoo.exceptions import ValidationError
 
 
 class SalesjetChainMessage(models.Model):
-    """Chain messages may carry bonus points once this bridge is installed."""
-    _inherit = "salesjet.chain.message"
-
-    loyalty_program_id = fields.Many2one(
-        "loyalty.program", string="Loyalty programme", ondelete="restrict",
-        check_company=True,
-        domain=[("program_type", "=", "loyalty")],
-        help="The programme whose card receives this message's points.")
-    loyalty_validity_days = fields.Integer(
-        string="Points valid for (days)", default=30, help="0: the points never expire.")
-    # the same notices as the "Accrue bonus points" step offers (salesjet_flow_step_loyalty.py)
-    loyalty_notice_days = fields.Integer(
-        string="Notice days before expiry", default=3,
-        help="How many days before the points expire the client gets the notice below.")
-    loyalty_notice_before_text = fields.Text(
-        string="Notice before expiry", translate=True,
-        help="Optional. Sent by email (or SMS to contacts without email) before the points expire. "
-             "Placeholders: {{ object.name }} (the contact), {{ points }}, {{ expiry }}.")
-    loyalty_notice_expired_text = fields.Text(
-        string="Notice at expiry", translate=True,
-        help="Optional. Sent when the points have expired. Placeholders: {{ object.name }}, {{ points }}, "
-             "{{ expiry }}.")
+    """Chain messages may carry bonus points once this bridge is installed, with the same settings and expiry
+    notices as the "Accrue bonus points" step."""
+    _name = "salesjet.chain.message"
+    _inherit = ["salesjet.chain.message", "salesjet.loyalty.notice.mixin"]
 
     @api.constrains("points", "loyalty_program_id", "loyalty_validity_days", "loyalty_notice_days",
                     "loyalty_notice_before_text", "loyalty_notice_expired_text")

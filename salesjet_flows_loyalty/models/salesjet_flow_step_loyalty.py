@@ -1,7 +1,7 @@
 from dateutil.relativedelta import relativedelta
 from markupsafe import escape
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -12,36 +12,18 @@ from .salesjet_loyalty_accrual import INTERNAL, NOTICE_NAMES, format_points
 
 class SalesjetFlowStep(models.Model):
     """Accrue bonus points on the contact's loyalty card, valid N days, with optional expiry notices."""
-    _inherit = "salesjet.flow.step"
+    _name = "salesjet.flow.step"
+    _inherit = ["salesjet.flow.step", "salesjet.loyalty.notice.mixin"]
 
     action_type = fields.Selection(selection_add=[("loyalty_accrue", "Accrue bonus points")],
                                    ondelete={"loyalty_accrue": "cascade"})
-    loyalty_program_id = fields.Many2one(
-        "loyalty.program", string="Loyalty programme", ondelete="restrict",
-        check_company=True,
-        domain=[("program_type", "=", "loyalty")],
-        help="The loyalty programme whose card receives the points; a card is created for contacts who have none.")
     loyalty_points = fields.Float(string="Points", default=100)
-    loyalty_validity_days = fields.Integer(
-        string="Points valid for (days)", default=30, help="The points expire this many days after they were given. "
-                                                    "0: they never expire.")
-    loyalty_notice_days = fields.Integer(
-        string="Notice days before expiry", default=3,
-        help="How many days before the points expire the client gets the notice below.")
-    loyalty_notice_before_text = fields.Text(
-        string="Notice before expiry", translate=True,
-        help="Optional. Sent by email (or SMS to contacts without email) before the points expire. "
-             "Placeholders: {{ object.name }} (the contact), {{ points }}, {{ expiry }}.")
-    loyalty_notice_expired_text = fields.Text(
-        string="Notice at expiry", translate=True,
-        help="Optional. Sent when the points have expired. Placeholders: {{ object.name }}, {{ points }}, "
-             "{{ expiry }}.")
 
-    @api.constrains("action_type", "loyalty_program_id", "loyalty_points", "loyalty_validity_days",
-                    "loyalty_notice_days", "loyalty_notice_before_text", "loyalty_notice_expired_text")
-    def _check_loyalty_settings(self):
-        for step in self.filtered(lambda s: s.action_type == "loyalty_accrue"):
-            step._check_action_loyalty_accrue()
+    def _settings_fields(self):
+        return super()._settings_fields() + [
+            "loyalty_program_id", "loyalty_points", "loyalty_validity_days", "loyalty_notice_days",
+            "loyalty_notice_before_text", "loyalty_notice_expired_text",
+        ]
 
     def _check_action_loyalty_accrue(self):
         if not self.loyalty_program_id:

@@ -62,19 +62,6 @@ class SalesjetFlowTrigger(models.Model):
     date_days_before = fields.Integer(
         string="Days before", default=0,
         help="The scenario starts this many days before the date (0: on the day itself).")
-    # the same fields (and tables) as the shop bridge's "product purchased" trigger: one filter per trigger
-    product_tmpl_ids = fields.Many2many(
-        "product.template", "salesjet_flow_trigger_product_template_rel", "trigger_id", "product_tmpl_id",
-        check_company=True,
-        ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
-        string="Products", help="The order holds at least one of these products (any variant).",
-    )
-    product_categ_ids = fields.Many2many(
-        "product.category", "salesjet_flow_trigger_product_category_rel", "trigger_id", "categ_id",
-        ondelete="restrict",
-        string="Product categories",
-        help="The order holds a product of one of these categories or of their sub-categories.",
-    )
     date_yearly = fields.Boolean(
         string="Every year", default=True,
         help="Ticked: the day and month count, every year (birthdays, anniversaries). "
@@ -96,11 +83,7 @@ class SalesjetFlowTrigger(models.Model):
                 "loyalty_registration": "loyalty_registration", "loyalty_date": "loyalty_date"}
 
     def _match_loyalty_purchase(self, event):
-        if not self.product_tmpl_ids and not self.product_categ_ids:
-            return True
-        data = event.data or {}
-        return bool(set(self.product_tmpl_ids.ids) & set(data.get("product_template_ids") or [])
-                    or set(self.product_categ_ids.ids) & set(data.get("product_category_ids") or []))
+        return self._match_products(event)
 
     def _match_loyalty_date(self, event):
         return (event.data or {}).get("trigger_id") == self.id

@@ -142,7 +142,8 @@ class TestLoyaltyTriggers(LoyaltyCase):
         self.assertEqual(self.card_of(partner).points, 100, "one bonus: the purchase while archived gave none")
 
     def test_a_portal_registration_starts_the_scenario(self):
-        flow = self.make_flow([{"action_type": "segment_add", "segment_name": "SJ new members"}],
+        members = self.env["res.partner.category"].create({"name": "SJ new members"})
+        flow = self.make_flow([{"action_type": "segment_add", "tag_ids": [(6, 0, members.ids)]}],
                               triggers=[{"trigger_type": "loyalty_registration"}], kind="loyalty")
         user = self.env["res.users"].create({
             "name": "SJ portal client", "login": "sj.portal@example.com", "email": "sj.portal@example.com",

@@ -29,18 +29,6 @@ class SalesjetFlowTrigger(models.Model):
         help="The online shop confirms an order once its payment is received (or authorised), so a confirmed "
              "shop order is a paid order. Untick to include orders confirmed by a salesperson.",
     )
-    product_tmpl_ids = fields.Many2many(
-        "product.template", "salesjet_flow_trigger_product_template_rel", "trigger_id", "product_tmpl_id",
-        check_company=True,
-        ondelete="restrict",  # never widen a filter silently: a used record cannot be deleted
-        string="Products", help="The order holds at least one of these products (any variant).",
-    )
-    product_categ_ids = fields.Many2many(
-        "product.category", "salesjet_flow_trigger_product_category_rel", "trigger_id", "categ_id",
-        ondelete="restrict",
-        string="Product categories",
-        help="The order holds a product of one of these categories or of their sub-categories.",
-    )
 
     @api.depends("trigger_type", "event_code", "cart_abandoned_hours", "product_tmpl_ids", "product_categ_ids")
     def _compute_name(self):
@@ -76,11 +64,7 @@ class SalesjetFlowTrigger(models.Model):
         return not self.sale_website_only or bool((event.data or {}).get("website_id"))
 
     def _match_product_purchased(self, event):
-        if not self.product_tmpl_ids and not self.product_categ_ids:
-            return True
-        data = event.data or {}
-        return bool(set(self.product_tmpl_ids.ids) & set(data.get("product_template_ids") or [])
-                    or set(self.product_categ_ids.ids) & set(data.get("product_category_ids") or []))
+        return self._match_products(event)
 
     # ------------------------------------------------------------------
     # Abandoned carts

@@ -27,11 +27,17 @@ export class FlowDiagram extends Component {
     async openStep(step) {
         const record = this.props.record;
         if (!step.id || (await record.isDirty())) {
+            // a new step gets its id on save: it is the one at the same rank among the steps that had none
+            // (ids are given in the order the steps were added, which is their order among equal sequences)
+            const known = new Set(this.data.steps.filter((s) => s.id).map((s) => s.id));
+            const rank = this.data.steps.filter((s) => !s.id).indexOf(step);
             if (!(await record.save())) {
                 return;
             }
-            const saved = this.data.steps.find((s) => s.title === step.title && s.id);
-            step = saved || step;
+            if (!step.id) {
+                const created = this.data.steps.filter((s) => s.id && !known.has(s.id));
+                step = created[rank] || step;
+            }
         }
         if (!step.id) {
             return;
