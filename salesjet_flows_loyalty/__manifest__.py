@@ -14,7 +14,12 @@
         "data/ir_cron_data.xml",
         "views/salesjet_loyalty_accrual_views.xml",
         "views/salesjet_loyalty_log_views.xml",
-        "views/salesjet_flow_loyalty_views.xml",
+        "views/salesjet_flow_views.xml",
+        "views/salesjet_flow_step_views.xml",
+        "views/salesjet_flow_trigger_views.xml",
+        "views/salesjet_chain_message_views.xml",
+        "views/res_partner_views.xml",
+        "views/salesjet_flows_loyalty_menus.xml",
     ],
     "demo": [
         "demo/salesjet_flows_loyalty_demo.xml",
