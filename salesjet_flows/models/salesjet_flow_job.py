@@ -285,7 +285,7 @@ class SalesjetFlowJob(models.Model):
 
         Outcomes (done, skipped, results) are gathered while the steps run and
         written with one statement at the end: each job row is updated once
-        per run instead of three or four times (see bench/ and README).
+        per run instead of three or four times (see bench/ and docs/performance.md).
         """
         now = fields.Datetime.now()
         # a job due outside its step's send window (e.g. the window changed) waits for the next opening
