@@ -19,7 +19,7 @@ class SalesjetMassMailController(MassMailController):
     @http.route()
     def full_url_redirect(self, code, mailing_trace_id, **post):
         """A click on a tracked link of an email: with the signature a flow email's links carry, the
-        browser's website visitor becomes the trace's contact (README, Identity). Without it (or forged),
+        browser's website visitor becomes the trace's contact (docs/user-guide.md, Identity). Without it (or forged),
         as Odoo does."""
         response = super().full_url_redirect(code, mailing_trace_id, **post)
         signature = post.get(LINK_PARAM)

@@ -315,7 +315,7 @@ class SalesjetFlowJob(models.Model):
         7. execution: the step's action runs for its jobs;
         then
         8. outcomes: done, skipped, results, gathered on the batch, are written with one statement
-           (each job row is updated once per run instead of three or four times, see bench/ and README);
+           (each job row is updated once per run instead of three or four times, see bench/ and docs/performance.md);
         9. next jobs: each run's repeat or next step is scheduled, or the run ends.
 
         Each stage is a method (``_batch_*`` here, on the step for 5 to 7) that feature files define or

@@ -264,7 +264,7 @@ class MailTemplate(models.Model):
     def _salesjet_check_step_placeholders(self):
         """A template an email step uses is a step text: the scheduler renders it with the cron's rights.
         So whoever is not a Settings administrator may only write its texts (in any language) within the
-        placeholder language; a Settings administrator's code is approved (README, "Placeholders")."""
+        placeholder language; a Settings administrator's code is approved (docs/user-guide.md, "Placeholders")."""
         def where(template, step):
             return self.env._("Email template “%(template)s”, used by the flow step “%(step)s”",
                               template=template.display_name, step=step.display_name)

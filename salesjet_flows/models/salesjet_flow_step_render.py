@@ -141,7 +141,7 @@ def inline_to_qweb(html):
     return Markup("").join(parts)
 
 
-# The placeholder language of users who are not Settings administrators (README, "Placeholders").
+# The placeholder language of users who are not Settings administrators (docs/user-guide.md, "Placeholders").
 # Scheduled steps render as the cron's user, with more rights than a text's author: so such texts
 # may only read, never call code. Validated by allow-list on the parsed expression (``ast``): any
 # node, name, attribute or call not listed below is refused, whatever Python or Odoo adds later.

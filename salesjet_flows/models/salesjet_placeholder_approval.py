@@ -11,7 +11,7 @@ class SalesjetPlaceholderApproval(models.Model):
     """A placeholder expression beyond the placeholder language that a Settings administrator saved.
 
     The scheduler renders step texts with the cron's rights: an expression outside the language
-    (README, "Placeholders") runs only if it is listed here. Rows are only created by the check on
+    (docs/user-guide.md, "Placeholders") runs only if it is listed here. Rows are only created by the check on
     save of a Settings administrator's text (with sudo); nobody else can add one, so a text that
     reached the database another way (SQL, a template edited later) is refused at render time.
     """

@@ -1,4 +1,4 @@
-"""Placeholders by allow-list (README, "Placeholders"), tried as an attacker would.
+"""Placeholders by allow-list (docs/user-guide.md, "Placeholders"), tried as an attacker would.
 
 The attacker is a Flows administrator and an email template editor, not a Settings
 administrator. The scheduler renders step texts with the cron's rights: whatever such a

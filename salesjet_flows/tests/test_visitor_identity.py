@@ -8,7 +8,7 @@ from .sources_common import SalesjetHttpCase
 
 @tagged("post_install", "-at_install")
 class TestVisitorIdentity(SalesjetHttpCase):
-    """An anonymous website visitor becomes the contact on server-side proofs only (README, Identity)."""
+    """An anonymous website visitor becomes the contact on server-side proofs only (docs/user-guide.md, Identity)."""
 
     # pages are served on a read-only cursor when the test says replicas exist, and Odoo then tracks no visit
     readonly_enabled = False
