@@ -5,7 +5,7 @@ from odoo.http import request
 from odoo.tools import email_normalize
 
 from ..models.salesjet_event import contains_nul
-from ..models.salesjet_event_sources import phone_e164
+from ..tools.phone import phone_e164
 from .common import BodyTooLarge, read_json_object, reply
 
 API_MAX_BYTES = 64 * 1024

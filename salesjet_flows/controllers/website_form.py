@@ -8,7 +8,7 @@ from odoo.http import request
 
 from odoo.addons.website_crm.controllers.website_form import WebsiteForm
 
-from ..models.salesjet_source_hooks import request_page_path
+from ..tools.paths import request_page_path
 
 _logger = logging.getLogger(__name__)
 

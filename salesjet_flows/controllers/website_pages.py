@@ -5,7 +5,7 @@ from odoo import _, http
 from odoo.http import request
 from odoo.tools import SQL
 
-from ..models.salesjet_source_hooks import request_page_path
+from ..tools.paths import request_page_path
 from .common import BodyTooLarge, MalformedBody, rate_limited, read_json_object, reply
 
 PAGE_LEFT_MAX_BYTES = 2048

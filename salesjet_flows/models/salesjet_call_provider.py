@@ -1,12 +1,12 @@
 import json
 
-
 from odoo import _, api, models
 from odoo.exceptions import UserError
 
-from .salesjet_http import EXCERPT_SIZE, PermanentError, classify, new_session, read_body
+from ..tools.http import EXCERPT_SIZE, PermanentError, classify, new_session, read_body
 
 DEFAULT_TWILIO_BASE = "https://api.twilio.com"
+
 TWILIO_TIMEOUT = 15
 
 

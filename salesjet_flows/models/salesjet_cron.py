@@ -21,12 +21,17 @@ from odoo.tools import SQL, config
 # what the cron worker's watchdog may already have counted when our action starts:
 # its sleep between polls (odoo/service/server.py SLEEP_INTERVAL + pid % 10)
 WORKER_SLEEP = 70
+
 # busy actions whose calls may share one unit of work of the cron worker
 BUSY_ACTIONS = 3
+
 DEFAULT_CALL_SECONDS = 5.0
+
 MIN_CALL_SECONDS = 0.2
+
 # the first batch of a run of calls, before the time per item is known
 PROBE_BATCH = 50
+
 # the remaining work is counted up to this many rows: Odoo only needs to know there is more
 REMAINING_COUNT_CAP = 100000
 

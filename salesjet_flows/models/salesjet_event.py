@@ -1,15 +1,19 @@
+"""Event sources: the kinds of events that real Odoo happenings raise, and how
+an event whose contact is not known yet (a website form's lead, a Facebook
+lead) finds or creates it when it is processed, so that a failure there leaves
+the event stored and retried by the event cron instead of losing it."""
 import json
 import logging
 import traceback
 
 from dateutil.relativedelta import relativedelta
-from psycopg2 import IntegrityError
-
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
+from psycopg2 import IntegrityError
 
-from .salesjet_secrets import redact_known
+from ..tools.form_values import FormValueError, convert_form_value
+from ..tools.secrets import redact_known
 
 _logger = logging.getLogger(__name__)
 
@@ -17,6 +21,17 @@ _logger = logging.getLogger(__name__)
 # trigger type to them in ``salesjet.flow.trigger._event_kinds()``.
 EVENT_KINDS = [
     ("api", "API event"),
+    ("website_form", "Website form submitted"),
+    ("page_visit", "Page visited"),
+    ("page_leave", "Page left"),
+    ("file_download", "File downloaded"),
+    ("email_open", "Email opened"),
+    ("email_click", "Link clicked in an email"),
+    ("email_reply", "Email replied"),
+    ("email_bounce", "Email bounced"),
+    ("facebook_lead", "Facebook lead ad"),
+    ("list_subscribe", "Subscribed to a mailing list"),
+    ("signup", "Account created"),
 ]
 
 EVENT_STATES = [
@@ -41,7 +56,30 @@ def contains_nul(value):
     if isinstance(value, (list, tuple)):
         return any(contains_nul(v) for v in value)
     return False
+
 EVENT_BATCH_SIZE = 200
+
+SOURCE_KINDS = [
+    ("website_form", "Website form submitted"),
+    ("page_visit", "Page visited"),
+    ("page_leave", "Page left"),
+    ("file_download", "File downloaded"),
+    ("email_open", "Email opened"),
+    ("email_click", "Link clicked in an email"),
+    ("email_reply", "Email replied"),
+    ("email_bounce", "Email bounced"),
+    ("facebook_lead", "Facebook lead ad"),
+    ("list_subscribe", "Subscribed to a mailing list"),
+    ("signup", "Account created"),
+]
+
+
+
+
+# Above this many events at once (an import), they are left to the event cron.
+INLINE_EVENTS = 50
+
+VISIT_WINDOW = 1800
 
 
 class SalesjetEvent(models.Model):
@@ -245,8 +283,29 @@ class SalesjetEvent(models.Model):
         return matching
 
     def _dispatch(self):
-        """Enrol the event's contact in each flow with a matching trigger (the first one that accepts it)."""
+        """Enrol the event's contact in each flow with a matching trigger (the first one that accepts it).
+
+        An event that arrives without a contact finds it first (``_resolve_<kind>``): an error there (a
+        Graph API outage) leaves the event failed and retried, never lost. A website form writes its mapped
+        values on its contact first, and posts its landing-page registration after.
+        """
         self.ensure_one()
+        if self.kind == "website_form":
+            if not self._get_partner():
+                self._resolve_website_form()
+            partner = self._get_partner()
+            if partner:
+                self._apply_form_mappings(partner)
+        if not self._get_partner():
+            resolver = getattr(self, f"_resolve_{self.kind}", None)
+            if resolver:
+                resolver()
+        enrollments = self._enroll_in_matching_flows()
+        if self.kind == "website_form":
+            self._post_landing_signup()
+        return enrollments
+
+    def _enroll_in_matching_flows(self):
         partner = self._get_partner()
         enrollments = self.env["salesjet.flow.enrollment"]
         if not partner:
@@ -304,3 +363,117 @@ class SalesjetEvent(models.Model):
     def _compute_data_text(self):
         for record in self:
             record.data_text = json.dumps(record.data, indent=2, ensure_ascii=False, default=str) if record.data else ""
+
+    # ---- Message chains ----
+    # A website form sent from a landing page is a registration from that page.
+    def _post_landing_signup(self):
+        """Post the ``landing_signup`` event of a website form's contact when the form's page (its
+        Referer) is the page of a "registers from a landing page" trigger. Its external id, the form
+        event's, makes a retried form event post it once."""
+        data = self.data or {}
+        page = str(data.get("url") or data.get("path") or "").lower()
+        pages = self.env["salesjet.flow.trigger"]._landing_pages(self.company_id.id)
+        partner = self._get_partner()
+        if not partner or not any(landing.lower() in page for landing in pages):
+            return
+        self.sudo().with_company(self.company_id).post(
+            "landing_signup", partner, lead=self.lead_id, external_id=f"website_form:{self.id}",
+            source="website_form", data={"page": data.get("path") or "", "url": data.get("url") or "",
+                                         "lead_id": self.lead_id.id or False})
+
+    # ---- Event sources ----
+
+    def _resolve_website_form(self):
+        """Find or create the contact of the form's lead, by email then phone, and link the lead to it."""
+        lead = self.lead_id.sudo()
+        if not lead:
+            return
+        partner = self.env["res.partner"]._salesjet_find_or_create([{
+            "email": lead.email_from, "phone": lead.phone, "name": lead.contact_name or lead.partner_name,
+            "country_id": lead.country_id.id,
+        }], company=lead.company_id)[0]
+        if partner:
+            lead.partner_id = partner
+            self.partner_id = partner
+            # website_crm put the visitor of the request that sent the form on its lead: it is this contact
+            lead.visitor_ids._salesjet_link_partner(partner)
+
+    # ---- Facebook lead ads ----
+    def _resolve_facebook_lead(self):
+        """Read the lead from Facebook, then find or create its contact (retried by the cron on failure)."""
+        data = dict(self.data or {})
+        form = self.env["salesjet.facebook.form"].sudo().browse(data.get("facebook_form_id")).exists()
+        if not form:
+            raise UserError(_("The Facebook form of this lead was deleted."))
+        answers = form._fetch_lead(data["leadgen_id"])
+        values = form._map_to_partner(answers)
+        partner = self.env["res.partner"]._salesjet_find_or_create([values], company=form.company_id)[0]
+        data["fields"] = answers
+        self.write({"partner_id": partner.id, "data": data})
+
+    # ---- Form data ----
+    form_skipped = fields.Text(
+        string="Form values skipped", readonly=True,
+        help="The mapped form values that were not written on the contact, and why.",
+    )
+
+    def _apply_form_mappings(self, partner):
+        """Write the mapped form values of the matching triggers on ``partner``, skipping (with a reason
+        kept in ``form_skipped``) those that do not convert or that the database refuses."""
+        self.ensure_one()
+        trigger_ids = [row[0] for row in self._matching_triggers()]
+        lines = self.env["salesjet.flow.trigger"].sudo().browse(trigger_ids).form_mapping_ids
+        if not lines:
+            return
+        form_values = (self.data or {}).get("fields") or {}
+        Partner = self.env["res.partner"].sudo()
+        values, skipped = {}, []
+        for line in lines:
+            raw = form_values.get(line.form_field.strip())
+            fname = line.partner_field_id.name
+            if raw is None or str(raw).strip() == "" or fname in values or fname not in Partner._fields:
+                continue
+            try:
+                values[fname] = convert_form_value(self.env, Partner._fields[fname], raw, company=self.company_id)
+            except FormValueError as e:
+                skipped.append(_("%(form)s → %(field)s: %(reason)s", form=line.form_field,
+                                 field=line.partner_field_id.field_description, reason=e.args[0]))
+        partner = partner.sudo()
+        if values:
+            try:
+                with self.env.cr.savepoint():
+                    partner.write(values)
+            except Exception:  # noqa: BLE001 - one refused value must not lose the others
+                for fname, value in values.items():
+                    try:
+                        with self.env.cr.savepoint():
+                            partner.write({fname: value})
+                    except Exception as e:  # noqa: BLE001
+                        skipped.append(_("%(field)s: the value “%(value)s” was refused (%(error)s)",
+                                         field=Partner._fields[fname]._description_string(self.env), value=value,
+                                         error=str(e).splitlines()[0][:200] if str(e) else type(e).__name__))
+        self.form_skipped = "\n".join(skipped) or False
+
+    # ---- Event sources ----
+    @api.model
+    def _post_safely(self, items, kind, source, company=None):
+        """Post one event per ``(partner, data, external_id)`` of ``items`` for the contacts of companies
+        listening to ``kind``; errors are logged, never raised to the source.
+
+        :param company: the event's company (a website's); default: the contact's, else the current one
+        """
+        listening = self.env["salesjet.flow.trigger"]._listening_company_ids(kind)
+        if not listening:
+            return
+        items = [(partner, data, external_id, company or partner.company_id or self.env.company)
+                 for partner, data, external_id in items if partner]
+        items = [item for item in items if item[3].id in listening]
+        process = len(items) <= INLINE_EVENTS
+        for partner, data, external_id, event_company in items:
+            try:
+                with self.env.cr.savepoint():
+                    self.sudo().with_company(event_company).post(
+                        None, partner, data=data, external_id=external_id, source=source, kind=kind,
+                        process=process)
+            except Exception:  # noqa: BLE001 - the source must go on
+                _logger.exception("SalesJet: could not post a %s event for contact %s", kind, partner.id)

@@ -1,15 +1,17 @@
 import logging
 
 import requests
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 _logger = logging.getLogger(__name__)
 
 GRAPH_TIMEOUT = 10  # seconds
+
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+
 DEFAULT_GRAPH_VERSION = "v19.0"
+
 # Contact fields a Facebook field may fill (those a lead form asks for).
 MAPPABLE_FIELDS = [
     ("name", "Name"),
@@ -111,31 +113,3 @@ class SalesjetFacebookForm(models.Model):
             if value:
                 values[line.partner_field] = value
         return values
-
-
-class SalesjetFacebookFormField(models.Model):
-    _name = "salesjet.facebook.form.field"
-    _description = "Facebook Lead Form Field Mapping"
-    _order = "form_id, id"
-
-    form_id = fields.Many2one("salesjet.facebook.form", string="Form", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="form_id.company_id", store=True, index=True)
-    facebook_field = fields.Char(string="Facebook field", required=True,
-                                 help="The field's name in the lead form, e.g. email, full_name, phone_number.")
-    partner_field = fields.Selection(MAPPABLE_FIELDS, string="Contact field", required=True)
-
-
-class SalesjetEvent(models.Model):
-    _inherit = "salesjet.event"
-
-    def _resolve_facebook_lead(self):
-        """Read the lead from Facebook, then find or create its contact (retried by the cron on failure)."""
-        data = dict(self.data or {})
-        form = self.env["salesjet.facebook.form"].sudo().browse(data.get("facebook_form_id")).exists()
-        if not form:
-            raise UserError(_("The Facebook form of this lead was deleted."))
-        answers = form._fetch_lead(data["leadgen_id"])
-        values = form._map_to_partner(answers)
-        partner = self.env["res.partner"]._salesjet_find_or_create([values], company=form.company_id)[0]
-        data["fields"] = answers
-        self.write({"partner_id": partner.id, "data": data})

@@ -1,6 +1,22 @@
+"""What a flow's kind changes: the trigger and condition types its forms offer first.
+
+A new trigger of a flow starts with the kind's usual trigger type, a new condition of one of its steps
+with the kind's usual condition type, and the Triggers tab names the kind's usual triggers. Any type can
+still be chosen. Bridge modules add their kinds' types by extending ``_kind_suggestions``.
+"""
+import json
+import secrets
+
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
 from odoo.tools import SQL
+
+from ..tools.caps import CAP_CHANNELS, CAP_POLICIES
+from ..tools.goal import parse_goal
+from .salesjet_flow_job import GOAL_BATCH_SIZE
+from .salesjet_flow_step_split import _rebuild_splits, _split_layout
+from .salesjet_flow_version import ENGINE_FIELDS, VERSION_DATA_KEY
 
 FLOW_KINDS = [
     ("manual", "Manual"),
@@ -108,13 +124,41 @@ class SalesjetFlow(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            vals.setdefault("webhook_secret", secrets.token_hex(32))
+            self._enable_goal_with_domain(vals)
         self.env.registry.clear_cache()  # the trigger cache follows active flows
-        return super().create(vals_list)
+        flows = super().create(vals_list)
+        for flow in flows:
+            flow._note_change(_("Flow created."))
+        return flows
 
     def write(self, vals):
+        self._enable_goal_with_domain(vals)
         if {"active", "company_id", "reentry_policy"} & set(vals):
             self.env.registry.clear_cache()  # triggers and _engine_info
-        return super().write(vals)
+        restored = self.filtered(lambda f: not f.active) if vals.get("active") else self.browse()
+        res = super().write(vals)
+        changed = self._version_fields(vals)
+        if changed:
+            self._note_change(_("Flow changed: %s.", ", ".join(changed)))
+        if restored:
+            # an archived flow was held like a paused one: restoring it resumes it
+            self.env["salesjet.flow.job"]._trigger_scheduler(fields.Datetime.now())
+        return res
+
+    def copy(self, default=None):
+        """A copy gets copies of the chain messages (which generate its own steps) and the same A/B splits."""
+        layouts = [_split_layout(flow) for flow in self]
+        new_flows = super(SalesjetFlow, self.with_context(salesjet_split_rebuild=True)).copy(default)
+        for old, new in zip(self, new_flows):
+            if old.chain_message_ids:
+                new.step_ids.filtered("chain_message_id").unlink()
+                for message in old.chain_message_ids:
+                    message.copy({"flow_id": new.id})
+        for new, (splits, members) in zip(new_flows, layouts):
+            _rebuild_splits(new.with_context(salesjet_split_rebuild=False), splits, members)
+        return new_flows.with_context(salesjet_split_rebuild=False)
 
     def unlink(self):
         self.env.registry.clear_cache()
@@ -284,3 +328,368 @@ class SalesjetFlow(models.Model):
             for (enrollment_id, partner_id), date in zip(rows, dates)
         ])  # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)
         return enrollments
+
+    # ---- Export and import ----
+    def action_export_json(self):
+        """Download these flows as a JSON file another database can import."""
+        if not self:
+            raise UserError(_("Select the flows to export."))
+        payload = self.env["salesjet.flow.transfer"].export_flows(self)
+        name = self.name if len(self) == 1 else _("%s flows", len(self))
+        attachment = self.env["ir.attachment"].create({
+            "name": f"{name}.salesjet.json",
+            "raw": json.dumps(payload, indent=2, ensure_ascii=False).encode(),
+            "mimetype": "application/json",
+            "res_model": self._name,
+            "res_id": self[:1].id,
+        })
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "download",
+        }
+
+    # ---- Diagram ----
+    diagram_data = fields.Json(
+        string="Diagram", compute="_compute_diagram_data",
+        help="What the flow diagram draws: the triggers, then each step with its timing, conditions, "
+             "repeat and live counts.",
+    )
+
+    @api.depends("trigger_ids", "trigger_ids.name", "step_ids", "step_ids.summary", "step_ids.active",
+                 "step_ids.sequence", "step_ids.condition_ids", "step_ids.branch_id", "step_ids.branch_id.name")
+    def _compute_diagram_data(self):
+        counts = {}
+        flow_ids = [flow_id for flow_id in self.ids if isinstance(flow_id, int)]
+        if flow_ids:
+            # one query for the counts of every step of these flows
+            for step, state, count in self.env["salesjet.flow.job"]._read_group(
+                    [("flow_id", "in", flow_ids)], ["step_id", "state"], ["__count"]):
+                counts.setdefault(step.id, {})[state] = count
+        actions = dict(self.env["salesjet.flow.step"]._fields["action_type"]._description_selection(self.env))
+        for flow in self:
+            # unsaved steps after the saved ones of their sequence, as they will be once saved (ids grow):
+            # the diagram opens a new step after saving by its rank among the new ones
+            steps = flow.step_ids.sorted(lambda s: (s.sequence, not s.id, s.id or 0))
+            flow.diagram_data = {
+                "triggers": [{"id": t.id or 0, "name": t.name or ""} for t in flow.trigger_ids],
+                "steps": [step._diagram_node(actions, counts.get(step.id, {})) for step in steps],
+            }
+        self._diagram_place_branches()
+
+    # ---- Statistics ----
+    stat_sent = fields.Integer(string="Emails sent", compute="_compute_flow_statistics")
+    stat_opened_ratio = fields.Float(string="Opened (%)", compute="_compute_flow_statistics", digits=(5, 1))
+    stat_clicked_ratio = fields.Float(string="Clicked (%)", compute="_compute_flow_statistics", digits=(5, 1))
+
+    @api.depends("step_ids")
+    def _compute_flow_statistics(self):
+        for flow in self:
+            steps = flow.step_ids.filtered("mailing_id")
+            sent = sum(steps.mapped("stat_sent"))
+            flow.stat_sent = sent
+            flow.stat_opened_ratio = 100.0 * sum(steps.mapped("stat_opened")) / sent if sent else 0.0
+            flow.stat_clicked_ratio = 100.0 * sum(steps.mapped("stat_clicked")) / sent if sent else 0.0
+
+    # ---- Webhooks ----
+    webhook_secret = fields.Char(
+        string="Webhook signing secret", copy=False, groups="salesjet_flows.group_salesjet_manager",
+        help="Webhook steps of this flow sign each request with it: the X-SalesJet-Signature header is "
+             "sha256=<hex HMAC-SHA256 of the body with this secret>. Give it to the receivers; regenerate it "
+             "if it leaked.",
+    )
+
+    def action_regenerate_webhook_secret(self):
+        """Replace the signing secret; receivers must get the new one."""
+        self.check_access("write")
+        for flow in self:
+            flow.sudo().webhook_secret = secrets.token_hex(32)
+            flow.message_post(body=_("Webhook signing secret regenerated by %s.", self.env.user.name))
+        return True
+
+    def _webhook_signing_secret(self):
+        """The flow's secret, created on first use for flows that existed before webhooks."""
+        self.ensure_one()
+        flow = self.sudo()
+        if not flow.webhook_secret:
+            flow.webhook_secret = secrets.token_hex(32)
+        return flow.webhook_secret
+
+    # ---- Message chains ----
+    # A flow of kind "message chain" holds messages; each one generates the step that sends it.
+    chain_message_ids = fields.One2many("salesjet.chain.message", "flow_id", string="Chain messages", copy=False)
+    chain_answer_count = fields.Integer(string="Answers", compute="_compute_chain_answer_count")
+
+    def _compute_chain_answer_count(self):
+        data = dict(self.env["salesjet.chain.answer"]._read_group(
+            [("flow_id", "in", self.ids)], ["flow_id"], ["__count"]))
+        for flow in self:
+            flow.chain_answer_count = data.get(flow, 0)
+
+    @api.constrains("kind", "reentry_policy")
+    def _check_chain_reentry(self):
+        for flow in self:
+            if flow.kind == "chain" and flow.reentry_policy != "once":
+                raise ValidationError(_("Message chain “%s” runs at most once per client: set its re-entry to "
+                                        "“Once per contact”.", flow.name))
+
+    def action_view_chain_answers(self):
+        self.ensure_one()
+        return self.env["salesjet.chain.answer"]._action_open([("flow_id", "=", self.id)])
+
+    # ---- Goal ----
+    # A flow's goal: contacts who reach it end their run as converted.
+    goal_enabled = fields.Boolean(
+        string="Track a goal",
+        help="Runs of contacts who reach the goal end as converted; the Statistics tab counts them.",
+    )
+    goal_domain = fields.Char(
+        string="Goal", default="[]",
+        help="The contacts who reach this flow's goal, e.g. “has tag Customer” or “Sales orders is set”. "
+             "When a running contact meets it, the run ends as converted and its waiting steps are cancelled. "
+             "Checked before every batch of steps and by the goal scheduled action. Empty: no goal.",
+    )
+    converted_count = fields.Integer(string="Conversions", compute="_compute_conversions")
+    conversion_rate = fields.Float(string="Conversion rate (%)", compute="_compute_conversions", digits=(5, 1))
+
+    @api.constrains("goal_domain")
+    def _check_goal_domain(self):
+        for flow in self:
+            try:
+                self._probe_goal(flow.goal_domain if flow.goal_enabled else None)
+            except (ValueError, SyntaxError, TypeError, KeyError) as e:
+                raise ValidationError(_("Flow “%(flow)s”: the goal is not a valid filter on contacts (%(error)s).",
+                                        flow=flow.name, error=e)) from e
+
+    @api.model
+    def _probe_goal(self, text):
+        """Raise the error that the goal ``text`` (a flow's or a split's) would raise when evaluated."""
+        self.env["res.partner"].search_count(parse_goal(text), limit=1)
+
+    @api.model
+    def _goal_reached_by(self, goal, partner_ids):
+        """The ids of ``partner_ids`` that meet ``goal`` (a domain on contacts; None: no goal), archived contacts
+        included, with one query: how a goal is evaluated on given contacts (a split's branches, the test run)."""
+        if goal is None or not partner_ids:
+            return set()
+        return set(self.env["res.partner"].with_context(active_test=False)._search(
+            expression.AND([goal, [("id", "in", list(partner_ids))]])))
+
+    def _goal_domain(self):
+        """The goal as a domain on res.partner, or None when the flow has no goal."""
+        self.ensure_one()
+        if not self.goal_enabled:
+            return None
+        return parse_goal(self.goal_domain) or None
+
+    @api.model
+    def _enable_goal_with_domain(self, vals):
+        # giving a goal (from code, an import or a template) turns it on, unless said otherwise
+        if vals.get("goal_domain") not in (None, False, "", "[]") and "goal_enabled" not in vals:
+            vals["goal_enabled"] = True
+
+    def _compute_conversions(self):
+        data = {
+            flow.id: count for flow, count in self.env["salesjet.flow.enrollment"]._read_group(
+                [("flow_id", "in", self.ids), ("converted", "=", True)], ["flow_id"], ["__count"])
+        }
+        for flow in self:
+            flow.converted_count = data.get(flow.id, 0)
+            flow.conversion_rate = 100.0 * flow.converted_count / flow.enrollment_count if flow.enrollment_count else 0.0
+
+    def _convert_reached(self, enrollments=None, now=None, limit=None):
+        """End as converted the running runs of this flow (or of ``enrollments``) whose contact meets the goal.
+
+        One query finds them, whatever their number. Returns the converted runs.
+        """
+        self.ensure_one()
+        Enrollment = self.env["salesjet.flow.enrollment"]
+        goal = self._goal_domain()
+        if not goal:
+            return Enrollment
+        domain = [("flow_id", "=", self.id), ("state", "=", "running"),
+                  ("partner_id", "any", expression.AND([goal, [("active", "in", (True, False))]]))]
+        if enrollments is not None:
+            domain.append(("id", "in", enrollments.ids))
+        reached = Enrollment.search(domain, limit=limit, order="id")
+        reached._convert(now)
+        return reached
+
+    @api.model
+    def _cron_check_goals(self):
+        """Scheduled action: convert the running runs whose contact reached its flow's goal (one query per flow),
+        for one call's time budget."""
+        flows = self.search([("goal_enabled", "=", True), ("goal_domain", "not in", (False, "", "[]"))])
+        more = [False]
+
+        def run_batch(limit):
+            converted = 0
+            for flow in flows:
+                converted += len(flow._convert_reached(limit=limit - converted))
+                if converted >= limit:
+                    break
+            more[0] = converted >= limit
+            return converted
+
+        return self.env["salesjet.cron"]._run_batches(run_batch, lambda: int(more[0]), GOAL_BATCH_SIZE,
+                                                      key="salesjet.flow.goal")
+
+    # ---- A/B splits ----
+    def _diagram_place_branches(self):
+        """Draw each branch's steps right after their split, their title prefixed with the branch."""
+        for flow in self:
+            steps = flow.step_ids
+            if not any(steps.mapped("branch_id")):
+                continue
+            by_id = {step.id if isinstance(step.id, int) else 0: step for step in steps}
+            nodes = flow.diagram_data["steps"]
+            main, branched = [], {}
+            for node in nodes:
+                branch = by_id[node["id"]].branch_id if node["id"] in by_id else False
+                if branch:
+                    node["branch"] = branch.name
+                    node["title"] = _("Branch %(branch)s › %(title)s", branch=branch.name, title=node["title"])
+                    branched.setdefault(branch.split_step_id.id, []).append(node)
+                else:
+                    main.append(node)
+            ordered = []
+            for node in main:
+                ordered.append(node)
+                ordered += branched.pop(node["id"], [])
+            ordered += [node for group in branched.values() for node in group]
+            flow.diagram_data = dict(flow.diagram_data, steps=ordered)
+
+    # ---- Frequency caps ----
+    cap_policy = fields.Selection(
+        CAP_POLICIES, string="Frequency caps", required=True, default="company",
+        help="Which caps limit the messages of this flow. Messages are counted across all flows in any case.")
+    # the same caps as the company's (res.company salesjet_cap_*), for a flow with its own
+    cap_email_day = fields.Integer(
+        string="Emails per day", default=0,
+        help="At most this many emails per contact in the last 24 hours, all flows together; 0: no cap.")
+    cap_email_week = fields.Integer(
+        string="Emails per week", default=0,
+        help="At most this many emails per contact in the last 7 days, all flows together; 0: no cap.")
+    cap_sms_day = fields.Integer(
+        string="SMS per day", default=0,
+        help="At most this many SMS per contact in the last 24 hours, all flows together; 0: no cap.")
+    cap_sms_week = fields.Integer(
+        string="SMS per week", default=0,
+        help="At most this many SMS per contact in the last 7 days, all flows together; 0: no cap.")
+    cap_call_day = fields.Integer(
+        string="Calls per day", default=0,
+        help="At most this many calls per contact in the last 24 hours, all flows together; 0: no cap.")
+    cap_call_week = fields.Integer(
+        string="Calls per week", default=0,
+        help="At most this many calls per contact in the last 7 days, all flows together; 0: no cap.")
+
+    def _cap_limits(self, company):
+        """{channel: (per day, per week)} for this flow's jobs in ``company``; 0 means no cap."""
+        self.ensure_one()
+        if self.cap_policy == "none":
+            return {}
+        source, prefix = (self, "cap") if self.cap_policy == "custom" else (company, "salesjet_cap")
+        return {channel: (source[f"{prefix}_{channel}_day"], source[f"{prefix}_{channel}_week"])
+                for channel in CAP_CHANNELS.values()}
+
+    # ---- Versions and safe edits ----
+    version_ids = fields.One2many("salesjet.flow.version", "flow_id", string="Versions")
+    paused = fields.Boolean(
+        tracking=True, copy=False,
+        help="A paused flow runs no step: events still enrol contacts, whose steps wait with their dates; "
+             "on resume, steps whose time has passed run at once.")
+
+    # -- versions ---------------------------------------------------------------
+
+    def _note_change(self, text):
+        """Remember ``text`` for the version of these flows written when the transaction commits."""
+        if self.env.context.get("install_mode") or self.env.context.get("salesjet_no_version"):
+            return
+        data = self.env.cr.precommit.data.setdefault(VERSION_DATA_KEY, {})
+        if not data:
+            self.env.cr.precommit.add(self._write_versions)
+        for flow in self:
+            if isinstance(flow.id, int):
+                data.setdefault(flow.id, {"uid": self.env.uid, "lines": []})["lines"].append(text)
+
+    def _write_versions(self):
+        data = self.env.cr.precommit.data.pop(VERSION_DATA_KEY, {})
+        flows = self.env["salesjet.flow"].sudo().with_context(active_test=False).browse(list(data)).exists()
+        Transfer = self.env["salesjet.flow.transfer"].sudo()
+        vals = []
+        for flow in flows:
+            lines = list(dict.fromkeys(data[flow.id]["lines"]))  # each change once, in order
+            vals.append({"flow_id": flow.id, "user_id": data[flow.id]["uid"],
+                         "summary": "\n".join(lines[:30]) + ("\n…" if len(lines) > 30 else ""),
+                         "snapshot": Transfer.export_flows(flow)})
+        self.env["salesjet.flow.version"].sudo().create(vals)
+
+    def _version_fields(self, vals):
+        # chatter and activity bookkeeping is not a change of the flow
+        return [self._fields[name].string for name in vals
+                if name in self._fields and name not in ENGINE_FIELDS and name not in ("paused", "step_ids")
+                and not name.startswith(("message_", "activity_", "website_message"))]
+
+    # -- pause ------------------------------------------------------------------
+
+    def action_pause(self):
+        self.write({"paused": True})
+        for flow in self:
+            flow.message_post(body=_("Paused by %s: no step runs until the flow is resumed.", self.env.user.name))
+        return True
+
+    def action_resume(self):
+        self.write({"paused": False})
+        for flow in self:
+            flow.message_post(body=_("Resumed by %s: waiting steps run at their dates, overdue ones now.",
+                                     self.env.user.name))
+        # steps whose time passed while paused are due now
+        self.env["salesjet.flow.job"]._trigger_scheduler(fields.Datetime.now())
+        return True
+
+    # ---- Flow kinds ----
+    suggested_trigger_type = fields.Char(
+        string="Suggested trigger", compute="_compute_suggestions",
+        help="The trigger type a new trigger of this flow starts with, from the flow's kind.")
+    suggested_condition_type = fields.Char(
+        string="Suggested condition", compute="_compute_suggestions",
+        help="The condition type a new condition of this flow's steps starts with, from the flow's kind.")
+    kind_hint = fields.Char(string="Usual triggers", compute="_compute_suggestions")
+
+    @api.model
+    def _kind_suggestions(self):
+        """{kind: (trigger types, condition types)}, the most usual first. Types of modules that are not
+        installed are passed over, so a bridge can name its types here or add them by extending this."""
+        return {
+            "manual": (["segment", "api"], ["tag", "attribute"]),
+            "page": (["page_visit", "website_form", "page_leave", "file_download"], ["page_visited", "last_form"]),
+            "funnel": (["page_visit", "website_form", "page_leave"], ["in_funnel", "page_visited"]),
+            "training": (["course_enrolled", "course_started", "lesson_completed", "course_completed",
+                          "course_inactive", "api"],
+                         ["course_member", "course_started", "course_completed", "lesson_completed",
+                          "course_activity", "tag"]),
+            "facebook": (["facebook_lead"], ["last_form", "attribute"]),
+            "loyalty": (["loyalty_purchase", "loyalty_registration", "loyalty_date"], ["tag", "purchased_product"]),
+            "chain": (["landing_signup", "api"], ["tag"]),
+        }
+
+    @api.depends("kind")
+    def _compute_suggestions(self):
+        Trigger, Condition = self.env["salesjet.flow.trigger"], self.env["salesjet.flow.condition"]
+        trigger_labels = dict(Trigger._fields["trigger_type"]._description_selection(self.env))
+        condition_types = dict(Condition._fields["condition_type"]._description_selection(self.env))
+        suggestions = self._kind_suggestions()
+        for flow in self:
+            triggers, conditions = suggestions.get(flow.kind, ([], []))
+            triggers = [t for t in triggers if t in trigger_labels]
+            conditions = [c for c in conditions if c in condition_types]
+            flow.suggested_trigger_type = triggers[0] if triggers else "segment"
+            flow.suggested_condition_type = conditions[0] if conditions else "tag"
+            flow.kind_hint = _("Usual triggers for this kind: %s. Any other can be chosen.",
+                               ", ".join(trigger_labels[t] for t in triggers)) if triggers else False
+
+    def action_open_test_run(self):
+        """Open the test run wizard on this flow."""
+        self.ensure_one()
+        run = self.env["salesjet.flow.test.run"].create({"flow_id": self.id})
+        return run._reopen()

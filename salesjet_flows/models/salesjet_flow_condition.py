@@ -1,3 +1,4 @@
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.osv import expression
@@ -10,6 +11,17 @@ from odoo.osv import expression
 CONDITION_TYPES = [
     ("tag", "Has tag"),
     ("attribute", "Contact attribute"),
+    ("email_opened", "Email opened"),
+    ("email_clicked", "Link clicked in an email"),
+    ("has_product", "Has product"),
+    ("date_added", "Date added"),
+    ("last_form", "Last website form"),
+    ("current_date", "Current date"),
+    ("current_time", "Current time"),
+    ("event_data", "Event / form data"),
+    ("in_funnel", "Visited the funnel"),
+    ("page_visited", "Visited a page"),
+    ("funnel_registered", "Registered in the funnel"),
 ]
 
 OPERATORS = [
@@ -29,6 +41,13 @@ ATTRIBUTE_TTYPES = ("char", "text", "html", "integer", "float", "monetary", "boo
 
 class SalesjetFlowCondition(models.Model):
     _name = "salesjet.flow.condition"
+    _inherit = [
+        "salesjet.flow.condition.email",
+        "salesjet.flow.condition.product",
+        "salesjet.flow.condition.time",
+        "salesjet.flow.condition.data",
+        "salesjet.flow.condition.web",
+    ]
     _description = "Step Condition"
     _order = "step_id, or_group, sequence, id"
     _check_company_auto = True
@@ -62,7 +81,9 @@ class SalesjetFlowCondition(models.Model):
     )
     name = fields.Char(compute="_compute_name")
 
-    @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value")
+    @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value", "data_key",
+                 "access_product_ids", "date_operator", "date_value", "days_value", "time_from", "time_to",
+                 "funnel_id", "page_path", "within_days")
     def _compute_name(self):
         types = dict(self._fields["condition_type"]._description_selection(self.env))
         for line in self:
@@ -148,8 +169,10 @@ class SalesjetFlowCondition(models.Model):
         return moments
 
     def _next_change(self, now, partner_ids, company_ids):
-        """This line's moments for ``_next_changes``: None when the line depends on the contact only."""
-        return None
+        """This line's moments for ``_next_changes``: None when the line depends on the contact only
+        (types about the current moment define ``_next_change_<condition type>``)."""
+        method = getattr(self, f"_next_change_{self.condition_type}", None)
+        return method(now, partner_ids, company_ids) if method else None
 
     def _domain_tag(self):
         return [("category_id", "in", self.tag_ids.ids)]
@@ -189,3 +212,24 @@ class SalesjetFlowCondition(models.Model):
         if field.type == "selection" and raw not in dict(field._description_selection(self.env)):
             raise ValueError(_("choose one of %s", ", ".join(dict(field._description_selection(self.env)))))
         return raw
+
+    # ---- Versions and safe edits ----
+    def _note_condition_change(self, text):
+        for condition in self:
+            condition.step_id.flow_id._note_change(_("%(what)s on step %(step)s.", what=text,
+                                                     step=condition.step_id.display_name))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        conditions = super().create(vals_list)
+        conditions._note_condition_change(_("Condition added"))
+        return conditions
+
+    def write(self, vals):
+        res = super().write(vals)
+        self._note_condition_change(_("Condition changed"))
+        return res
+
+    def unlink(self):
+        self.exists()._note_condition_change(_("Condition removed"))
+        return super().unlink()

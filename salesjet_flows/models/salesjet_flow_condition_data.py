@@ -8,15 +8,15 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 NUMBER = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
+
 # the same test in PostgreSQL, so that a value is cast to numeric only when it is a number
 SQL_NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$"
 
 
-class SalesjetFlowCondition(models.Model):
-    _inherit = "salesjet.flow.condition"
+class SalesjetFlowConditionData(models.AbstractModel):
+    _name = "salesjet.flow.condition.data"
+    _description = "Flow condition: event and form data"
 
-    condition_type = fields.Selection(selection_add=[("event_data", "Event / form data")],
-                                      ondelete={"event_data": "cascade"})
     data_key = fields.Char(
         string="Data key",
         help="The name of a value of the event that started the run: a field of the website form (e.g. age) "
@@ -31,16 +31,12 @@ class SalesjetFlowCondition(models.Model):
                 raise ValidationError(_("Step “%s”: write the key of the event / form data condition (e.g. age) "
                                         "and choose an operator.", line.step_id.display_name))
 
-    @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value", "data_key")
-    def _compute_name(self):
-        super()._compute_name()
+    def _describe_event_data(self):
         operators = dict(self._fields["operator"]._description_selection(self.env))
-        for line in self.filtered(lambda c: c.condition_type == "event_data"):
-            text = f"{line.data_key or '?'} {operators.get(line.operator, '')}"
-            if line.operator not in ("set", "not_set"):
-                text += f" {line.value or ''}"
-            text = _("event data: %s", text.strip())
-            line.name = _("NOT %s", text) if line.negate else text
+        text = f"{self.data_key or '?'} {operators.get(self.operator, '')}"
+        if self.operator not in ("set", "not_set"):
+            text += f" {self.value or ''}"
+        return _("event data: %s", text.strip())
 
     def _domain_event_data(self):
         """Contacts whose run meets the line: one subselect on ``salesjet_flow_enrollment.data`` (jsonb).

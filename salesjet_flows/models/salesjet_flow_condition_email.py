@@ -2,13 +2,10 @@ from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 
 
-class SalesjetFlowCondition(models.Model):
-    _inherit = "salesjet.flow.condition"
+class SalesjetFlowConditionEmail(models.AbstractModel):
+    _name = "salesjet.flow.condition.email"
+    _description = "Flow condition: email activity"
 
-    condition_type = fields.Selection(selection_add=[
-        ("email_opened", "Email opened"),
-        ("email_clicked", "Link clicked in an email"),
-    ], ondelete={"email_opened": "cascade", "email_clicked": "cascade"})
     mail_step_id = fields.Many2one(
         "salesjet.flow.step", string="Email of step", ondelete="cascade",
         check_company=True,

@@ -2,23 +2,18 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 
-class SalesjetFlowCondition(models.Model):
-    _inherit = "salesjet.flow.condition"
+class SalesjetFlowConditionProduct(models.AbstractModel):
+    _name = "salesjet.flow.condition.product"
+    _description = "Flow condition: products"
 
-    condition_type = fields.Selection(selection_add=[("has_product", "Has product")],
-                                      ondelete={"has_product": "cascade"})
     access_product_ids = fields.Many2many(
         "product.product", "salesjet_flow_condition_access_product_rel", "condition_id", "product_id",
         check_company=True,
         string="Products", help="The contact has an active access to at least one of these products "
                                 "(with the sales bridge: or bought one, as chosen on the line).")
 
-    @api.depends("access_product_ids")
-    def _compute_name(self):
-        super()._compute_name()
-        for line in self.filtered(lambda c: c.condition_type == "has_product"):
-            text = line._has_product_text(", ".join(line.access_product_ids.mapped("display_name")) or "?")
-            line.name = _("NOT %s", text) if line.negate else text
+    def _describe_has_product(self):
+        return self._has_product_text(", ".join(self.access_product_ids.mapped("display_name")) or "?")
 
     def _has_product_text(self, products):
         """The line's text: what "has product" counts (the sales bridge adds purchases)."""

@@ -4,13 +4,12 @@ import functools
 from datetime import datetime, time, timedelta
 
 import pytz
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from .salesjet_flow_step_timing import company_tz, hours_to_time, in_time_range, to_local, to_utc
+from ..tools.timing import company_tz, hours_to_time, in_time_range, to_local, to_utc
 
 DATE_OPERATORS = [
     ("on", "on"),
@@ -19,6 +18,7 @@ DATE_OPERATORS = [
     ("last_days", "in the last N days"),
     ("older_days", "more than N days ago"),
 ]
+
 # operators that compare with a date (the others count days back from now)
 DAY_OPERATORS = ("on", "before", "after")
 
@@ -36,15 +36,10 @@ def tzs_inside(minute, time_from, time_to):
     )
 
 
-class SalesjetFlowCondition(models.Model):
-    _inherit = "salesjet.flow.condition"
+class SalesjetFlowConditionTime(models.AbstractModel):
+    _name = "salesjet.flow.condition.time"
+    _description = "Flow condition: date and time"
 
-    condition_type = fields.Selection(selection_add=[
-        ("date_added", "Date added"),
-        ("last_form", "Last website form"),
-        ("current_date", "Current date"),
-        ("current_time", "Current time"),
-    ], ondelete={key: "cascade" for key in ("date_added", "last_form", "current_date", "current_time")})
     date_operator = fields.Selection(
         DATE_OPERATORS, string="When", default="on",
         help="Days are those of the company's time zone. “Current date” compares only on, before or after a date.",
@@ -59,11 +54,6 @@ class SalesjetFlowCondition(models.Model):
         string="To", default=17.0,
         help="End of the period (not included). Earlier than “From” spans midnight, e.g. 22:00 to 06:00.",
     )
-
-    @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value",
-                 "date_operator", "date_value", "days_value", "time_from", "time_to")
-    def _compute_name(self):
-        return super()._compute_name()
 
     @api.constrains("condition_type", "date_operator", "date_value", "days_value", "time_from", "time_to")
     def _check_time_settings(self):
@@ -223,7 +213,7 @@ class SalesjetFlowCondition(models.Model):
     # Moments a waiting step checks again (see salesjet.flow.step._wait_for_conditions)
     # ------------------------------------------------------------------
 
-    def _next_change(self, now, partner_ids, company_ids):
+    def _next_change_current_date(self, now, partner_ids, company_ids):
         if self.condition_type == "current_date":
             moment = min((bound for bound in self._day_bounds() if bound > now), default=None)
             return [moment] * len(partner_ids)
@@ -240,4 +230,6 @@ class SalesjetFlowCondition(models.Model):
                     if datetime.combine(local.date() + timedelta(days=offset), hours_to_time(hours)) > local
                 )
             return [cache[tz_name] for tz_name in tzs]
-        return super()._next_change(now, partner_ids, company_ids)
+        return None
+
+    _next_change_current_time = _next_change_current_date

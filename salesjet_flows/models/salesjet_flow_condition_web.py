@@ -13,14 +13,10 @@ TRACK_PATH = SQL(
 )
 
 
-class SalesjetFlowCondition(models.Model):
-    _inherit = "salesjet.flow.condition"
+class SalesjetFlowConditionWeb(models.AbstractModel):
+    _name = "salesjet.flow.condition.web"
+    _description = "Flow condition: website activity"
 
-    condition_type = fields.Selection(selection_add=[
-        ("in_funnel", "Visited the funnel"),
-        ("page_visited", "Visited a page"),
-        ("funnel_registered", "Registered in the funnel"),
-    ], ondelete={"in_funnel": "cascade", "page_visited": "cascade", "funnel_registered": "cascade"})
     funnel_id = fields.Many2one("salesjet.funnel", check_company=True, string="Funnel", ondelete="cascade",
                                 help="The contact visited at least one page of this funnel.")
     page_path = fields.Char(
@@ -59,21 +55,19 @@ class SalesjetFlowCondition(models.Model):
             raise ValidationError(_("Step “%s”: the number of days of a visit condition cannot be negative.",
                                     self.step_id.display_name))
 
-    @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value", "funnel_id", "page_path",
-                 "within_days")
-    def _compute_name(self):
-        super()._compute_name()
-        for line in self.filtered(lambda c: c.condition_type in ("in_funnel", "page_visited")):
-            target = line.funnel_id.name if line.condition_type == "in_funnel" else line.page_path
-            text = _("visited %s", target or "?")
-            if line.within_days:
-                text = _("%(text)s in the last %(days)s days", text=text, days=line.within_days)
-            line.name = _("NOT %s", text) if line.negate else text
-        for line in self.filtered(lambda c: c.condition_type == "funnel_registered"):
-            text = _("registered in %s", line.funnel_id.name or "?")
-            if line.within_days:
-                text = _("%(text)s in the last %(days)s days", text=text, days=line.within_days)
-            line.name = _("NOT %s", text) if line.negate else text
+    def _describe_in_funnel(self):
+        text = _("visited %s", (self.funnel_id.name if self.condition_type == "in_funnel" else self.page_path) or "?")
+        if self.within_days:
+            text = _("%(text)s in the last %(days)s days", text=text, days=self.within_days)
+        return text
+
+    _describe_page_visited = _describe_in_funnel
+
+    def _describe_funnel_registered(self):
+        text = _("registered in %s", self.funnel_id.name or "?")
+        if self.within_days:
+            text = _("%(text)s in the last %(days)s days", text=text, days=self.within_days)
+        return text
 
     def _visited_domain(self, page_ids, patterns):
         """Contacts with a tracked visit (website.track of a visitor linked to them) of one of the pages:

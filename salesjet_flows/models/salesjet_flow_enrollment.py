@@ -98,3 +98,30 @@ class SalesjetFlowEnrollment(models.Model):
     def _compute_data_text(self):
         for record in self:
             record.data_text = json.dumps(record.data, indent=2, ensure_ascii=False, default=str) if record.data else ""
+
+    # ---- Goal ----
+    converted = fields.Boolean(readonly=True, copy=False, help="The contact reached the flow's goal during this run.")
+    date_converted = fields.Datetime(string="Converted on", readonly=True, copy=False)
+
+    def _convert(self, now=None):
+        """End these running runs as converted: waiting jobs are cancelled, the run is completed."""
+        runs = self.filtered(lambda e: e.state == "running")
+        if not runs:
+            return
+        now = now or fields.Datetime.now()
+        self.env.flush_all()
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job SET state = 'cancelled', result = %(reason)s, date_done = %(now)s,
+                   write_date = %(now)s
+             WHERE enrollment_id = ANY(%(ids)s) AND state = 'pending'
+            """,
+            reason=_("Goal reached: the run ended as converted."), now=now, ids=runs.ids,
+        ))
+        self.env.cr.execute(SQL(
+            "UPDATE salesjet_flow_enrollment SET converted = TRUE, date_converted = %s WHERE id = ANY(%s)",
+            now, runs.ids,
+        ))
+        self.env["salesjet.flow.job"].invalidate_model(["state", "result", "date_done"])
+        runs.invalidate_recordset(["converted", "date_converted"])
+        runs._finish("done", now)

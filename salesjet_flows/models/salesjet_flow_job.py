@@ -1,16 +1,26 @@
+"""Frequency caps: at most N messages per contact and channel per day and per week,
+counted across every flow, with company limits and an optional per-flow override.
+
+A batch costs one query: the message jobs done for its contacts in the last 7
+days. The batch's own jobs are then counted in order (scheduled date, id), so
+the third email of a contact in one batch is caught as well.
+"""
 import logging
 import random
+import sys
 import time
 import traceback
 
 from dateutil.relativedelta import relativedelta
-from psycopg2.extensions import TransactionRollbackError
-
 from odoo import _, api, fields, models
 from odoo.tools import SQL
+from psycopg2.extensions import TransactionRollbackError
 
-from .salesjet_flow_step import delta
-from .salesjet_secrets import redact_known
+from ..tools.batch import JobBatch
+from ..tools.caps import CAP_CHANNELS, CAPPED_TYPES, DAY, WEEK
+from ..tools.http import PermanentError
+from ..tools.secrets import known_secrets, redact, redact_known
+from ..tools.timing import delta
 
 _logger = logging.getLogger(__name__)
 
@@ -24,33 +34,13 @@ JOB_STATES = [
 ]
 
 DEFAULT_BATCH_SIZE = 500
+
 DEFAULT_MAX_ATTEMPTS = 5
+
 ACQUIRE_RETRIES = 10
 
 
-class JobBatch:
-    """One batch of due jobs on its way through the stages of ``salesjet.flow.job._execute``.
-
-    - ``jobs``: the jobs the batch runs and ends (a stage that postpones a job takes it out);
-    - ``now``: the batch's clock;
-    - ``outcomes``: ``{job id: (state, result, res_model, res_id)}`` gathered by the stages and the
-      steps' executors, written with one statement at the end (a job without one succeeded).
-
-    The jobs carry the batch in their context (``salesjet_batch``), so that the executors' calls to
-    ``_set_result``, ``_mark_skipped``... on them record outcomes here while the steps run (``open``);
-    outside that, those methods write to the jobs themselves.
-    """
-    __slots__ = ("jobs", "now", "open", "outcomes")
-
-    def __init__(self, jobs, now):
-        self.jobs = jobs.with_context(salesjet_batch=self)
-        self.now = now
-        self.outcomes = {}
-        self.open = False
-
-    def pending(self):
-        """The jobs of the batch that no stage has given an outcome yet."""
-        return self.jobs.filtered(lambda job: job.id not in self.outcomes)
+GOAL_BATCH_SIZE = 1000
 
 
 class SalesjetFlowJob(models.Model):
@@ -240,11 +230,6 @@ class SalesjetFlowJob(models.Model):
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
-    def _due_filter(self):
-        """Extra condition on due jobs (paused flows override it in salesjet_flow_version.py)."""
-        return SQL("TRUE")
-
-    @api.model
     def _count_due(self):
         """Due jobs, counted up to ``salesjet.cron``'s cap (the scheduler only needs to know there are more)."""
         return self.env["salesjet.cron"]._count_capped(SQL(
@@ -306,12 +291,12 @@ class SalesjetFlowJob(models.Model):
         """Run these locked, due jobs through the batch pipeline, whose stages come in this order:
 
         1. send window: a job due outside its step's send window waits for the next opening;
-        2. caps: frequency caps postpone or skip message jobs (``salesjet_flow_cap.py``);
-        3. goal: runs whose contact reached their flow's goal end as converted (``salesjet_flow_goal.py``);
+        2. caps: frequency caps postpone or skip message jobs (``_apply_frequency_caps``);
+        3. goal: runs whose contact reached their flow's goal end as converted (``salesjet.flow._convert_reached``);
         4. ended runs: the jobs of runs that ended meanwhile are cancelled;
         then, step by step (in the order of the batch's jobs):
         5. conditions: the step's conditions filter its jobs (skip, stop or wait);
-        6. split: a split step whose test period is over picks its winner (``salesjet_flow_split.py``);
+        6. split: a split step whose test period is over picks its winner (``salesjet.flow.step.split``);
         7. execution: the step's action runs for its jobs;
         then
         8. outcomes: done, skipped, results, gathered on the batch, are written with one statement
@@ -345,12 +330,20 @@ class SalesjetFlowJob(models.Model):
         batch.jobs -= batch.jobs._postpone_to_send_window(batch.now)
 
     def _batch_apply_caps(self, batch):
-        """Stage 2: frequency caps (defined in salesjet_flow_cap.py): take out the jobs they postpone, give
-        those they skip their outcome."""
+        """Stage 2: frequency caps (``_apply_frequency_caps``): take out the jobs they postpone, give those they
+        skip their outcome. After the send windows, so that a job the window moves is not counted against
+        the cap."""
+        postponed, skipped = batch.jobs._apply_frequency_caps(batch.now)
+        batch.jobs -= postponed
+        for job_id, reason in skipped.items():
+            batch.outcomes[job_id] = ("skipped", reason, None, None)
 
     def _batch_apply_goal(self, batch):
-        """Stage 3: the flows' goals (defined in salesjet_flow_goal.py): runs that reached it end as converted,
-        and their jobs are then cancelled by the next stage."""
+        """Stage 3: the flows' goals, one query per flow of the batch: runs whose contact reached it end as
+        converted, and their jobs are then cancelled by the next stage."""
+        for flow, jobs in batch.jobs.grouped("flow_id").items():
+            if flow.goal_enabled and flow.goal_domain and flow.goal_domain != "[]":
+                flow._convert_reached(jobs.enrollment_id, batch.now)
 
     def _batch_cancel_ended_runs(self, batch):
         """Stage 4: a run stopped meanwhile (by a user, a "stop follow-up" step or its goal) runs nothing more."""
@@ -550,9 +543,18 @@ class SalesjetFlowJob(models.Model):
     def _mark_error(self):
         """Record the exception being handled on this job: retry later with backoff, or fail.
 
-        Called while the job runs: ``attempts`` does not count this run yet.
+        Called while the job runs: ``attempts`` does not count this run yet. The answer of a receiver
+        (webhook, telephony) is kept on the job, and a ``PermanentError`` (such as a 4xx answer) fails
+        it at once, without retry.
         """
         self.ensure_one()
+        error = sys.exc_info()[1]
+        if error is not None and hasattr(error, "http_status"):
+            # a receiver may echo the request, headers included
+            self.write({"http_status": error.http_status or 0,
+                        "http_response": redact_known(self.env, error.excerpt) or False})
+        if isinstance(error, PermanentError):
+            return self._fail_permanently(error)
         outcomes = self._outcomes()
         if outcomes is not None:
             outcomes[self.id] = ("error", None, None, None)
@@ -599,3 +601,172 @@ class SalesjetFlowJob(models.Model):
             "res_id": self.res_id,
             "view_mode": "form",
         }
+
+    # ---- Answers of outside services ----
+    # What steps calling the outside world (webhooks, telephony) keep on their jobs.
+    http_status = fields.Integer(
+        string="HTTP status", readonly=True,
+        help="Status code of the last answer of the receiver (webhook or telephony provider); 0 if none came.")
+    http_response = fields.Text(
+        string="Answer excerpt", readonly=True,
+        help="The first 1,000 characters of the receiver's last answer.")
+
+    def _fail_permanently(self, error):
+        """Fail this job without retry (see ``_mark_error``)."""
+        outcomes = self._outcomes()
+        if outcomes is not None:
+            outcomes[self.id] = ("error", None, None, None)
+        secrets = known_secrets(self.env)
+        message = redact(str(error), secrets)
+        _logger.warning("SalesJet job %s (step %s) failed without retry: %s", self.id, self.step_id.id, message)
+        now = fields.Datetime.now()
+        self.write({"state": "failed", "error": redact(traceback.format_exc(limit=5), secrets), "date_done": now,
+                    "result": _("Failed without retry: %s", message)})
+        self.enrollment_id._finish("failed", now)
+        return None
+
+    def _postpone(self, reason, minutes):
+        """Put these jobs back in the queue ``minutes`` from now without counting this run as an attempt.
+
+        For jobs a step did not even try (its batch stopped sending early).
+        """
+        if not self:
+            return
+        outcomes = self._outcomes()
+        when = fields.Datetime.now() + relativedelta(minutes=minutes)
+        if outcomes is not None:
+            for job_id in self.ids:
+                outcomes[job_id] = ("error", None, None, None)
+        self.env.flush_all()
+        # inside a batch, the engine adds this run to ``attempts`` when it ends
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job
+               SET state = 'pending', scheduled_date = %s, result = %s, attempts = attempts - %s
+             WHERE id = ANY(%s)
+            """,
+            when, reason, 1 if outcomes is not None else 0, self.ids,
+        ))
+        self.invalidate_recordset(["state", "scheduled_date", "result", "attempts"])
+        self._trigger_scheduler(when)
+
+    def _write_http_answers(self, answers):
+        """Store ``{job id: (status, excerpt)}`` with one statement."""
+        if not answers:
+            return
+        ids = list(answers)
+        self.env.flush_all()
+        # a receiver may echo the request, headers included
+        secrets = known_secrets(self.env) if any(excerpt for _status, excerpt in answers.values()) else []
+        answers = {job_id: (status, redact(excerpt, secrets)) for job_id, (status, excerpt) in answers.items()}
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job j SET http_status = v.status, http_response = v.excerpt
+              FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(id, status, excerpt)
+             WHERE j.id = v.id
+            """,
+            ids, [answers[i][0] for i in ids], [answers[i][1] or None for i in ids],
+        ))
+        self.browse(ids).invalidate_recordset(["http_status", "http_response"])
+
+    # ---- Goal ----
+    # ---- A/B splits ----
+    branch_id = fields.Many2one(
+        "salesjet.flow.branch", string="Branch", ondelete="set null", readonly=True, index="btree_not_null",
+        help="For a split step's job: the branch the run was sent down.")
+
+    # ---- Frequency caps ----
+    def _apply_frequency_caps(self, now):
+        """Apply the frequency caps to these due jobs, in order.
+
+        :return: (jobs postponed, written here; {job id: reason} of the jobs to skip)
+        """
+        capped_steps = self.step_id.filtered(lambda s: s.action_type in CAPPED_TYPES and not s.transactional)
+        if not capped_steps:
+            return self.browse(), {}  # the common case of a batch without messages: nothing to count
+        limits_cache, candidates = {}, []
+        for job in self.filtered(lambda j: j.step_id in capped_steps).sorted(lambda j: (j.scheduled_date, j.id)):
+            step = job.step_id
+            channel = step._cap_channel()
+            if not channel:
+                continue
+            key = (job.flow_id.id, job.company_id.id)
+            if key not in limits_cache:
+                limits_cache[key] = job.flow_id._cap_limits(job.company_id)
+            day, week = limits_cache[key].get(channel, (0, 0))
+            if day or week:
+                candidates.append((job, channel, day, week))
+        if not candidates:
+            return self.browse(), {}
+        self.env.flush_all()
+        self.env.cr.execute(SQL(
+            """
+            SELECT j.partner_id,
+                   CASE WHEN s.action_type = 'chain_message' THEN m.channel ELSE s.action_type END,
+                   array_agg(j.date_done ORDER BY j.date_done)
+              FROM salesjet_flow_job j
+              JOIN salesjet_flow_step s ON s.id = j.step_id
+              LEFT JOIN salesjet_chain_message m ON m.id = s.chain_message_id
+             WHERE j.partner_id = ANY(%(partners)s) AND j.state = 'done' AND j.date_done > %(since)s
+               AND s.action_type = ANY(%(types)s) AND s.transactional IS NOT TRUE
+             GROUP BY 1, 2
+            """,
+            partners=list({c[0].partner_id.id for c in candidates}), since=now - WEEK, types=CAPPED_TYPES,
+        ))
+        history = {}
+        for partner_id, channel, dates in self.env.cr.fetchall():
+            if CAP_CHANNELS.get(channel):
+                history.setdefault((partner_id, CAP_CHANNELS[channel]), []).extend(dates)
+        for dates in history.values():
+            dates.sort()
+        mode = {}
+        postpone_ids, postpone_dates, postpone_reasons, skipped = [], [], [], {}
+        labels = {"email": _("emails"), "sms": _("SMS"), "call": _("calls")}
+        for job, channel, day, week in candidates:
+            sent = history.setdefault((job.partner_id.id, channel), [])
+            last_day = [moment for moment in sent if moment > now - DAY]
+            blocked_until, cap_text = None, None
+            if day and len(last_day) >= day:
+                blocked_until = last_day[len(last_day) - day] + DAY
+                cap_text = _("%(count)s %(channel)s a day", count=day, channel=labels[channel])
+            if week and len(sent) >= week:
+                until = sent[len(sent) - week] + WEEK
+                if not blocked_until or until > blocked_until:
+                    blocked_until = until
+                    cap_text = _("%(count)s %(channel)s a week", count=week, channel=labels[channel])
+            if not blocked_until:
+                sent.append(now)  # counts for the next jobs of this batch
+                continue
+            company = job.company_id
+            mode.setdefault(company.id, company.salesjet_cap_mode or "postpone")
+            if mode[company.id] == "skip":
+                skipped[job.id] = _("Frequency cap reached (%s for this contact): step skipped.", cap_text)
+            else:
+                postpone_ids.append(job.id)
+                postpone_dates.append(blocked_until)
+                postpone_reasons.append(_("Frequency cap reached (%(cap)s for this contact): postponed to %(date)s UTC.",
+                                          cap=cap_text, date=fields.Datetime.to_string(blocked_until)[:16]))
+        if postpone_ids:
+            self.env.cr.execute(SQL(
+                """
+                UPDATE salesjet_flow_job j SET scheduled_date = v.d, result = v.r, write_date = %(now)s
+                  FROM unnest(%(ids)s::int[], %(dates)s::timestamp[], %(reasons)s::text[]) AS v(id, d, r)
+                 WHERE j.id = v.id
+                """,
+                now=now, ids=postpone_ids, dates=postpone_dates, reasons=postpone_reasons,
+            ))
+            self.browse(postpone_ids).invalidate_recordset(["scheduled_date", "result", "write_date"])
+            self._trigger_scheduler(min(postpone_dates))
+        return self.browse(postpone_ids), skipped
+
+    # ---- Versions and safe edits ----
+    @api.model
+    def _due_filter(self):
+        """Leave the jobs of paused and archived flows waiting. The list of held flows is read first
+        (a tiny table), so without one the scheduler's query is exactly what it was."""
+        self.env["salesjet.flow"].flush_model(["paused", "active"])
+        self.env.cr.execute(SQL("SELECT id FROM salesjet_flow WHERE paused OR NOT active"))
+        paused = [row[0] for row in self.env.cr.fetchall()]
+        if not paused:
+            return SQL("TRUE")
+        return SQL("flow_id <> ALL(%s)", paused)

@@ -2,13 +2,13 @@ from odoo import _, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from .salesjet_http import deliver
+from ..tools.http import deliver
 
 
-class SalesjetFlowStep(models.Model):
-    _inherit = "salesjet.flow.step"
+class SalesjetFlowStepCall(models.AbstractModel):
+    _name = "salesjet.flow.step.call"
+    _description = "Flow step: phone call"
 
-    action_type = fields.Selection(selection_add=[("call", "Phone call")], ondelete={"call": "cascade"})
     call_template_id = fields.Many2one(
         "salesjet.call.template", string="Call template", ondelete="restrict",
         check_company=True,

@@ -1,13 +1,13 @@
-from markupsafe import Markup, escape
-
+from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import html2plaintext
 from odoo.tools.misc import hmac as hmac_sign
 
-from .salesjet_flow_step_render import inline_to_qweb
+from ..tools.placeholders import inline_to_qweb
 
 ANSWER_SCOPE = "salesjet-chain-answer"
+
 ANSWER_ROUTE = "/salesjet/chain/answer/"
 
 
@@ -15,14 +15,11 @@ def answer_payload(enrollment_id, message_id, button_id):
     return f"{enrollment_id}.{message_id}.{button_id}"
 
 
-class SalesjetFlowStep(models.Model):
+class SalesjetFlowStepChain(models.AbstractModel):
     """Message chains: a step that starts a chain, and the generated steps that send its messages."""
-    _inherit = "salesjet.flow.step"
+    _name = "salesjet.flow.step.chain"
+    _description = "Flow step: message chain"
 
-    action_type = fields.Selection(selection_add=[
-        ("chain_start", "Start a message chain"),
-        ("chain_message", "Chain message"),
-    ], ondelete={"chain_start": "cascade", "chain_message": "cascade"})
     chain_flow_id = fields.Many2one(
         "salesjet.flow", string="Message chain", domain=[("kind", "=", "chain")], ondelete="restrict",
         check_company=True,

@@ -1,22 +1,13 @@
 from dateutil.relativedelta import relativedelta
-
 from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
 
-class SalesjetFlowStep(models.Model):
+class SalesjetFlowStepContact(models.AbstractModel):
     """Actions on the contact record itself: notes, employee messages, lists, follow-up flows."""
-    _inherit = "salesjet.flow.step"
-
-    action_type = fields.Selection(selection_add=[
-        ("note", "Create a note"),
-        ("notify_user", "Message an employee"),
-        ("list_add", "Add to mailing list"),
-        ("list_remove", "Remove from mailing list"),
-        ("flow_start", "Start follow-up"),
-        ("flow_stop", "Stop follow-up"),
-    ], ondelete={key: "cascade" for key in ("note", "notify_user", "list_add", "list_remove", "flow_start", "flow_stop")})
+    _name = "salesjet.flow.step.contact"
+    _description = "Flow step: contact actions"
 
     # note / message an employee
     note_body = fields.Text(

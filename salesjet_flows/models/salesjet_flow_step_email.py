@@ -2,16 +2,16 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize
 
-from .salesjet_flow_step_render import check_templates_used_by_steps, guard_placeholders, inline_to_qweb
+from ..tools.placeholders import guard_placeholders, inline_to_qweb
 
 # the fields of a mail.template an email step renders, and their engine
 TEMPLATE_TEXTS = [("subject", "inline_template"), ("body_html", "qweb"), ("email_from", "inline_template")]
 
 
-class SalesjetFlowStep(models.Model):
-    _inherit = "salesjet.flow.step"
+class SalesjetFlowStepEmail(models.AbstractModel):
+    _name = "salesjet.flow.step.email"
+    _description = "Flow step: email"
 
-    action_type = fields.Selection(selection_add=[("email", "Send email")], ondelete={"email": "cascade"})
     email_source = fields.Selection(
         [("template", "An existing template"), ("custom", "Written here")],
         string="Email", default="custom",
@@ -96,7 +96,7 @@ class SalesjetFlowStep(models.Model):
                     own.write(vals)
                 else:
                     template = self.env["mail.template"].create(dict(vals, salesjet_step_id=step.id))
-                    super(SalesjetFlowStep, step).write({"mail_template_id": template.id})
+                    super(SalesjetFlowStepEmail, step).write({"mail_template_id": template.id})
             step._sync_tracking_mailing()
 
     def _sync_tracking_mailing(self):
@@ -113,7 +113,7 @@ class SalesjetFlowStep(models.Model):
                 "sent_date": fields.Datetime.now(),
                 "keep_archives": True,
             })
-            super(SalesjetFlowStep, self).write({"mailing_id": mailing.id})
+            super(SalesjetFlowStepEmail, self).write({"mailing_id": mailing.id})
         self.mailing_id.sudo().write({"subject": _("Flow %(flow)s: %(step)s", flow=self.flow_id.name,
                                                    step=self.display_name)})
 
@@ -240,33 +240,3 @@ class SalesjetFlowStep(models.Model):
             "target": "new",
             "context": {"default_step_id": self.id},
         }
-
-
-class MailTemplate(models.Model):
-    _inherit = "mail.template"
-
-    salesjet_step_id = fields.Many2one(
-        "salesjet.flow.step", string="Flow step", ondelete="set null", index="btree_not_null",
-        help="The flow step that owns this template (it was written in the step).",
-    )
-
-    def write(self, vals):
-        res = super().write(vals)
-        if {name for name, _engine in TEMPLATE_TEXTS} & set(vals):
-            self._salesjet_check_step_placeholders()
-        return res
-
-    def _update_field_translations(self, fname, translations, digest=None, source_lang=None):
-        res = super()._update_field_translations(fname, translations, digest=digest, source_lang=source_lang)
-        self._salesjet_check_step_placeholders()
-        return res
-
-    def _salesjet_check_step_placeholders(self):
-        """A template an email step uses is a step text: the scheduler renders it with the cron's rights.
-        So whoever is not a Settings administrator may only write its texts (in any language) within the
-        placeholder language; a Settings administrator's code is approved (docs/user-guide.md, "Placeholders")."""
-        def where(template, step):
-            return self.env._("Email template “%(template)s”, used by the flow step “%(step)s”",
-                              template=template.display_name, step=step.display_name)
-
-        check_templates_used_by_steps(self, "mail_template_id", TEMPLATE_TEXTS, where)

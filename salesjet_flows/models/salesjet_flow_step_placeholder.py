@@ -2,18 +2,20 @@
 contact, the lead or the event, and the SMS text's preview for a sample contact."""
 from odoo import _, api, fields, models
 
-from .salesjet_flow_step_render import placeholder_fallback
+from ..tools.placeholders import placeholder_fallback
 
 PICKER_ROOTS = [
     ("object", "Contact"),
     ("lead", "Lead"),
     ("event", "Event / form data"),
 ]
+
 PICKER_MODELS = {"object": "res.partner", "lead": "crm.lead"}
 
 
-class SalesjetFlowStep(models.Model):
-    _inherit = "salesjet.flow.step"
+class SalesjetFlowStepPlaceholder(models.AbstractModel):
+    _name = "salesjet.flow.step.placeholder"
+    _description = "Flow step: placeholder picker"
 
     # the picker's choices are kept in the form only (not stored): a helper, not a setting
     placeholder_root = fields.Selection(

@@ -1,13 +1,21 @@
 from markupsafe import Markup, escape
-
 from odoo import _, models
 from odoo.tools import plaintext2html
 
-from .salesjet_flow_step_render import (
-    guard_placeholders, inline_to_qweb, placeholder_event_data, tidy_defaults, with_fallbacks,
+from ..tools.placeholders import (
+    guard_placeholders,
+    inline_to_qweb,
+    placeholder_event_data,
+    tidy_defaults,
+    with_fallbacks,
 )
 from .salesjet_flow_step_webhook import (
-    IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_headers, render_json, sign,
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    parse_headers,
+    render_json,
+    sign,
 )
 
 
@@ -20,14 +28,15 @@ def _rows(pairs):
     return Markup("<table class='table table-sm o_salesjet_preview'>%s</table>") % body
 
 
-class SalesjetFlowStep(models.Model):
+class SalesjetFlowStepPreview(models.AbstractModel):
     """Previews: what a step WOULD do for one contact, without doing it (test runs).
 
     Each action type may add ``_preview_<type>(partner, data)`` returning HTML
     (Markup); types without one fall back to the step's summary. A preview must
     not write anything: it only reads and renders.
     """
-    _inherit = "salesjet.flow.step"
+    _name = "salesjet.flow.step.preview"
+    _description = "Flow step: preview"
 
     def _preview(self, partner, data):
         """HTML describing what this step would do for ``partner`` with event ``data`` (a dict)."""

@@ -1,6 +1,5 @@
 from dateutil.relativedelta import relativedelta
-
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_datetime
 
@@ -9,16 +8,10 @@ from .salesjet_special_offer import offer_value_error
 PRODUCT_ACTIONS = ("product_grant", "product_revoke", "offer_create", "offer_remove")
 
 
-class SalesjetFlowStep(models.Model):
+class SalesjetFlowStepProduct(models.AbstractModel):
     """Actions on products: give or take back access, create or remove a special offer."""
-    _inherit = "salesjet.flow.step"
-
-    action_type = fields.Selection(selection_add=[
-        ("product_grant", "Add product"),
-        ("product_revoke", "Remove product access"),
-        ("offer_create", "Create special offer"),
-        ("offer_remove", "Remove special offer"),
-    ], ondelete=dict.fromkeys(PRODUCT_ACTIONS, "cascade"))
+    _name = "salesjet.flow.step.product"
+    _description = "Flow step: products and offers"
 
     # product access
     access_product_ids = fields.Many2many(
@@ -51,13 +44,11 @@ class SalesjetFlowStep(models.Model):
         help="Remove special offer: end only the offer this step created (in any flow). "
              "Leave empty to end all the contact's running special offers.")
 
-    @api.depends("access_product_ids", "offer_product_ids")
-    def _compute_display_name(self):
-        super()._compute_display_name()
-        for step in self.filtered(lambda s: not s.name and s.action_type in PRODUCT_ACTIONS):
-            products = step.offer_product_ids if step.action_type == "offer_create" else step.access_product_ids
-            if step.action_type != "offer_remove" and products:
-                step.display_name += " " + ", ".join(products.mapped("display_name"))
+    def _display_details_product_grant(self):
+        products = self.offer_product_ids if self.action_type == "offer_create" else self.access_product_ids
+        return ", ".join(products.mapped("display_name"))
+
+    _display_details_product_revoke = _display_details_offer_create = _display_details_product_grant
 
     def _settings_fields(self):
         return super()._settings_fields() + [

@@ -1,16 +1,12 @@
-from odoo import _, fields, models
+from odoo import _, models
 from odoo.exceptions import ValidationError
 
 
-class SalesjetFlowStep(models.Model):
+class SalesjetFlowStepSegment(models.AbstractModel):
     """Segments: the tag steps under the name marketers use (a segment is a coloured contact tag, picked or
     created in the step's tag field); they run the tag steps' code."""
-    _inherit = "salesjet.flow.step"
-
-    action_type = fields.Selection(selection_add=[
-        ("segment_add", "Add to segment"),
-        ("segment_remove", "Remove from segment"),
-    ], ondelete={"segment_add": "cascade", "segment_remove": "cascade"})
+    _name = "salesjet.flow.step.segment"
+    _description = "Flow step: segments"
 
     def _tag_action_types(self):
         return super()._tag_action_types() + ("segment_add", "segment_remove")

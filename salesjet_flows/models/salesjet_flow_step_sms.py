@@ -1,13 +1,11 @@
 import re
 
-import phonenumbers
-
 from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.mail import TEXT_URL_REGEX
 
-from .salesjet_flow_step_render import check_templates_used_by_steps
+from ..tools.phone import to_e164
 from .website_visitor import LINK_PARAM, partner_link_proof
 
 NUMBER_SOURCES = [
@@ -17,28 +15,10 @@ NUMBER_SOURCES = [
 ]
 
 
-def to_e164(number, country_code, strict=True):
-    """Normalise ``number`` to E.164 using the contact's country, or return None if it is not a number.
+class SalesjetFlowStepSms(models.AbstractModel):
+    _name = "salesjet.flow.step.sms"
+    _description = "Flow step: SMS"
 
-    ``strict``: the number must be valid (an existing range: what we send to); otherwise it only
-    needs to be possible (its length fits: enough to match a contact by phone).
-    """
-    number = (number or "").strip()
-    if not number:
-        return None
-    try:
-        parsed = phonenumbers.parse(number, (country_code or "").upper() or None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not (phonenumbers.is_valid_number(parsed) if strict else phonenumbers.is_possible_number(parsed)):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-class SalesjetFlowStep(models.Model):
-    _inherit = "salesjet.flow.step"
-
-    action_type = fields.Selection(selection_add=[("sms", "Send SMS")], ondelete={"sms": "cascade"})
     sms_template_id = fields.Many2one(
         "sms.template", string="SMS template", domain=[("model", "=", "res.partner")], ondelete="restrict",
         help="An SMS template on Contacts; or leave it empty and write the text below.",
@@ -179,26 +159,3 @@ class SalesjetFlowStep(models.Model):
         jobs.invalidate_recordset(["res_model", "res_id", "result"])
         # the SMS queue cron sends them; wake it now rather than at its next run
         self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
-
-
-class SmsTemplate(models.Model):
-    _inherit = "sms.template"
-
-    def write(self, vals):
-        res = super().write(vals)
-        if {"body"} & set(vals):
-            self._salesjet_check_step_placeholders()
-        return res
-
-    def _update_field_translations(self, fname, translations, digest=None, source_lang=None):
-        res = super()._update_field_translations(fname, translations, digest=digest, source_lang=source_lang)
-        self._salesjet_check_step_placeholders()
-        return res
-
-    def _salesjet_check_step_placeholders(self):
-        """As for email templates (``mail.template._salesjet_check_step_placeholders``)."""
-        def where(template, step):
-            return self.env._("SMS template “%(template)s”, used by the flow step “%(step)s”",
-                              template=template.display_name, step=step.display_name)
-
-        check_templates_used_by_steps(self, "sms_template_id", [("body", "inline_template")], where)

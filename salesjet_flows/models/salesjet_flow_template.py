@@ -1,9 +1,8 @@
 import json
-from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, file_open
+from odoo.tools import file_open
 
 from .salesjet_flow import FLOW_KINDS
 
@@ -112,43 +111,3 @@ class SalesjetFlowTemplate(models.Model):
         self.env["ir.model.data"].create({"module": module, "name": name, "model": "salesjet.flow",
                                           "res_id": flows[:1].id, "noupdate": True})
         return flows[:1].id
-
-
-class ResPartner(models.Model):
-    _inherit = "res.partner"
-
-    def salesjet_popular_products(self, limit=3):
-        """The products most sold (confirmed orders) or most granted by flows in the last 90 days.
-
-        For emails: ``{{ object.salesjet_popular_products(1).name ||| our bestseller }}``. Without the
-        Sales app and without product grants, the newest products that can be sold. Never the contact's
-        own business: the same list for every contact, so a batch renders it from cache.
-        """
-        limit = max(1, min(int(limit or 3), 20))
-        since = fields.Datetime.now() - timedelta(days=POPULAR_DAYS)
-        Product = self.env["product.product"].sudo()
-        ids = []
-        if "sale.order.line" in self.env:
-            self.env["sale.order.line"].flush_model(["product_id", "state", "create_date", "product_uom_qty"])
-            self.env.cr.execute(SQL(
-                """
-                SELECT l.product_id FROM sale_order_line l
-                  JOIN product_product p ON p.id = l.product_id AND p.active
-                 WHERE l.state = 'sale' AND l.create_date >= %s
-                 GROUP BY l.product_id ORDER BY sum(l.product_uom_qty) DESC, l.product_id LIMIT %s
-                """, since, limit))
-            ids = [row[0] for row in self.env.cr.fetchall()]
-        if len(ids) < limit:
-            self.env["salesjet.product.access"].flush_model()
-            self.env.cr.execute(SQL(
-                """
-                SELECT a.product_id FROM salesjet_product_access a
-                  JOIN product_product p ON p.id = a.product_id AND p.active
-                 WHERE a.date_granted >= %s AND NOT a.product_id = ANY(%s)
-                 GROUP BY a.product_id ORDER BY count(*) DESC, a.product_id LIMIT %s
-                """, since, ids or [0], limit - len(ids)))
-            ids += [row[0] for row in self.env.cr.fetchall()]
-        if len(ids) < limit:
-            ids += Product.search([("sale_ok", "=", True), ("id", "not in", ids)], order="create_date desc, id desc",
-                                  limit=limit - len(ids)).ids
-        return Product.browse(ids).sudo(False)

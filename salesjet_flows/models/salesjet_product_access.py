@@ -158,27 +158,3 @@ class SalesjetProductAccess(models.Model):
         for product, accesses in active.grouped("product_id").items():
             self._revoke(accesses.partner_id.ids, product.ids)
         return True
-
-
-class ResPartner(models.Model):
-    _inherit = "res.partner"
-
-    salesjet_product_access_ids = fields.One2many(
-        "salesjet.product.access", "partner_id", string="Product access",
-        help="Products this contact was given access to by flows, with their history.")
-    salesjet_product_access_count = fields.Integer(
-        string="Product access count", compute="_compute_salesjet_product_access_count",
-        help="How many products this contact has access to now.")
-
-    def _compute_salesjet_product_access_count(self):
-        data = dict(self.env["salesjet.product.access"]._read_group(
-            [("partner_id", "in", self.ids), ("state", "=", "active")], ["partner_id"], ["__count"]))
-        for partner in self:
-            partner.salesjet_product_access_count = data.get(partner, 0)
-
-    def action_view_salesjet_product_access(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("salesjet_flows.salesjet_product_access_action")
-        action["domain"] = [("partner_id", "=", self.id)]
-        action["context"] = {"search_default_filter_active": 1}
-        return action

@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 from markupsafe import Markup
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, format_datetime, formatLang
@@ -371,64 +370,3 @@ class SalesjetSpecialOffer(models.Model):
         self.check_access("write")
         self._end("ended")
         return True
-
-
-class ProductPricelist(models.Model):
-    _inherit = "product.pricelist"
-
-    salesjet_partner_id = fields.Many2one(
-        "res.partner", string="Special offers of", ondelete="cascade", index="btree_not_null", readonly=True,
-        help="This pricelist carries the special offers of this contact only; flows manage it.")
-    salesjet_previous_pricelist_id = fields.Many2one(
-        "product.pricelist", string="Pricelist before the offers", ondelete="set null", readonly=True,
-        help="The contact's own pricelist before its first running offer (empty: the default one); "
-             "it is given back when the contact's last offer ends.")
-
-    def init(self):
-        self.env.cr.execute(SQL("""
-            CREATE UNIQUE INDEX IF NOT EXISTS product_pricelist_salesjet_partner_uniq
-                ON product_pricelist (salesjet_partner_id, COALESCE(company_id, 0))
-             WHERE salesjet_partner_id IS NOT NULL
-        """))
-
-    def _salesjet_base_item(self):
-        """The rule that prices everything at the contact's previous pricelist (maybe empty)."""
-        self.ensure_one()
-        return self.item_ids.filtered(lambda i: not i.salesjet_offer_id and i.base == "pricelist")[:1]
-
-    def _get_partner_pricelist_multi_search_domain_hook(self, company_id):
-        # a contact's personal pricelist is never anyone's default
-        return super()._get_partner_pricelist_multi_search_domain_hook(company_id) + [
-            ("salesjet_partner_id", "=", False)]
-
-
-class ProductPricelistItem(models.Model):
-    _inherit = "product.pricelist.item"
-
-    salesjet_offer_id = fields.Many2one(
-        "salesjet.special.offer", string="Special offer", ondelete="cascade", index="btree_not_null",
-        help="The contact's special offer this rule applies.")
-
-
-class ResPartner(models.Model):
-    _inherit = "res.partner"
-
-    salesjet_offer_ids = fields.One2many(
-        "salesjet.special.offer", "partner_id", string="Special offers",
-        help="Special prices flows gave this contact, running and past.")
-    salesjet_offer_count = fields.Integer(
-        string="Special offer count", compute="_compute_salesjet_offer_count",
-        help="How many special offers of this contact are running now.")
-
-    def _compute_salesjet_offer_count(self):
-        data = dict(self.env["salesjet.special.offer"]._read_group(
-            [("partner_id", "in", self.ids), ("state", "=", "active")], ["partner_id"], ["__count"]))
-        for partner in self:
-            partner.salesjet_offer_count = data.get(partner, 0)
-
-    def action_view_salesjet_offers(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("salesjet_flows.salesjet_special_offer_action")
-        action["domain"] = [("partner_id", "=", self.id)]
-        action["context"] = {"search_default_filter_active": 1}
-        return action

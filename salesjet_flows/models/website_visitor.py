@@ -9,13 +9,20 @@ The visitor keeps its access token (its session), so its later page views are
 its own; its earlier ones count for the contact at once, since conditions read
 ``website.track`` through ``website.visitor.partner_id``.
 """
+import time
+
 from odoo import api, models
 from odoo.http import request
 from odoo.tools.misc import hmac
 
+from ..tools.http import _logger
+from ..tools.paths import request_page_path
+from .salesjet_event import VISIT_WINDOW
+
 # the query parameter of signed tracked links (flow emails: /r/<code>/m/<trace>?sj=<signature>; flow SMS:
 # /r/<code>?sj=<contact id>.<signature>)
 LINK_PARAM = "sj"
+
 # the contact a signed link proved, waiting in the (server-side) session for the
 # visitor that the first tracked page of this session creates
 SESSION_KEY = "salesjet_visitor_partner_id"
@@ -104,3 +111,37 @@ class WebsiteVisitor(models.Model):
         partner = self.env["res.partner"].sudo().browse(int(partner_id)).exists()
         if partner:
             visitor._salesjet_link_partner(partner)
+
+    # ---- Event sources ----
+    def _handle_webpage_dispatch(self, website_page):
+        super()._handle_webpage_dispatch(website_page)
+        try:
+            # before the visit event: the first page after a signed link is already the contact's
+            self._salesjet_link_pending()
+            self._salesjet_post_page_visit(website_page)
+        except Exception:  # noqa: BLE001 - a page view must never fail for a flow
+            _logger.exception("SalesJet: could not record a page visit")
+
+    def _salesjet_post_page_visit(self, website_page):
+        """One ``page_visit`` event per tracked view of an identified visitor (a visitor with a contact)."""
+        company_id = request.website.company_id.id
+        if company_id not in self.env["salesjet.flow.trigger"]._listening_company_ids("page_visit"):
+            return
+        path = request_page_path()
+        # a cached check, no query: funnel lines of website pages hold the page's path too
+        if not self.env["salesjet.flow.trigger"]._page_rows_matching("page_visit", company_id, path):
+            return  # no flow watches this page: no event
+        visitor = self._get_visitor_from_request()
+        if not visitor or not visitor.partner_id:
+            return
+        data = {
+            "path": path,
+            "url": request.httprequest.url[:2000],
+            "page_id": website_page.id if website_page else False,
+            "visitor_id": visitor.id,
+        }
+        # one event per contact and page per 30 minutes, as Odoo counts a visit (website.visitor._add_tracking)
+        bucket = int(time.time() // VISIT_WINDOW)
+        self.env["salesjet.event"]._post_safely(
+            [(visitor.partner_id, data, f"visit:{visitor.partner_id.id}:{path}:{bucket}")], "page_visit", "website",
+            company=request.website.company_id)

@@ -7,7 +7,7 @@ from odoo import SUPERUSER_ID
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import users
 
-from ..models.salesjet_http import AddressRefused, new_session
+from ..tools.http import AddressRefused, new_session
 from .common import T0, SalesjetCase
 from .fake_http import FakeReceiver
 

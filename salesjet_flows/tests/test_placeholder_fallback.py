@@ -3,7 +3,7 @@ from odoo.tests import Form
 from odoo.addons.mail.tests.common import MockEmail
 from odoo.addons.sms.tests.common import SMSCase
 
-from ..models.salesjet_flow_step_render import placeholder_fallback, with_fallbacks
+from ..tools.placeholders import placeholder_fallback, with_fallbacks
 from .common import SalesjetCase
 
 

@@ -296,7 +296,7 @@ class TestPlaceholders(SalesjetCase):
         """Demo flows, the flows of the template gallery and the templates their steps use stay within
         the language, so they run whoever saved them (and a non-administrator may edit them)."""
         from ..models.salesjet_flow_step_email import TEMPLATE_TEXTS
-        from ..models.salesjet_flow_step_render import inline_to_qweb, placeholders_refused
+        from ..tools.placeholders import inline_to_qweb, placeholders_refused
         # the attacker (not a Settings administrator) can use every template of the gallery
         for template in self.env["salesjet.flow.template"].search([]).filtered("available"):
             with self.subTest(template=template.name):

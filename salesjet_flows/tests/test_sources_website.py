@@ -5,7 +5,7 @@ from unittest.mock import patch
 from odoo import http
 from odoo.tests import tagged, users
 
-from odoo.addons.salesjet_flows.models.salesjet_event_sources import SalesjetEvent
+from odoo.addons.salesjet_flows.models.salesjet_event import SalesjetEvent
 
 from .common import T0
 from .sources_common import SalesjetHttpCase
@@ -300,7 +300,7 @@ class TestVisitConditions(SalesjetHttpCase):
 class TestPathsAndContacts(SalesjetHttpCase):
 
     def test_paths_compare_without_host_query_or_trailing_slash_and_star_means_under(self):
-        from odoo.addons.salesjet_flows.models.salesjet_event_sources import normalize_path, path_matches
+        from odoo.addons.salesjet_flows.tools.paths import normalize_path, path_matches
         self.assertEqual(normalize_path("https://shop.example.com/pricing/?a=1#top"), "/pricing")
         self.assertEqual(normalize_path(""), "/")
         self.assertTrue(path_matches("/shop*", "/shop"))

@@ -3,8 +3,8 @@ import requests
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
-from ..models.salesjet_flow_step_sms import to_e164
-from ..models.salesjet_http import PermanentError, RetryableHttpError
+from ..tools.phone import to_e164
+from ..tools.http import PermanentError, RetryableHttpError
 
 
 class SalesjetCallTest(models.TransientModel):

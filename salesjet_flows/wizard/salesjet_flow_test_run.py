@@ -3,16 +3,6 @@ import json
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
-from ..models.salesjet_flow_step_timing import parse_moment
-
-OUTCOMES = [
-    ("run", "Would run"),
-    ("sent", "Sent to the test address"),
-    ("skipped", "Skipped"),
-    ("stopped", "Run stopped"),
-    ("converted", "Goal reached"),
-]
-
 
 class SalesjetFlowTestRun(models.TransientModel):
     """Walk a contact through a flow on a simulated clock, showing what each step would do.
@@ -175,39 +165,3 @@ class SalesjetFlowTestRun(models.TransientModel):
         self.line_ids.unlink()
         self.write({"state": "draft", "next_step_id": False, "sim_now": False, "date_start": False})
         return self._reopen()
-
-
-class SalesjetFlowTestRunLine(models.TransientModel):
-    _name = "salesjet.flow.test.run.line"
-    _description = "Flow Test Run Step"
-    _order = "sequence, id"
-
-    run_id = fields.Many2one("salesjet.flow.test.run", required=True, ondelete="cascade")
-    sequence = fields.Integer()
-    step_id = fields.Many2one("salesjet.flow.step", string="Step", ondelete="cascade")
-    date = fields.Datetime(string="Would run at")
-    outcome = fields.Selection(OUTCOMES, required=True)
-    note = fields.Text(string="What happens")
-    preview_html = fields.Html(string="Preview", sanitize=False, readonly=True)
-
-
-class SalesjetFlowStep(models.Model):
-    _inherit = "salesjet.flow.step"
-
-    def _relative_dates(self, partner_ids, enrollment_ids):
-        # a test run has no enrollment: its event data comes from the context
-        data = self.env.context.get("salesjet_test_data")
-        if data is not None and self.relative_source == "event":
-            value = parse_moment(data.get((self.relative_key or "").strip()))
-            return [value] * len(partner_ids)
-        return super()._relative_dates(partner_ids, enrollment_ids)
-
-
-class SalesjetFlow(models.Model):
-    _inherit = "salesjet.flow"
-
-    def action_open_test_run(self):
-        """Open the test run wizard on this flow."""
-        self.ensure_one()
-        run = self.env["salesjet.flow.test.run"].create({"flow_id": self.id})
-        return run._reopen()

@@ -2,7 +2,7 @@ from odoo import _, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import email_normalize
 
-from ..models.salesjet_flow_step_sms import to_e164
+from ..tools.phone import to_e164
 
 
 class SalesjetStepTest(models.TransientModel):

@@ -1,3 +1,4 @@
+from markupsafe import Markup
 from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 
@@ -13,6 +14,9 @@ class SalesjetFlowStep(models.Model):
         help="The contact is enrolled in this course as if they had joined it: the course's content opens "
              "to them and they follow its news. Contacts already enrolled are skipped.",
     )
+
+    def _diagram_icon(self):
+        return "fa-graduation-cap" if self.action_type == "course_enroll" else super()._diagram_icon()
 
     def _settings_fields(self):
         return super()._settings_fields() + ["enroll_course_id"]
@@ -42,3 +46,13 @@ class SalesjetFlowStep(models.Model):
         by_partner = {member.partner_id.id: member for member in added}
         for job in todo:
             job._set_result(_("Enrolled in %s.", course.name), by_partner.get(job.partner_id.id))
+
+    # ---- Test-run previews ----
+    def _preview_course_enroll(self, partner, data):
+        """Test runs: the course the contact would join, or that it would be skipped."""
+        course = self.enroll_course_id
+        member = course and self.env["slide.channel.partner"].sudo().search_count(
+            [("channel_id", "=", course.id), ("partner_id", "=", partner.id)], limit=1)
+        text = (_("%s is already enrolled: the step would be skipped.", partner.name) if member
+                else _("Enrols %(partner)s in the course “%(course)s”.", partner=partner.name, course=course.name))
+        return Markup("<p>%s</p>") % text

@@ -1,4 +1,3 @@
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
@@ -6,6 +5,7 @@ from odoo.tools import SQL
 from .salesjet_event import COURSE_EVENT_KINDS
 
 COURSE_TRIGGER_TYPES = [key for key, _label in COURSE_EVENT_KINDS]
+
 INACTIVITY_BATCH_SIZE = 1000
 
 

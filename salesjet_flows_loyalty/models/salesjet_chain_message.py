@@ -31,27 +31,3 @@ class SalesjetChainMessage(models.Model):
             for text, label in ((message.loyalty_notice_before_text, _("notice before expiry")),
                                 (message.loyalty_notice_expired_text, _("notice at expiry"))):
                 step._check_notice_renders(text, label)
-
-
-class SalesjetFlowStep(models.Model):
-    _inherit = "salesjet.flow.step"
-
-    def _action_chain_message(self, jobs):
-        super()._action_chain_message(jobs)
-        message = self.chain_message_id
-        if not (message.points > 0 and message.loyalty_program_id):
-            return
-        outcomes = jobs._outcomes() or {}
-        # points come with the message: contacts it could not reach get none
-        sent = jobs.filtered(lambda j: outcomes.get(j.id, ("done",))[0] == "done")
-        if sent:
-            self._loyalty_accrue(sent, message.loyalty_program_id, message.points, message.loyalty_validity_days,
-                                 message.loyalty_notice_days
-                                 if (message.loyalty_notice_before_text or "").strip() else None)
-
-    def _loyalty_notice_text(self, which):
-        if self.action_type == "chain_message" and self.chain_message_id:
-            message = self.chain_message_id
-            return (message.loyalty_notice_before_text if which == "before"
-                    else message.loyalty_notice_expired_text)
-        return super()._loyalty_notice_text(which)

@@ -1,14 +1,13 @@
 import logging
 
 from odoo import _, api, fields, models
-from odoo.tools import SQL, plaintext2html
-
-from odoo.addons.salesjet_flows.models.salesjet_flow_step_render import (
+from odoo.addons.salesjet_flows.tools.phone import to_e164
+from odoo.addons.salesjet_flows.tools.placeholders import (
     PlaceholderError,
     guard_placeholders,
     with_fallbacks,
 )
-from odoo.addons.salesjet_flows.models.salesjet_flow_step_sms import to_e164
+from odoo.tools import SQL, plaintext2html
 
 _logger = logging.getLogger(__name__)
 
@@ -19,8 +18,10 @@ ACCRUAL_STATES = [
 ]
 
 EXPIRY_BATCH_SIZE = 500
+
 # context key: loyalty.history lines written by this module (accruals, expiries)
 INTERNAL = "salesjet_loyalty_internal"
+
 # the names expiry notices offer to their placeholders, besides the contact's fields
 NOTICE_NAMES = ("points", "expiry")
 

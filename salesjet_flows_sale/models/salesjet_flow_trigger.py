@@ -1,4 +1,3 @@
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
@@ -6,7 +5,15 @@ from odoo.tools import SQL
 from .salesjet_event import SHOP_EVENT_KINDS
 
 SHOP_TRIGGER_TYPES = [key for key, _label in SHOP_EVENT_KINDS]
+
 CART_BATCH_SIZE = 500
+
+
+def _group_by_hours(rows):
+    groups = {}
+    for order_id, hours, external_id in rows:
+        groups.setdefault(hours, []).append((order_id, external_id))
+    return groups
 
 
 class SalesjetFlowTrigger(models.Model):
@@ -136,10 +143,3 @@ class SalesjetFlowTrigger(models.Model):
             return self.env["salesjet.cron"]._count_capped(self._abandoned_carts_query(fields.Datetime.now(), SQL("1")))
 
         return self.env["salesjet.cron"]._run_batches(run_batch, remaining, limit, key="abandoned_cart")
-
-
-def _group_by_hours(rows):
-    groups = {}
-    for order_id, hours, external_id in rows:
-        groups.setdefault(hours, []).append((order_id, external_id))
-    return groups

@@ -8,14 +8,12 @@ after a crash lands in the same branch, and a batch is assigned with no query
 but one UPDATE.
 """
 import hashlib
-import json
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
-from .salesjet_flow_goal import parse_goal
-from .salesjet_flow_step import delta
+from ..tools.timing import delta
 
 # split tests ended by one batch of the scheduled action
 SPLIT_BATCH_SIZE = 200
@@ -33,106 +31,47 @@ def split_point(step_id, enrollment_id):
     return int(digest[:8], 16) % 10000 / 100
 
 
-class SalesjetFlowBranch(models.Model):
-    _name = "salesjet.flow.branch"
-    _description = "Flow Split Branch"
-    _order = "split_step_id, sequence, id"
-
-    split_step_id = fields.Many2one(
-        "salesjet.flow.step", string="Split step", required=True, ondelete="cascade", index=True)
-    flow_id = fields.Many2one(related="split_step_id.flow_id", store=True, index=True)
-    sequence = fields.Integer(default=10)
-    name = fields.Char(required=True, help="A short name, e.g. A or B.")
-    percentage = fields.Float(
-        string="Share (%)", required=True, default=50,
-        help="The share of the contacts reaching the split who go down this branch; the shares add up to 100.")
-    step_ids = fields.One2many("salesjet.flow.step", "branch_id", string="Steps")
-    is_winner = fields.Boolean(compute="_compute_statistics", string="Winner")
-    sent_count = fields.Integer(string="Contacts", compute="_compute_statistics")
-    open_count = fields.Integer(string="Opened", compute="_compute_statistics")
-    click_count = fields.Integer(string="Clicked", compute="_compute_statistics")
-    goal_count = fields.Integer(string="Goal reached", compute="_compute_statistics")
-    score = fields.Float(string="Score (%)", compute="_compute_statistics", digits=(16, 1),
-                         help="The split's winner criterion, as a share of the contacts sent down the branch.")
-
-    _sql_constraints = [
-        ("percentage_range", "CHECK(percentage > 0 AND percentage <= 100)",
-         "A branch's share is more than 0 and at most 100 percent."),
-    ]
-
-    @api.depends("name", "split_step_id")
-    def _compute_display_name(self):
-        for branch in self:
-            branch.display_name = _("%(split)s › %(name)s", split=branch.split_step_id.display_name,
-                                    name=branch.name or "")
-
-    def _compute_statistics(self):
-        stats = self._statistics()
-        for branch in self:
-            data = stats.get(branch.id, {})
-            branch.sent_count = data.get("sent", 0)
-            branch.open_count = data.get("opens", 0)
-            branch.click_count = data.get("clicks", 0)
-            branch.goal_count = data.get("goal", 0)
-            branch.score = data.get("score", 0.0)
-            branch.is_winner = branch.split_step_id.split_winner_id == branch
-
-    def _statistics(self):
-        """Per branch: contacts sent (done split jobs), contacts who opened / clicked an email of the
-        branch's steps (their mailing.trace), contacts meeting the split's goal, and the score.
-
-        Three queries for any number of branches, plus one count per branch with a goal.
-        """
-        ids = [bid for bid in self.ids if isinstance(bid, int)]
-        if not ids:
-            return {}
-        self.env.flush_all()
-        cr = self.env.cr
-        cr.execute(SQL(
-            """
-            SELECT branch_id, array_agg(partner_id) FROM salesjet_flow_job
-             WHERE branch_id = ANY(%s) AND state = 'done' GROUP BY branch_id
-            """, ids))
-        partners = dict(cr.fetchall())
-        cr.execute(SQL(
-            """
-            SELECT s.branch_id,
-                   count(DISTINCT j.enrollment_id) FILTER (
-                       WHERE t.open_datetime IS NOT NULL OR t.links_click_datetime IS NOT NULL
-                          OR t.trace_status IN ('open', 'reply')),
-                   count(DISTINCT j.enrollment_id) FILTER (WHERE t.links_click_datetime IS NOT NULL)
-              FROM salesjet_flow_job j
-              JOIN salesjet_flow_step s ON s.id = j.step_id
-              JOIN mailing_trace t ON t.id = j.mailing_trace_id
-             WHERE s.branch_id = ANY(%s)
-             GROUP BY s.branch_id
-            """, ids))
-        mail = {row[0]: row[1:] for row in cr.fetchall()}
-        result = {}
-        for branch in self.browse(ids):
-            split = branch.split_step_id
-            partner_ids = list(set(partners.get(branch.id) or []))
-            goal = 0
-            if split.split_criterion == "goal":
-                # a split's goal is evaluated as a flow's goal is (salesjet_flow_goal.py)
-                goal = len(self.env["salesjet.flow"]._goal_reached_by(
-                    parse_goal(split.split_goal_domain) if split.split_goal_domain else None, partner_ids))
-            sent = len(partners.get(branch.id) or [])
-            opens, clicks = mail.get(branch.id, (0, 0))
-            metric = {"opens": opens, "clicks": clicks, "goal": goal}[split.split_criterion or "clicks"]
-            result[branch.id] = {"sent": sent, "opens": opens, "clicks": clicks, "goal": goal,
-                                 "score": round(100.0 * metric / sent, 1) if sent else 0.0}
-        return result
-
-    @api.constrains("percentage", "split_step_id")
-    def _check_split_shares(self):
-        self.split_step_id._check_split_branches()
+def _ordered_steps(flow):
+    return flow.with_context(active_test=False).step_ids.sorted(lambda s: (s.sequence, s.id))
 
 
-class SalesjetFlowStep(models.Model):
-    _inherit = "salesjet.flow.step"
+def _split_layout(flow):
+    """The branches of a flow's splits, by position: {step position: [branch values]} and
+    {step position: (split position, branch position)} for the steps inside branches."""
+    steps = _ordered_steps(flow)
+    index = {step.id: j for j, step in enumerate(steps)}
+    splits, members = {}, {}
+    for j, step in enumerate(steps):
+        if step.action_type == "split":
+            branches = step.branch_ids.sorted(lambda b: (b.sequence, b.id))
+            splits[j] = [{"name": b.name, "percentage": b.percentage, "sequence": b.sequence} for b in branches]
+        if step.branch_id and step.branch_id.split_step_id.id in index:
+            split = step.branch_id.split_step_id
+            position = split.branch_ids.sorted(lambda b: (b.sequence, b.id)).ids.index(step.branch_id.id)
+            members[j] = (index[split.id], position)
+    return splits, members
 
-    action_type = fields.Selection(selection_add=[("split", "A/B split")], ondelete={"split": "cascade"})
+
+def _rebuild_splits(flow, splits, members):
+    """Give a copied or imported flow the branches of ``_split_layout``, then validate its splits."""
+    if not splits:
+        return
+    steps = _ordered_steps(flow)
+    Branch = flow.env["salesjet.flow.branch"].with_context(salesjet_split_rebuild=True)
+    created = {}
+    for j, values in splits.items():
+        created[int(j)] = Branch.create([dict(v, split_step_id=steps[int(j)].id) for v in values])
+    for j, (split_j, position) in members.items():
+        branches = created.get(int(split_j))
+        if branches and position < len(branches):
+            steps[int(j)].branch_id = branches[position]
+    steps.filtered(lambda s: s.action_type == "split")._check_split_branches()
+
+
+class SalesjetFlowStepSplit(models.AbstractModel):
+    _name = "salesjet.flow.step.split"
+    _description = "Flow step: A/B split"
+
     branch_id = fields.Many2one(
         "salesjet.flow.branch", string="Branch", ondelete="cascade", index="btree_not_null", copy=False,
         domain="[('flow_id', '=', flow_id)]",
@@ -311,118 +250,3 @@ class SalesjetFlowStep(models.Model):
         self.check_access("write")  # the winner is written with SQL
         self._split_end_test(force=True)
         return True
-
-
-class SalesjetFlowJob(models.Model):
-    _inherit = "salesjet.flow.job"
-
-    branch_id = fields.Many2one(
-        "salesjet.flow.branch", string="Branch", ondelete="set null", readonly=True, index="btree_not_null",
-        help="For a split step's job: the branch the run was sent down.")
-
-
-class SalesjetFlow(models.Model):
-    _inherit = "salesjet.flow"
-
-    @api.depends("step_ids.branch_id", "step_ids.branch_id.name")
-    def _compute_diagram_data(self):
-        """Draw each branch's steps right after their split, their title prefixed with the branch."""
-        super()._compute_diagram_data()
-        for flow in self:
-            steps = flow.step_ids
-            if not any(steps.mapped("branch_id")):
-                continue
-            by_id = {step.id if isinstance(step.id, int) else 0: step for step in steps}
-            nodes = flow.diagram_data["steps"]
-            main, branched = [], {}
-            for node in nodes:
-                branch = by_id[node["id"]].branch_id if node["id"] in by_id else False
-                if branch:
-                    node["branch"] = branch.name
-                    node["title"] = _("Branch %(branch)s › %(title)s", branch=branch.name, title=node["title"])
-                    branched.setdefault(branch.split_step_id.id, []).append(node)
-                else:
-                    main.append(node)
-            ordered = []
-            for node in main:
-                ordered.append(node)
-                ordered += branched.pop(node["id"], [])
-            ordered += [node for group in branched.values() for node in group]
-            flow.diagram_data = dict(flow.diagram_data, steps=ordered)
-
-
-def _ordered_steps(flow):
-    return flow.with_context(active_test=False).step_ids.sorted(lambda s: (s.sequence, s.id))
-
-
-def _split_layout(flow):
-    """The branches of a flow's splits, by position: {step position: [branch values]} and
-    {step position: (split position, branch position)} for the steps inside branches."""
-    steps = _ordered_steps(flow)
-    index = {step.id: j for j, step in enumerate(steps)}
-    splits, members = {}, {}
-    for j, step in enumerate(steps):
-        if step.action_type == "split":
-            branches = step.branch_ids.sorted(lambda b: (b.sequence, b.id))
-            splits[j] = [{"name": b.name, "percentage": b.percentage, "sequence": b.sequence} for b in branches]
-        if step.branch_id and step.branch_id.split_step_id.id in index:
-            split = step.branch_id.split_step_id
-            position = split.branch_ids.sorted(lambda b: (b.sequence, b.id)).ids.index(step.branch_id.id)
-            members[j] = (index[split.id], position)
-    return splits, members
-
-
-def _rebuild_splits(flow, splits, members):
-    """Give a copied or imported flow the branches of ``_split_layout``, then validate its splits."""
-    if not splits:
-        return
-    steps = _ordered_steps(flow)
-    Branch = flow.env["salesjet.flow.branch"].with_context(salesjet_split_rebuild=True)
-    created = {}
-    for j, values in splits.items():
-        created[int(j)] = Branch.create([dict(v, split_step_id=steps[int(j)].id) for v in values])
-    for j, (split_j, position) in members.items():
-        branches = created.get(int(split_j))
-        if branches and position < len(branches):
-            steps[int(j)].branch_id = branches[position]
-    steps.filtered(lambda s: s.action_type == "split")._check_split_branches()
-
-
-class SalesjetFlowSplitCopy(models.Model):
-    _inherit = "salesjet.flow"
-
-    def copy(self, default=None):
-        layouts = [_split_layout(flow) for flow in self]
-        copies = super(SalesjetFlowSplitCopy, self.with_context(salesjet_split_rebuild=True)).copy(default)
-        for new, (splits, members) in zip(copies, layouts):
-            _rebuild_splits(new.with_context(salesjet_split_rebuild=False), splits, members)
-        return copies.with_context(salesjet_split_rebuild=False)
-
-
-class SalesjetFlowTransfer(models.AbstractModel):
-    _inherit = "salesjet.flow.transfer"
-
-    @api.model
-    def export_flows(self, flows):
-        """Splits travel with their branches: ``$branches`` on a split step, ``$branch`` (split
-        position, branch position) on the steps inside a branch."""
-        payload = super().export_flows(flows)
-        for flow, data in zip(flows, payload["flows"]):
-            splits, members = _split_layout(flow)
-            for j, step_data in enumerate(data.get("step_ids", [])):
-                if j in splits:
-                    step_data["$branches"] = splits[j]
-                if j in members:
-                    step_data["$branch"] = list(members[j])
-        return payload
-
-    @api.model
-    def import_flows(self, payload):
-        flows = super(SalesjetFlowTransfer, self.with_context(salesjet_split_rebuild=True)).import_flows(payload)
-        data = payload if isinstance(payload, dict) else json.loads(payload)
-        for flow, flow_data in zip(flows, data.get("flows", [])):
-            steps_data = flow_data.get("step_ids", [])
-            splits = {j: s["$branches"] for j, s in enumerate(steps_data) if s.get("$branches")}
-            members = {j: tuple(s["$branch"]) for j, s in enumerate(steps_data) if s.get("$branch")}
-            _rebuild_splits(flow.with_context(salesjet_split_rebuild=False), splits, members)
-        return flows.with_context(salesjet_split_rebuild=False)

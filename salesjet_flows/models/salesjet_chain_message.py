@@ -1,11 +1,8 @@
-from urllib.parse import urlparse
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
 
+from ..tools.placeholders import inline_to_qweb
 from .salesjet_flow_step import UNITS
-from .salesjet_flow_step_render import inline_to_qweb
 
 CHAIN_CHANNELS = [
     ("email", "Email"),
@@ -133,107 +130,3 @@ class SalesjetChainMessage(models.Model):
     def action_view_answers(self):
         self.ensure_one()
         return self.env["salesjet.chain.answer"]._action_open([("message_id", "=", self.id)])
-
-
-class SalesjetChainButton(models.Model):
-    _name = "salesjet.chain.button"
-    _description = "Chain Message Button"
-    _order = "message_id, sequence, id"
-
-    message_id = fields.Many2one("salesjet.chain.message", string="Message", required=True, ondelete="cascade",
-                                 index=True)
-    company_id = fields.Many2one(related="message_id.company_id", store=True, index=True)
-    sequence = fields.Integer(default=10)
-    label = fields.Char(string="Label", required=True, translate=True, help="The text on the button.")
-    kind = fields.Selection(
-        BUTTON_KINDS, string="Does", required=True, default="reply",
-        help="Link to a page: the click opens your page (only http and https addresses).\n"
-             "Text reply: the client's answer is recorded and the reply text is shown.\n"
-             "Reply and add to a segment: the same, and the client joins the segment.")
-    url = fields.Char(string="Page address", help="e.g. https://shop.example.com/fish-care")
-    reply_text = fields.Text(
-        string="Reply shown", translate=True,
-        help="Shown to the client after the click, e.g. “Thank you, see you soon!”.")
-    tag_id = fields.Many2one(
-        "res.partner.category", string="Segment", ondelete="restrict",
-        help="The segment (contact tag) the client joins by clicking.")
-    answer_count = fields.Integer(string="Clicks", compute="_compute_answer_count")
-
-    @api.constrains("kind", "url", "tag_id")
-    def _check_button(self):
-        for button in self:
-            if button.kind == "link":
-                parsed = urlparse((button.url or "").strip())
-                if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                    raise ValidationError(_("Button “%s”: give a full http:// or https:// address.", button.label))
-            if button.kind == "segment" and not button.tag_id:
-                raise ValidationError(_("Button “%s”: choose the segment the client joins.", button.label))
-
-    def _compute_answer_count(self):
-        data = dict(self.env["salesjet.chain.answer"]._read_group(
-            [("button_id", "in", self.ids)], ["button_id"], ["__count"]))
-        for button in self:
-            button.answer_count = data.get(button, 0)
-
-
-class SalesjetChainAnswer(models.Model):
-    """A client's answer to one chain message: recorded once, by the first button clicked."""
-    _name = "salesjet.chain.answer"
-    _description = "Chain Answer"
-    _order = "date desc, id desc"
-    _rec_name = "button_id"
-
-    enrollment_id = fields.Many2one("salesjet.flow.enrollment", string="Run", required=True, ondelete="cascade",
-                                    index=True)
-    message_id = fields.Many2one("salesjet.chain.message", string="Message", required=True, ondelete="cascade",
-                                 index=True)
-    button_id = fields.Many2one("salesjet.chain.button", string="Answer", required=True, ondelete="cascade")
-    flow_id = fields.Many2one("salesjet.flow", string="Chain", required=True, ondelete="cascade", index=True)
-    partner_id = fields.Many2one("res.partner", string="Contact", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one("res.company", string="Company", required=True, index=True)
-    date = fields.Datetime(string="Answered on", required=True, default=fields.Datetime.now)
-
-    _sql_constraints = [
-        ("answer_once", "UNIQUE(enrollment_id, message_id)", "A client answers each chain message once."),
-    ]
-
-    @api.model
-    def _record(self, enrollment, button):
-        """Record ``button`` as the answer of ``enrollment`` to its message, unless one is already recorded.
-
-        One statement, safe against double clicks arriving at once.
-
-        :return: (the answer of record, True if it was recorded by this call)
-        """
-        message = button.message_id
-        self.env.cr.execute(SQL(
-            """
-            INSERT INTO salesjet_chain_answer
-                (enrollment_id, message_id, button_id, flow_id, partner_id, company_id, date,
-                 create_uid, create_date, write_uid, write_date)
-            VALUES (%(e)s, %(m)s, %(b)s, %(f)s, %(p)s, %(c)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s)
-            ON CONFLICT (enrollment_id, message_id) DO NOTHING
-            RETURNING id
-            """,
-            e=enrollment.id, m=message.id, b=button.id, f=enrollment.flow_id.id, p=enrollment.partner_id.id,
-            c=enrollment.company_id.id, now=fields.Datetime.now(), uid=self.env.uid,
-        ))
-        row = self.env.cr.fetchone()
-        if row:
-            answer = self.browse(row[0])
-            if button.kind == "segment" and button.tag_id:
-                enrollment.partner_id.sudo().write({"category_id": [(4, button.tag_id.id)]})
-            return answer, True
-        answer = self.search([("enrollment_id", "=", enrollment.id), ("message_id", "=", message.id)], limit=1)
-        return answer, False
-
-    @api.model
-    def _action_open(self, domain):
-        """The list of answers matching ``domain`` (of a message, of a flow)."""
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Answers"),
-            "res_model": self._name,
-            "view_mode": "list,form",
-            "domain": domain,
-        }
