@@ -2,6 +2,7 @@ import re
 
 from lxml import etree
 from markupsafe import escape
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 

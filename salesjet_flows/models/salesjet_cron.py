@@ -15,8 +15,9 @@ import threading
 import time
 
 from odoo import api, models
-from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
 from odoo.tools import SQL, config
+
+from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
 
 # what the cron worker's watchdog may already have counted when our action starts:
 # its sleep between polls (odoo/service/server.py SLEEP_INTERVAL + pid % 10)

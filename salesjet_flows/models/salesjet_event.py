@@ -7,10 +7,11 @@ import logging
 import traceback
 
 from dateutil.relativedelta import relativedelta
+from psycopg2 import IntegrityError
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
-from psycopg2 import IntegrityError
 
 from ..tools.form_values import FormValueError, convert_form_value
 from ..tools.secrets import redact_known

@@ -1,6 +1,7 @@
 import logging
 
 import requests
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 

@@ -4,6 +4,7 @@ import functools
 from datetime import datetime, time, timedelta
 
 import pytz
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.osv import expression

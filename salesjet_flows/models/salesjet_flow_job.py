@@ -12,9 +12,10 @@ import time
 import traceback
 
 from dateutil.relativedelta import relativedelta
+from psycopg2.extensions import TransactionRollbackError
+
 from odoo import _, api, fields, models
 from odoo.tools import SQL
-from psycopg2.extensions import TransactionRollbackError
 
 from ..tools.batch import JobBatch
 from ..tools.caps import CAP_CHANNELS, CAPPED_TYPES, DAY, WEEK

@@ -9,6 +9,7 @@ import logging
 from datetime import date, datetime, time, timedelta
 
 from dateutil.relativedelta import relativedelta
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression

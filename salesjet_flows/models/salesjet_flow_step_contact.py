@@ -1,4 +1,5 @@
 from dateutil.relativedelta import relativedelta
+
 from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize, plaintext2html

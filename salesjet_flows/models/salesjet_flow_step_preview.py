@@ -1,4 +1,5 @@
 from markupsafe import Markup, escape
+
 from odoo import _, models
 from odoo.tools import plaintext2html
 

@@ -1,6 +1,7 @@
 import json
 
 from markupsafe import escape
+
 from odoo import _, api, models
 from odoo.exceptions import ValidationError
 

@@ -7,6 +7,7 @@ import time
 
 import requests
 from markupsafe import escape
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools.rendering_tools import parse_inline_template

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from markupsafe import Markup
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, format_datetime, formatLang

@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo import SUPERUSER_ID
 from odoo.exceptions import ValidationError
 from odoo.tests import users
+
 from odoo.addons.mail.tests.common import MockEmail
 
 from .common import T0, SalesjetCase

@@ -1,7 +1,8 @@
 from odoo.exceptions import ValidationError
 from odoo.tests import users
-from odoo.addons.sms.tests.common import SMSCase
+
 from odoo.addons.salesjet_flows.models.website_visitor import partner_link_proof
+from odoo.addons.sms.tests.common import SMSCase
 
 from .common import T0, SalesjetCase
 

@@ -5,6 +5,7 @@ from urllib.parse import urlparse
 from odoo import http
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, new_test_user, users
+
 from odoo.addons.mail.tests.common import MockEmail
 from odoo.addons.sms.tests.common import SMSCase
 

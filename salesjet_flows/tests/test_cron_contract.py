@@ -6,11 +6,11 @@ import threading
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
 from odoo import fields
 from odoo.tests import TransactionCase
 from odoo.tools import config, mute_logger
 
+from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
 from odoo.addons.salesjet_flows.models import salesjet_cron
 from odoo.addons.salesjet_flows.models.salesjet_cron import BUSY_ACTIONS, WORKER_SLEEP, SalesjetCron
 

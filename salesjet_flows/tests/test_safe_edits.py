@@ -1,8 +1,8 @@
 from datetime import timedelta
 
 from odoo.exceptions import UserError
-from odoo.tools import SQL
 from odoo.tests import users
+from odoo.tools import SQL
 
 from .common import T0, SalesjetCase
 

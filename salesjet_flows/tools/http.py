@@ -13,10 +13,11 @@ import time
 from urllib.parse import urlsplit
 
 import requests
-from odoo import _
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from odoo import _
 
 _logger = logging.getLogger(__name__)
 

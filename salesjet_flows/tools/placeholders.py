@@ -5,6 +5,7 @@ from html import unescape as html_unescape
 from lxml import etree
 from lxml import html as lxml_html
 from markupsafe import Markup
+
 from odoo import SUPERUSER_ID
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools.rendering_tools import parse_inline_template

@@ -3,8 +3,8 @@ import requests
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
-from ..tools.phone import to_e164
 from ..tools.http import PermanentError, RetryableHttpError
+from ..tools.phone import to_e164
 
 
 class SalesjetCallTest(models.TransientModel):

@@ -1,4 +1,5 @@
 from markupsafe import Markup
+
 from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 

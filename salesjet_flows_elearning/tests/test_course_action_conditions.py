@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from odoo.exceptions import ValidationError
 from odoo.tests import users
+
 from odoo.addons.salesjet_flows.tests.common import T0
 
 from .common import SalesjetCourseCase

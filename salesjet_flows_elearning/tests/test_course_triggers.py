@@ -2,11 +2,12 @@ from datetime import timedelta
 
 from psycopg2 import IntegrityError
 
-from odoo.addons.salesjet_flows_elearning.models.salesjet_flow_trigger import COURSE_TRIGGER_TYPES
 from odoo.exceptions import ValidationError
 from odoo.tests import Form, users
 from odoo.tools import mute_logger
+
 from odoo.addons.salesjet_flows.tests.common import T0
+from odoo.addons.salesjet_flows_elearning.models.salesjet_flow_trigger import COURSE_TRIGGER_TYPES
 
 from .common import SalesjetCourseCase
 

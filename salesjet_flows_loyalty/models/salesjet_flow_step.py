@@ -1,9 +1,11 @@
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup, escape
+
 from odoo import Command, _, api, fields, models
-from odoo.addons.salesjet_flows.tools.placeholders import check_placeholder_policy
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, format_date
+
+from odoo.addons.salesjet_flows.tools.placeholders import check_placeholder_policy
 
 from .salesjet_loyalty_accrual import INTERNAL, NOTICE_NAMES, format_points
 

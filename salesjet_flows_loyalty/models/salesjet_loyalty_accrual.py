@@ -1,13 +1,14 @@
 import logging
 
 from odoo import _, api, fields, models
+from odoo.tools import SQL, plaintext2html
+
 from odoo.addons.salesjet_flows.tools.phone import to_e164
 from odoo.addons.salesjet_flows.tools.placeholders import (
     PlaceholderError,
     guard_placeholders,
     with_fallbacks,
 )
-from odoo.tools import SQL, plaintext2html
 
 _logger = logging.getLogger(__name__)
 

@@ -5,9 +5,8 @@ from odoo import SUPERUSER_ID
 from odoo.exceptions import ValidationError
 from odoo.tests import users
 
-from odoo.addons.sms.tests.common import SMSCase
-
 from odoo.addons.salesjet_flows.tests.common import T0
+from odoo.addons.sms.tests.common import SMSCase
 
 from .common import LoyaltyCase
 

@@ -4,6 +4,7 @@ from unittest.mock import patch
 from freezegun import freeze_time
 
 from odoo import Command
+
 from odoo.addons.salesjet_flows.tests.common import SalesjetCase, factory
 
 
