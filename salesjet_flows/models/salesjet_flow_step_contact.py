@@ -185,7 +185,7 @@ class SalesjetFlowStepContact(models.AbstractModel):
             jobs._mark_skipped(_("The follow-up flow %s is archived.", target.name))
             return
         started = self.env["salesjet.flow.enrollment"]
-        for (lead_id, _data), group in jobs.grouped(self._render_context_key).items():
+        for (_lead_id, _data), group in jobs.grouped(self._render_context_key).items():
             enrollment = group[:1].enrollment_id
             started |= target._enroll(group.partner_id.ids, event=enrollment.event_id,
                                       lead=enrollment.lead_id, data=enrollment.data)

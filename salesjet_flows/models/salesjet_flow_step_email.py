@@ -113,7 +113,7 @@ class SalesjetFlowStepEmail(models.AbstractModel):
                 "sent_date": fields.Datetime.now(),
                 "keep_archives": True,
             })
-            super(SalesjetFlowStepEmail, self).write({"mailing_id": mailing.id})
+            super().write({"mailing_id": mailing.id})
         self.mailing_id.sudo().write({"subject": _("Flow %(flow)s: %(step)s", flow=self.flow_id.name,
                                                    step=self.display_name)})
 

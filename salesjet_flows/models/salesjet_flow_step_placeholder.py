@@ -67,7 +67,7 @@ class SalesjetFlowStepPlaceholder(models.AbstractModel):
         for step in self:
             expression = False
             if step.placeholder_root == "event" and (step.placeholder_event_key or "").strip():
-                expression = "event.get(%r)" % step.placeholder_event_key.strip()
+                expression = f"event.get({step.placeholder_event_key.strip()!r})"
             elif step.placeholder_root in PICKER_MODELS and step.placeholder_field_id \
                     and step.placeholder_field_id.model == PICKER_MODELS[step.placeholder_root]:
                 expression = f"{step.placeholder_root}.{step.placeholder_field_id.name}"

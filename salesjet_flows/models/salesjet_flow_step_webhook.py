@@ -89,7 +89,7 @@ def render_json(render, source):
         return {key: source for key in render("")}
     separator = f"\x1e{secrets.token_hex(8)}\x1e"
     joined = separator.join(
-        "{{ %s ||| %s}}" % (expression, default) if default else "{{ %s }}" % expression
+        f"{{{{ {expression} ||| {default}}}}}" if default else f"{{{{ {expression} }}}}"
         for expression, default in placeholders)
     bodies = {}
     for key, rendered in render(joined).items():

@@ -351,7 +351,7 @@ class SalesjetFlowTransfer(models.AbstractModel):
 
         Raises a UserError naming what is wrong or missing; nothing is created then.
         """
-        if isinstance(payload, (bytes, str)):
+        if isinstance(payload, bytes | str):
             try:
                 payload = json.loads(payload)
             except ValueError as e:

@@ -59,7 +59,7 @@ class TestPlaceholderFallback(SalesjetCase, SMSCase, MockEmail):
         self.assertIn("We call #Contact | Phone# or No Phone.", str(mail.body_html))
 
     def test_note_shows_the_fallback(self):
-        flow = self.make_flow([{"action_type": "note", "note_body": "Phone: {{ object.phone }}"}])
+        self.make_flow([{"action_type": "note", "note_body": "Phone: {{ object.phone }}"}])
         self.Event.post("sj_test", self.partner)
         self.run_scheduler()
         self.assertIn("Phone: #Contact | Phone#", self.partner.message_ids[:1].body)

@@ -63,7 +63,7 @@ class TestPlaceholders(SalesjetCase):
                                                      "notify_user_id": self.admin.id}),
             "webhook body": lambda: Step.create({
                 **base, "action_type": "webhook", "webhook_url": "http://127.0.0.1:9/h",
-                "webhook_body": '{"x": "%s"}' % text.replace('"', "'")}),
+                "webhook_body": '{"x": "' + text.replace('"', "'") + '"}'}),
             "call script": lambda: env["salesjet.call.template"].create({
                 "name": "x", "line_ids": [(0, 0, {"kind": "say", "text": text})]}),
             "chain message subject": lambda: env["salesjet.chain.message"].create({
@@ -98,7 +98,7 @@ class TestPlaceholders(SalesjetCase):
 
     def test_deeply_nested_expression_is_refused_not_crashing(self):
         deep = "object." + "parent_id." * 3000 + "name"
-        write = self.text_writers(self.env(user=self.attacker), "{{ %s }}" % deep)["note"]
+        write = self.text_writers(self.env(user=self.attacker), f"{{{{ {deep} }}}}")["note"]
         self.assertRefusedNaming(write, "object.parent_id.parent_id")
 
     def test_qweb_directives_that_run_code_are_refused_in_html_bodies(self):

@@ -23,6 +23,7 @@ from .sources_common import SalesjetHttpCase
 
 SECRET = "fuzz-app-secret"
 VERIFY_TOKEN = "fuzz-verify-token"
+CLIENT_ERRORS = range(400, 500)  # what a refused request may answer
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 # what the tests count: everything a public route could store
@@ -141,7 +142,7 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
         return counts
 
     @contextmanager
-    def refused_cleanly(self, label, allowed=range(400, 500), changes=False, logger="odoo"):
+    def refused_cleanly(self, label, allowed=CLIENT_ERRORS, changes=False, logger="odoo"):
         """The requests inside answer one of ``allowed``, log no ERROR on ``logger`` (a 500 logs its
         traceback on odoo.http) and, unless ``changes``, store nothing. Yields a list to append the
         responses to."""

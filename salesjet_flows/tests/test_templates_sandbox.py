@@ -51,7 +51,7 @@ class TestTemplateSandbox(SalesjetCase):
             "note": lambda: Step.create({"flow_id": flow.id, "action_type": "note", "note_body": text}),
             "webhook body": lambda: Step.create({
                 "flow_id": flow.id, "action_type": "webhook", "webhook_url": "http://127.0.0.1:9/h",
-                "webhook_body": '{"x": "%s"}' % text}),
+                "webhook_body": '{"x": "' + text + '"}'}),
             "call script": lambda: env["salesjet.call.template"].create({
                 "name": "x", "line_ids": [(0, 0, {"kind": "say", "text": text})]}),
             "chain message": lambda: env["salesjet.chain.message"].create({

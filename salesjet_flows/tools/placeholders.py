@@ -85,7 +85,7 @@ def placeholder_fallback(env, expression):
             if labels:
                 break
     text = " | ".join(labels) if labels else env["salesjet.flow.condition"]._fields["value"]._description_string(env)
-    return "#%s#" % FALLBACK_UNSAFE.sub(" ", text).strip()
+    return f"#{FALLBACK_UNSAFE.sub(' ', text).strip()}#"
 
 
 def with_fallbacks(env, source, engine="inline_template"):

@@ -189,8 +189,8 @@ class TestLoyaltyLog(LoyaltyCase, SMSCase):
         self.env["salesjet.chain.message"].create({
             "flow_id": chain.id, "channel": "sms", "body": "<p>Tip of the day</p>", "delay_value": 1,
             "delay_unit": "days"})
-        scenario = self.make_flow([self.accrue_step(), {"action_type": "chain_start", "chain_flow_id": chain.id}],
-                                  kind="loyalty", name="SJ purchase scenario")
+        self.make_flow([self.accrue_step(), {"action_type": "chain_start", "chain_flow_id": chain.id}],
+                       kind="loyalty", name="SJ purchase scenario")
         partner = self.make_partners(1, mobile="+32470123456")
         with self.at(T0):
             self.Event.post("sj_test", partner)
