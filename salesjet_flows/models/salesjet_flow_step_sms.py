@@ -99,7 +99,8 @@ class SalesjetFlowStepSms(models.AbstractModel):
         signed = {}
         for job_id, body in bodies.items():
             proof = partner_link_proof(self.env, partners[job_id]) if job_id in partners else None
-            signed[job_id] = pattern.sub(lambda m: f"{m.group(0)}?{LINK_PARAM}={proof}", body) if proof else body
+            signed[job_id] = (pattern.sub(lambda m, proof=proof: f"{m.group(0)}?{LINK_PARAM}={proof}", body)
+                              if proof else body)
         return signed
 
     def _skip_blacklisted_numbers(self, jobs, numbers):

@@ -167,7 +167,7 @@ class SalesjetFlowStepSplit(models.AbstractModel):
         ))
         jobs.invalidate_recordset(["branch_id"])
         for branch in branches:
-            assigned = jobs.filtered(lambda j: assignment[j.id] == branch)
+            assigned = jobs.filtered(lambda j, branch=branch: assignment[j.id] == branch)
             assigned._set_result(_("Branch %s", branch.name))
         if not self.split_started and not self.split_winner_id:
             self.env.cr.execute(SQL("UPDATE salesjet_flow_step SET split_started = %s WHERE id = %s AND split_started IS NULL",

@@ -200,8 +200,10 @@ class SalesjetFlowStepWebhook(models.AbstractModel):
             return {job.id: b"" for job in jobs}
         bodies = {}
         for lang, lang_jobs in self._jobs_per_lang(jobs).items():
-            rendered = render_json(lambda text: self._render_for_jobs(text, lang_jobs, lang=lang, fallbacks=False),
-                                   self.webhook_body or "")
+            rendered = render_json(
+                lambda text, lang_jobs=lang_jobs, lang=lang: self._render_for_jobs(text, lang_jobs, lang=lang,
+                                                                                   fallbacks=False),
+                self.webhook_body or "")
             bodies.update({job_id: body.encode() for job_id, body in rendered.items()})
         return bodies
 

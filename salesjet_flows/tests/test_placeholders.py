@@ -112,7 +112,7 @@ class TestPlaceholders(SalesjetCase):
                 ('<p t-att-title="object.env.user.login">x</p>', "t-att-title")):
             with self.subTest(body=body):
                 template = self.make_template(self.env, body)
-                self.assertRefusedNaming(lambda: Step.create({
+                self.assertRefusedNaming(lambda template=template: Step.create({
                     "flow_id": self.flow.id, "action_type": "email", "email_source": "template",
                     "mail_template_id": template.id}), named)
 

@@ -82,7 +82,7 @@ class TestConcurrentEvents(BaseCase):
             barrier = threading.Barrier(2)
             errors = []
 
-            def post():
+            def post(barrier=barrier, errors=errors):
                 try:
                     with self.registry.cursor() as cr:
                         env = api.Environment(cr, SUPERUSER_ID, {})

@@ -98,10 +98,12 @@ class TestTemplateSandbox(SalesjetCase):
                 # HTML is translated term by term
                 (message, "body", {"Hello {{ object.name }}": SMUGGLED[0]})):
             with self.subTest(model=record._name):
-                self.assertRefused(lambda: record.with_user(self.manager)._update_field_translations(
-                    field, {"fr_FR": translation}), "translation")
-                self.assertRefused(lambda: record.with_user(self.manager).with_context(lang="fr_FR").write(
-                    {field: SMUGGLED[1]}), "write in French")
+                self.assertRefused(
+                    lambda record=record, field=field, translation=translation: record.with_user(
+                        self.manager)._update_field_translations(field, {"fr_FR": translation}), "translation")
+                self.assertRefused(
+                    lambda record=record, field=field: record.with_user(self.manager).with_context(
+                        lang="fr_FR").write({field: SMUGGLED[1]}), "write in French")
         self.assertEqual(step.with_context(lang="fr_FR").sms_body, "Hello {{ object.name }}")
 
     def test_without_template_editor_rights_only_plain_fields_are_allowed(self):

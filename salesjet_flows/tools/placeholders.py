@@ -246,7 +246,7 @@ def check_templates_used_by_steps(templates, step_field, fields_engines, where):
     ``check_template_placeholders``; ``where(template, step)`` names the template in the refusal."""
     steps = templates.env["salesjet.flow.step"].sudo().search([(step_field, "in", templates.ids)])
     for template in steps[step_field]:
-        step = steps.filtered(lambda s: s[step_field] == template)[:1]
+        step = steps.filtered(lambda s, template=template: s[step_field] == template)[:1]
         check_template_placeholders(templates.env, template, fields_engines, where(template, step))
 
 
