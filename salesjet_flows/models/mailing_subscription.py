@@ -28,5 +28,5 @@ class MailingSubscription(models.Model):
         self.env["salesjet.event"]._post_safely([
             (partner, {"list_id": sub.list_id.id, "list": sub.list_id.name, "email": sub.contact_id.email or ""},
              f"subscription:{sub.id}{':' + stamp if stamp else ''}")
-            for sub, partner in zip(subscriptions, partners)
+            for sub, partner in zip(subscriptions, partners, strict=True)
         ], "list_subscribe", "mailing_list")

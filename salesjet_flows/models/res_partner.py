@@ -123,7 +123,7 @@ class ResPartner(models.Model):
                 to_create[key] = vals
             result.append(key)
         if to_create:
-            created = dict(zip(to_create, Partner.create(list(to_create.values()))))
+            created = dict(zip(to_create, Partner.create(list(to_create.values())), strict=True))
             result = [created[item] if isinstance(item, str) else item for item in result]
         return [partner.with_env(self.env) for partner in result]
 

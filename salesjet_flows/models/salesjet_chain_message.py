@@ -110,7 +110,7 @@ class SalesjetChainMessage(models.Model):
     def create(self, vals_list):
         messages = super().create(vals_list)
         steps = self.env["salesjet.flow.step"].sudo().create([message._step_values() for message in messages])
-        for message, step in zip(messages, steps):
+        for message, step in zip(messages, steps, strict=True):
             message.step_id = step
         return messages
 

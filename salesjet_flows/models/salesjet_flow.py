@@ -151,12 +151,12 @@ class SalesjetFlow(models.Model):
         """A copy gets copies of the chain messages (which generate its own steps) and the same A/B splits."""
         layouts = [_split_layout(flow) for flow in self]
         new_flows = super(SalesjetFlow, self.with_context(salesjet_split_rebuild=True)).copy(default)
-        for old, new in zip(self, new_flows):
+        for old, new in zip(self, new_flows, strict=True):
             if old.chain_message_ids:
                 new.step_ids.filtered("chain_message_id").unlink()
                 for message in old.chain_message_ids:
                     message.copy({"flow_id": new.id})
-        for new, (splits, members) in zip(new_flows, layouts):
+        for new, (splits, members) in zip(new_flows, layouts, strict=True):
             _rebuild_splits(new.with_context(salesjet_split_rebuild=False), splits, members)
         return new_flows.with_context(salesjet_split_rebuild=False)
 
@@ -166,7 +166,7 @@ class SalesjetFlow(models.Model):
 
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)
-        return [dict(vals, name=_("%s (copy)", flow.name)) for flow, vals in zip(self, vals_list)]
+        return [dict(vals, name=_("%s (copy)", flow.name)) for flow, vals in zip(self, vals_list, strict=True)]
 
     # ------------------------------------------------------------------
     # Actions
@@ -325,7 +325,7 @@ class SalesjetFlow(models.Model):
                 now, [(partner_id, company_id, now, enrollment_id) for enrollment_id, partner_id in rows])
         self.env["salesjet.flow.job"]._create_pending([
             (enrollment_id, self.id, first_step_id, partner_id, company_id, date, 0)
-            for (enrollment_id, partner_id), date in zip(rows, dates)
+            for (enrollment_id, partner_id), date in zip(rows, dates, strict=True)
         ])  # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)
         return enrollments
 

@@ -165,7 +165,7 @@ class SalesjetFlowCondition(models.Model):
         for line in self:
             changes = line._next_change(now, partner_ids, company_ids)
             if changes:
-                moments = [min(filter(None, (a, b)), default=None) for a, b in zip(moments, changes)]
+                moments = [min(filter(None, (a, b)), default=None) for a, b in zip(moments, changes, strict=True)]
         return moments
 
     def _next_change(self, now, partner_ids, company_ids):

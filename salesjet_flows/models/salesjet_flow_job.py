@@ -100,7 +100,7 @@ class SalesjetFlowJob(models.Model):
         """
         if not rows:
             return
-        columns = list(zip(*rows))
+        columns = list(zip(*rows, strict=True))
         now = fields.Datetime.now()
         first = min(columns[5])
         cron_id, check = self._scheduler_check(first)
@@ -364,7 +364,7 @@ class SalesjetFlowJob(models.Model):
             return False
         rows = [(job_id, *outcomes.get(job_id, ("done", None, None, None))) for job_id in batch.jobs.ids]
         rows = [(row[0], None, None, None, None) if row[1] == "error" else row for row in rows]
-        ids, states, results, models_, res_ids = (list(column) for column in zip(*rows))
+        ids, states, results, models_, res_ids = (list(column) for column in zip(*rows, strict=True))
         self.env.cr.execute(SQL(
             """
             UPDATE salesjet_flow_job j
@@ -397,7 +397,7 @@ class SalesjetFlowJob(models.Model):
                 continue
             openings = step._apply_send_window([now] * len(jobs), [job.partner_id.id for job in jobs],
                                                [job.company_id.id for job in jobs])
-            for job, opening in zip(jobs, openings):
+            for job, opening in zip(jobs, openings, strict=True):
                 if opening > now:
                     moved_ids.append(job.id)
                     dates.append(opening)
@@ -469,10 +469,10 @@ class SalesjetFlowJob(models.Model):
             if repeats:
                 dates = step._apply_send_window([repeat_date] * len(repeats), [r[3] for r in repeats],
                                                 [r[4] for r in repeats])
-                rows += [(*row[:5], date, row[6]) for row, date in zip(repeats, dates)]
+                rows += [(*row[:5], date, row[6]) for row, date in zip(repeats, dates, strict=True)]
             for next_step, group in moves.items():
                 dates = next_step._compute_scheduled_dates(now, [(r[3], r[4], r[5], r[0]) for r in group])
-                rows += [(*row[:5], date, row[6]) for row, date in zip(group, dates)]
+                rows += [(*row[:5], date, row[6]) for row, date in zip(group, dates, strict=True)]
         self._create_pending(rows)
         self.env["salesjet.flow.enrollment"].browse(finished_ids)._finish("done", now)
 

@@ -318,7 +318,7 @@ class SalesjetFlowStep(models.Model):
             first = jobs.filtered(lambda j: not j.repeat_index)
             values = self._relative_dates([job.partner_id.id for job in first],
                                           [job.enrollment_id.id for job in first]) if first else []
-            missing = first.browse([job.id for job, value in zip(first, values) if value is None])
+            missing = first.browse([job.id for job, value in zip(first, values, strict=True) if value is None])
             if missing:
                 if self.relative_source == "event":
                     reason = _("No date under “%s” in the event data: step skipped.", self.relative_key)
@@ -386,15 +386,15 @@ class SalesjetFlowStep(models.Model):
             return
         now = fields.Datetime.now()
         limits = [(job.date_waiting or now) + relativedelta(days=self.wait_max_days) for job in jobs]
-        expired = jobs.browse([job.id for job, limit in zip(jobs, limits) if limit <= now])
+        expired = jobs.browse([job.id for job, limit in zip(jobs, limits, strict=True) if limit <= now])
         expired._mark_skipped(_("Conditions still not met after waiting %s days: step skipped.", self.wait_max_days))
-        waiting = [(job, limit) for job, limit in zip(jobs, limits) if limit > now]
+        waiting = [(job, limit) for job, limit in zip(jobs, limits, strict=True) if limit > now]
         if not waiting:
             return
         changes = self.condition_ids._next_changes(
             now, [job.partner_id.id for job, _limit in waiting], [job.company_id.id for job, _limit in waiting])
         daily = now + relativedelta(days=1)
-        dates = [min(change or daily, daily, limit) for (_job, limit), change in zip(waiting, changes)]
+        dates = [min(change or daily, daily, limit) for (_job, limit), change in zip(waiting, changes, strict=True)]
         jobs.browse([job.id for job, _limit in waiting])._mark_waiting(dates, now)
 
     def _action_add_tag(self, jobs):
@@ -714,7 +714,7 @@ class SalesjetFlowStep(models.Model):
         self.env.cr.execute(SQL("SELECT id, tz FROM res_partner WHERE id = ANY(%s)", list(set(partner_ids))))
         own = dict(self.env.cr.fetchall())
         companies = {cid: company_tz(self.env["res.company"].browse(cid)) for cid in set(company_ids)}
-        return [valid_tz(own.get(pid)) or companies[cid] for pid, cid in zip(partner_ids, company_ids)]
+        return [valid_tz(own.get(pid)) or companies[cid] for pid, cid in zip(partner_ids, company_ids, strict=True)]
 
     def _window_days(self):
         return {index for index, name in enumerate(WEEKDAY_FIELDS) if self[name]}
@@ -746,7 +746,7 @@ class SalesjetFlowStep(models.Model):
         tzs = self._partner_tzs(partner_ids, company_ids)
         cache = {}
         result = []
-        for moment, tz_name in zip(dates, tzs):
+        for moment, tz_name in zip(dates, tzs, strict=True):
             key = (tz_name, moment)
             if key not in cache:
                 cache[key] = self._next_window_opening(moment, tz_name)
@@ -797,7 +797,7 @@ class SalesjetFlowStep(models.Model):
         if self.relative_direction == "before":
             offset = -offset
         moments = []
-        for value, tz_name in zip(values, tzs):
+        for value, tz_name in zip(values, tzs, strict=True):
             if value is None:
                 moments.append(None)
                 continue
@@ -1052,7 +1052,7 @@ class SalesjetFlowStep(models.Model):
                              j.enrollment_id.date_start) for j in waiting]
                     dates = next_step._compute_scheduled_dates(now, [(r[2], r[3], r[4], r[0]) for r in rows])
                     Job._create_pending([(r[0], r[1], next_step.id, r[2], r[3], date, 0)
-                                         for r, date in zip(rows, dates)])
+                                         for r, date in zip(rows, dates, strict=True)])
                 elif mode == "next":
                     enrollments._finish("done", now)
                 else:

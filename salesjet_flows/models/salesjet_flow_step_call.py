@@ -100,7 +100,7 @@ class SalesjetFlowStepCall(models.AbstractModel):
             "user_id": assignees[call["job"].id].id,
             "date_deadline": fields.Date.context_today(self),
         } for call in calls])
-        for call, activity in zip(calls, activities):
+        for call, activity in zip(calls, activities, strict=True):
             call["job"]._set_result(_("Call to %(number)s planned for %(user)s.", number=call["number"],
                                       user=activity.user_id.name), activity)
 

@@ -162,7 +162,7 @@ class SalesjetFlowStepChain(models.AbstractModel):
         if urls:
             keys = list(urls)
             trackers = self.env["link.tracker"].sudo().search_or_create([{"url": urls[key]} for key in keys])
-            short = {key: tracker.short_url for key, tracker in zip(keys, trackers)}
+            short = {key: tracker.short_url for key, tracker in zip(keys, trackers, strict=True)}
         vals_list = []
         for job in jobs:
             _subject, body, labels = rendered[job.id]
@@ -175,5 +175,5 @@ class SalesjetFlowStepChain(models.AbstractModel):
         self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
 
     def _chain_store_results(self, jobs, res_model, res_ids, results):
-        for job, res_id, result in zip(jobs, res_ids, results):
+        for job, res_id, result in zip(jobs, res_ids, results, strict=True):
             job._set_result(result, self.env[res_model].browse(res_id))

@@ -98,7 +98,7 @@ class SalesjetFlowStepContact(models.AbstractModel):
                 "user_id": user.id,
                 "date_deadline": deadline,
             } for job in jobs])
-            for job, activity in zip(jobs, activities):
+            for job, activity in zip(jobs, activities, strict=True):
                 job._set_result(_("Activity planned for %s.", user.name), activity)
             return
         # one message per contact, notifying the employee's inbox: there is no batch API
@@ -132,7 +132,7 @@ class SalesjetFlowStepContact(models.AbstractModel):
             created = Contact.create([{"name": partner.name, "email": partner.email,
                                        "company_name": partner.commercial_company_name or False}
                                       for partner in missing.values()])
-            existing.update(zip(missing, created))
+            existing.update(zip(missing, created, strict=True))
         return {job.id: existing.get(emails[job.id]) for job in jobs}
 
     def _action_list_add(self, jobs):

@@ -84,7 +84,7 @@ class SalesjetFlowStepSms(models.AbstractModel):
         ordered = sorted(urls)
         shortened = self.env["mail.render.mixin"]._shorten_links_text(
             "\n".join(ordered), {"mass_mailing_id": self.mailing_id.id}).split("\n")
-        mapping = dict(zip(ordered, shortened))
+        mapping = dict(zip(ordered, shortened, strict=False))
         # longest first, so that a URL which is the start of another one does not cut it
         pattern = re.compile("|".join(re.escape(url) for url in sorted(urls, key=len, reverse=True))
                              + r"(?![\w@:%.+&~#=/-])")

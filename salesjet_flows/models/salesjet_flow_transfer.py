@@ -149,7 +149,7 @@ class _Importer:
         for data in self.flows_data:
             vals = self.values("salesjet.flow", data)
             self.flows.append(Flow.create(vals))
-        for i, (flow, data) in enumerate(zip(self.flows, self.flows_data)):
+        for i, (flow, data) in enumerate(zip(self.flows, self.flows_data, strict=True)):
             for trigger in data.get("trigger_ids", []):
                 self.env["salesjet.flow.trigger"].create(dict(self.values("salesjet.flow.trigger", trigger), flow_id=flow.id))
             for j, step_data in enumerate(data.get("step_ids", [])):
@@ -162,7 +162,7 @@ class _Importer:
                     vals = self.values("salesjet.flow.condition", condition)
                     self.env["salesjet.flow.condition"].create(dict(vals, step_id=self.steps[(i, j)].id))
         # child lists added by other modules (e.g. a chain's messages), after the flow's own steps
-        for flow, data in zip(self.flows, self.flows_data):
+        for flow, data in zip(self.flows, self.flows_data, strict=True):
             self.create_children(flow, data, builtin=True)
             for (i, j), step in self.steps.items():
                 if step.flow_id == flow:
@@ -320,7 +320,7 @@ class SalesjetFlowTransfer(models.AbstractModel):
             "flows": [exporter.record(flow) for flow in flows],
             "records": exporter.embedded,
         }
-        for flow, data in zip(flows, payload["flows"]):
+        for flow, data in zip(flows, payload["flows"], strict=True):
             splits, members = _split_layout(flow)
             for j, step_data in enumerate(data.get("step_ids", [])):
                 if j in splits:
@@ -338,7 +338,7 @@ class SalesjetFlowTransfer(models.AbstractModel):
         """Create the flows of an export (see ``_import_payload``), then their A/B splits' branches."""
         flows = self.with_context(salesjet_split_rebuild=True)._import_payload(payload)
         data = payload if isinstance(payload, dict) else json.loads(payload)
-        for flow, flow_data in zip(flows, data.get("flows", [])):
+        for flow, flow_data in zip(flows, data.get("flows", []), strict=True):
             steps_data = flow_data.get("step_ids", [])
             splits = {j: s["$branches"] for j, s in enumerate(steps_data) if s.get("$branches")}
             members = {j: tuple(s["$branch"]) for j, s in enumerate(steps_data) if s.get("$branch")}

@@ -240,7 +240,7 @@ class SalesjetSpecialOffer(models.Model):
             "sequence": 1000,
             **extra,
         } for partner in missing])
-        personal.update(zip(missing.ids, new))
+        personal.update(zip(missing.ids, new, strict=True))
         reused = Pricelist.browse([personal[p.id].id for p in switching - missing])
         reused.filtered(lambda pl: not pl.active).write({"active": True})
         for partner in switching:

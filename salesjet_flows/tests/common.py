@@ -60,7 +60,7 @@ class SalesjetPersonas:
             "company_id": cls.env.company.id, "company_ids": [Command.set(cls.env.company.ids)],
             "groups_id": [Command.set([cls.env.ref(group).id for group in groups.split(",")])],
         } for login, (name, groups) in cls.PERSONAS.items()])
-        for login, user in zip(cls.PERSONAS, users):
+        for login, user in zip(cls.PERSONAS, users, strict=True):
             setattr(cls, login, user)
         # staff and test accounts, not clients: drop the events their creation posted (a portal sign-up)
         cls.env["salesjet.event"].sudo().search([("partner_id", "in", users.partner_id.ids)]).unlink()

@@ -85,7 +85,7 @@ class TestSmsStep(SalesjetCase, SMSCase):
         self.assertEqual(sorted(trackers.mapped("url")),
                          ["https://shop.example.com/offer", "https://shop.example.com/offer/2"],
                          "one tracker per distinct link for the whole batch")
-        for partner, body in zip(partners, bodies):
+        for partner, body in zip(partners, bodies, strict=True):
             # each link carries the contact's signed proof, which identifies the clicker's website visitor
             first, second = trackers if trackers[0].url.endswith("offer") else trackers[::-1]
             proof = f"?sj={partner_link_proof(self.env, partner.id)}"

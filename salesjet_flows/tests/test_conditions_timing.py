@@ -76,7 +76,7 @@ class TestDateAndTimeConditions(ConditionsTimingCase):
         dates = [datetime(2026, 1, 10, 10), datetime(2026, 1, 5, 10), datetime(2026, 2, 27, 10),
                  datetime(2026, 2, 20, 10), datetime(2026, 3, 1, 10)]
         self.env.flush_all()
-        for lead, moment in zip(leads, dates):
+        for lead, moment in zip(leads, dates, strict=True):
             self.env.cr.execute(SQL("UPDATE crm_lead SET create_date = %s WHERE id = %s", moment, lead.id))
         cases = [
             ({"date_operator": "before", "date_value": "2026-02-01"}, early),

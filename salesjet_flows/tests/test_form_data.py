@@ -102,7 +102,7 @@ class TestFormData(SalesjetHttpCase):
         partners = self.make_partners(5)
         data = [{"age": 50}, {"fields": {"age": "9", "city": "Gent"}}, {"age": "100", "city": "Brussels"},
                 {"age": ""}, {}]
-        for partner, values in zip(partners, data):
+        for partner, values in zip(partners, data, strict=True):
             self.Event.post("sj_test", partner, data=values)
         step = flow.step_ids
         Condition = self.env["salesjet.flow.condition"]

@@ -23,7 +23,7 @@ class TestSplit(SalesjetCase):
             {"action_type": "split", "name": "Subject test", "split_criterion": "clicks",
              "split_test_value": 2, "split_test_unit": "days",
              "branch_ids": [(0, 0, {"name": name, "percentage": share, "sequence": i})
-                            for i, (name, share) in enumerate(zip("AB", shares))], **split_vals},
+                            for i, (name, share) in enumerate(zip("AB", shares, strict=True))], **split_vals},
             self.tag_step(self.tag_c),
         ])
         split = flow.step_ids[0]
