@@ -287,10 +287,12 @@ class SalesjetFlow(models.Model):
         now = fields.Datetime.now()
         exclusions = []
         if policy == "once":
-            exclusions.append(SQL("SELECT 1 FROM salesjet_flow_enrollment e WHERE e.flow_id = %s AND e.partner_id = p.id", self.id))
+            exclusions.append(SQL(
+                "SELECT 1 FROM salesjet_flow_enrollment e WHERE e.flow_id = %s AND e.partner_id = p.id", self.id))
         elif policy == "no_active" or skip_running:
             exclusions.append(SQL(
-                "SELECT 1 FROM salesjet_flow_enrollment e WHERE e.flow_id = %s AND e.partner_id = p.id AND e.state = 'running'",
+                "SELECT 1 FROM salesjet_flow_enrollment e"
+                " WHERE e.flow_id = %s AND e.partner_id = p.id AND e.state = 'running'",
                 self.id,
             ))
         where = SQL(" AND ").join([SQL("NOT EXISTS (%s)", excl) for excl in exclusions]) if exclusions else SQL("TRUE")
@@ -495,7 +497,8 @@ class SalesjetFlow(models.Model):
         }
         for flow in self:
             flow.converted_count = data.get(flow.id, 0)
-            flow.conversion_rate = 100.0 * flow.converted_count / flow.enrollment_count if flow.enrollment_count else 0.0
+            flow.conversion_rate = (100.0 * flow.converted_count / flow.enrollment_count
+                                    if flow.enrollment_count else 0.0)
 
     def _convert_reached(self, enrollments=None, now=None, limit=None):
         """End as converted the running runs of this flow (or of ``enrollments``) whose contact meets the goal.

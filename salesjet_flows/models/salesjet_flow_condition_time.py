@@ -180,7 +180,8 @@ class SalesjetFlowConditionTime(models.AbstractModel):
                     SELECT partner_id, create_date FROM crm_lead
                      WHERE medium_id = %(medium)s AND partner_id IS NOT NULL
                     UNION ALL
-                    SELECT p.id, cl.create_date FROM crm_lead cl JOIN res_partner p ON p.email_normalized = cl.email_normalized
+                    SELECT p.id, cl.create_date
+                      FROM crm_lead cl JOIN res_partner p ON p.email_normalized = cl.email_normalized
                      WHERE cl.medium_id = %(medium)s AND cl.partner_id IS NULL AND cl.email_normalized IS NOT NULL
                 ) AS l(partner_id, create_date)
                 GROUP BY l.partner_id HAVING %(having)s)""",

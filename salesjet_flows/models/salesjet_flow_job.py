@@ -451,7 +451,8 @@ class SalesjetFlowJob(models.Model):
             next_steps = {}
             repeat_date = now + delta(step.repeat_interval, step.repeat_unit) if step.repeat else None
             repeats, moves = [], {}
-            for _step, state, repeat_index, enrollment_id, flow_id, partner_id, company_id, branch_id, date_start in jobs:
+            for (_step, state, repeat_index, enrollment_id, flow_id, partner_id, company_id, branch_id,
+                 date_start) in jobs:
                 if repeat_date and state == "done" and repeat_index < step.repeat_max:
                     repeats.append((enrollment_id, flow_id, step_id, partner_id, company_id, date_start,
                                     repeat_index + 1))
@@ -745,8 +746,9 @@ class SalesjetFlowJob(models.Model):
             else:
                 postpone_ids.append(job.id)
                 postpone_dates.append(blocked_until)
-                postpone_reasons.append(_("Frequency cap reached (%(cap)s for this contact): postponed to %(date)s UTC.",
-                                          cap=cap_text, date=fields.Datetime.to_string(blocked_until)[:16]))
+                postpone_reasons.append(_(
+                    "Frequency cap reached (%(cap)s for this contact): postponed to %(date)s UTC.",
+                    cap=cap_text, date=fields.Datetime.to_string(blocked_until)[:16]))
         if postpone_ids:
             self.env.cr.execute(SQL(
                 """

@@ -130,7 +130,8 @@ class SalesjetFlowStep(models.Model):
         string="Counted from", default="previous",
     )
     run_at = fields.Datetime(
-        string="Run at", help="Date and time of this step. Contacts who reach it later run it as soon as they reach it.",
+        string="Run at",
+        help="Date and time of this step. Contacts who reach it later run it as soon as they reach it.",
     )
 
     # Conditions
@@ -452,7 +453,8 @@ class SalesjetFlowStep(models.Model):
             "conditions": conditions._describe() if conditions else "",  # shows the OR groups
             "stop_on_fail": bool(conditions) and self.on_condition_fail == "stop",
             "repeat": _("every %(value)s %(unit)s, at most %(max)s times", value=self.repeat_interval,
-                        unit=dict(self._fields["repeat_unit"]._description_selection(self.env)).get(self.repeat_unit, "").lower(),
+                        unit=dict(self._fields["repeat_unit"]._description_selection(self.env)).get(
+                            self.repeat_unit, "").lower(),
                         max=self.repeat_max) if self.repeat else "",
             "active": self.active,
             "counts": {state: counts.get(state, 0) for state in ("pending", "done", "skipped", "failed")},

@@ -140,8 +140,8 @@ class SalesjetFlowStepChain(models.AbstractModel):
                 "is_notification": True,
             })
         mails = self.env["mail.mail"].sudo().create(vals_list)
-        self._chain_store_results(jobs, "mail.mail", mails.ids, [_("Email queued to %s", job.partner_id.email_normalized)
-                                                                 for job in jobs])
+        self._chain_store_results(jobs, "mail.mail", mails.ids,
+                                  [_("Email queued to %s", job.partner_id.email_normalized) for job in jobs])
 
     def _chain_send_sms(self, jobs, message):
         archived = jobs.filtered(lambda j: not j.partner_id.active)

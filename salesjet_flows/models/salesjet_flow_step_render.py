@@ -65,7 +65,8 @@ class SalesjetFlowStepRender(models.AbstractModel):
             }
             partner_ids = list(set(group.partner_id.ids))
             rendered = Render._render_template(
-                tidy_defaults(source) if engine == "inline_template" else source, "res.partner", partner_ids, engine=engine, add_context=add_context,
+                tidy_defaults(source) if engine == "inline_template" else source, "res.partner", partner_ids,
+                engine=engine, add_context=add_context,
                 options={"post_process": engine == "qweb"},
             )
             for job in group:

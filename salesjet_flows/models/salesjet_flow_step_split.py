@@ -170,8 +170,9 @@ class SalesjetFlowStepSplit(models.AbstractModel):
             assigned = jobs.filtered(lambda j, branch=branch: assignment[j.id] == branch)
             assigned._set_result(_("Branch %s", branch.name))
         if not self.split_started and not self.split_winner_id:
-            self.env.cr.execute(SQL("UPDATE salesjet_flow_step SET split_started = %s WHERE id = %s AND split_started IS NULL",
-                                    now, self.id))
+            self.env.cr.execute(SQL(
+                "UPDATE salesjet_flow_step SET split_started = %s WHERE id = %s AND split_started IS NULL",
+                now, self.id))
             self.invalidate_recordset(["split_started"])
 
     def _split_test_end(self):

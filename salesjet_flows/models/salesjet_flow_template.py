@@ -75,7 +75,8 @@ class SalesjetFlowTemplate(models.Model):
         return payload
 
     def _create_flows(self, **values):
-        """Create the flows of this template (through the JSON import) and return them; ``values`` are written on them."""
+        """Create the flows of this template (through the JSON import) and return them; ``values`` are written
+        on them."""
         self.ensure_one()
         if not self.available:
             raise UserError(_("The ready-made flow “%(name)s” needs the module %(module)s: install it first.",

@@ -100,7 +100,8 @@ class _Exporter:
     def is_own_template(record, value):
         # an email written in the step is saved as the step's own template: the
         # step's subject and body carry it, and the imported step makes its own
-        return value._name == "mail.template" and "salesjet_step_id" in value._fields and value.salesjet_step_id == record
+        return (value._name == "mail.template" and "salesjet_step_id" in value._fields
+                and value.salesjet_step_id == record)
 
     def ref(self, record):
         if record._name == "salesjet.flow" and record.id in self.flow_index:
@@ -151,7 +152,8 @@ class _Importer:
             self.flows.append(Flow.create(vals))
         for i, (flow, data) in enumerate(zip(self.flows, self.flows_data, strict=True)):
             for trigger in data.get("trigger_ids", []):
-                self.env["salesjet.flow.trigger"].create(dict(self.values("salesjet.flow.trigger", trigger), flow_id=flow.id))
+                self.env["salesjet.flow.trigger"].create(
+                    dict(self.values("salesjet.flow.trigger", trigger), flow_id=flow.id))
             for j, step_data in enumerate(data.get("step_ids", [])):
                 vals = self.values("salesjet.flow.step", step_data)
                 self.steps[(i, j)] = self.env["salesjet.flow.step"].create(dict(vals, flow_id=flow.id))
@@ -199,8 +201,9 @@ class _Importer:
             elif field.type == "many2many":
                 vals[name] = [(6, 0, [rid for rid in (self.resolve(v, field.comodel_name) for v in value) if rid])]
             elif field.type == "selection" and value not in dict(field._description_selection(self.env)):
-                self.missing.append(_("%(field)s “%(value)s” (a module of the exporting database is not installed here)",
-                                      field=field.string, value=value))
+                self.missing.append(_(
+                    "%(field)s “%(value)s” (a module of the exporting database is not installed here)",
+                    field=field.string, value=value))
             else:
                 vals[name] = value
         if self.missing:
@@ -249,7 +252,8 @@ class _Importer:
         module, _dot, name = xmlid.partition(".")
         # only ids the export itself made up are recreated; a module's own ids belong to that module
         if module == "__export__":
-            self.env["ir.model.data"].sudo().create({"module": module, "name": name, "model": model, "res_id": record.id})
+            self.env["ir.model.data"].sudo().create(
+                {"module": module, "name": name, "model": model, "res_id": record.id})
         return record
 
 
@@ -356,7 +360,8 @@ class SalesjetFlowTransfer(models.AbstractModel):
                 payload = json.loads(payload)
             except ValueError as e:
                 raise UserError(_("This file is not a flow export: it is not valid JSON (%s).", e)) from e
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT or not isinstance(payload.get("flows"), list):
+        if (not isinstance(payload, dict) or payload.get("format") != FORMAT
+                or not isinstance(payload.get("flows"), list)):
             raise UserError(_("This file is not a SalesJet Flows export."))
         if payload.get("version") != VERSION:
             raise UserError(_("This export has version %(found)s; this database reads version %(version)s.",

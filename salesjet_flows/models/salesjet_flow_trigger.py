@@ -244,7 +244,8 @@ class SalesjetFlowTrigger(models.Model):
         help="Only subscriptions to this list; empty: any list.",
     )
 
-    @api.constrains("trigger_type", "page_path", "funnel_id", "popup_enabled", "popup_title", "popup_text", "popup_button_url")
+    @api.constrains("trigger_type", "page_path", "funnel_id", "popup_enabled", "popup_title", "popup_text",
+                    "popup_button_url")
     def _check_source_settings(self):
         for trigger in self.filtered(lambda t: t.trigger_type == "funnel_registered" and not t.funnel_id):
             raise ValidationError(_("Trigger of flow “%s”: choose the funnel whose registrations start the flow.",
@@ -262,7 +263,8 @@ class SalesjetFlowTrigger(models.Model):
                     raise ValidationError(_("Trigger of flow “%s”: give the pop-up a title and a text.",
                                             trigger.flow_id.name))
                 url = (trigger.popup_button_url or "").strip()
-                if url and not (url.startswith(("https://", "http://")) or (url.startswith("/") and not url.startswith("//"))):
+                if url and not (url.startswith(("https://", "http://"))
+                                or (url.startswith("/") and not url.startswith("//"))):
                     raise ValidationError(_("Trigger of flow “%(flow)s”: the button link must be a page of the site "
                                             "(/offer) or an http(s):// address, not “%(url)s”.",
                                             flow=trigger.flow_id.name, url=url))

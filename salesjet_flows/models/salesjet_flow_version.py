@@ -30,4 +30,5 @@ class SalesjetFlowVersion(models.Model):
 
     def _compute_snapshot_text(self):
         for version in self:
-            version.snapshot_text = json.dumps(version.snapshot, indent=2, ensure_ascii=False) if version.snapshot else ""
+            version.snapshot_text = (json.dumps(version.snapshot, indent=2, ensure_ascii=False)
+                                     if version.snapshot else "")

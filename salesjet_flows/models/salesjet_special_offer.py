@@ -141,7 +141,8 @@ class SalesjetSpecialOffer(models.Model):
         Offer = self.sudo().with_context(tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True)
         partner_ids = list(dict.fromkeys(partner_ids))
         pricelists = self._ensure_personal_pricelists(self.env["res.partner"].browse(partner_ids), company)
-        existing = Offer.search([("step_id", "=", step.id), ("partner_id", "in", partner_ids), ("state", "=", "active")])
+        existing = Offer.search([("step_id", "=", step.id), ("partner_id", "in", partner_ids),
+                                 ("state", "=", "active")])
         vals = {
             "product_ids": [(6, 0, step.offer_product_ids.ids)],
             "price_type": step.offer_price_type,

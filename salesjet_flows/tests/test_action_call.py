@@ -28,7 +28,8 @@ class TestCallStep(SalesjetCase):
             "from_number": "+1 415 555 0100",
             "record": True,
             "line_ids": [
-                (0, 0, {"sequence": 1, "kind": "say", "text": "Hello {{ object.name }}, plan {{ event.get('plan') ||| basic }}."}),
+                (0, 0, {"sequence": 1, "kind": "say",
+                        "text": "Hello {{ object.name }}, plan {{ event.get('plan') ||| basic }}."}),
                 (0, 0, {"sequence": 2, "kind": "pause", "seconds": 2}),
                 (0, 0, {"sequence": 3, "kind": "connect", "number": "+32 2 555 12 34"}),
                 (0, 0, {"sequence": 4, "kind": "hangup"}),

@@ -7,7 +7,8 @@ from .common import T0, SalesjetCase
 class TestContactActions(SalesjetCase):
 
     def test_note_is_logged_on_the_contact_and_the_lead(self):
-        flow = self.make_flow([{"action_type": "note", "note_body": "Came from {{ event.get('source') ||| nowhere }} <b>"}])
+        flow = self.make_flow([{"action_type": "note",
+                                "note_body": "Came from {{ event.get('source') ||| nowhere }} <b>"}])
         partner = self.make_partners(1)
         lead = self.env["crm.lead"].create({"name": "Lead", "partner_id": partner.id})
         self.Event.post("sj_test", partner, lead=lead, data={"source": "fair"})
@@ -22,7 +23,8 @@ class TestContactActions(SalesjetCase):
     def test_message_an_employee_as_notification_and_as_activity(self):
         user = self.env["res.users"].create({"name": "Stock keeper", "login": "sj_stock", "email": "stock@example.com"})
         flow = self.make_flow([
-            {"action_type": "notify_user", "notify_user_id": user.id, "note_body": "Count stock after {{ object.name }}"},
+            {"action_type": "notify_user", "notify_user_id": user.id,
+             "note_body": "Count stock after {{ object.name }}"},
             {"action_type": "notify_user", "notify_user_id": user.id, "notify_mode": "activity",
              "notify_deadline_days": 2, "note_body": "Call {{ object.name }}"},
         ])

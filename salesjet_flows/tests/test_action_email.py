@@ -46,7 +46,8 @@ class TestEmailStep(SalesjetCase, MockEmail):
             self.assertEqual(mail.mailing_id, step.mailing_id)
             self.assertIn("/r/", str(mail.body_html), "links are shortened for click tracking")
             trace = job.mailing_trace_id
-            self.assertEqual((trace.model, trace.res_id, trace.mass_mailing_id), ("res.partner", partner.id, step.mailing_id))
+            self.assertEqual((trace.model, trace.res_id, trace.mass_mailing_id),
+                             ("res.partner", partner.id, step.mailing_id))
 
     def test_email_step_escapes_html_from_contact_data(self):
         flow = self.make_flow([self.email_step()])

@@ -193,7 +193,8 @@ class TestSpecialOffer(ProductCase):
         offer = self.Offer.browse(job.res_id)
         self.assertEqual(job.res_model, "salesjet.special.offer")
         self.assertIn("Special offer created", job.result)
-        self.assertEqual((offer.partner_id, offer.state, offer.valid_until), (partner, "active", T0 + timedelta(days=7)))
+        self.assertEqual((offer.partner_id, offer.state, offer.valid_until),
+                         (partner, "active", T0 + timedelta(days=7)))
         with self.at(T0 + timedelta(days=1)):
             self.assertEqual(self.price(partner, self.course), 60.0)
             self.assertEqual(self.price(partner, self.ebook), 60.0)

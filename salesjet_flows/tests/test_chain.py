@@ -74,7 +74,8 @@ class TestChain(ChainCase, MockEmail):
         with self.at(T0 + timedelta(hours=3, days=2)):
             self.run_scheduler()
         mails = self.chain_mails(partner)
-        self.assertEqual(mails.mapped("subject"), [f"Congratulations {partner.name}", "How to care for it", "A fun fact"])
+        self.assertEqual(mails.mapped("subject"),
+                         [f"Congratulations {partner.name}", "How to care for it", "A fun fact"])
         self.assertEqual(set(mails.mapped("state")), {"outgoing"}, "queued in Odoo's mail queue")
         self.assertEqual(self.jobs_of(self.chain).enrollment_id.state, "done")
         with self.mock_mail_gateway():

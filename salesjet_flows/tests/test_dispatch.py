@@ -58,7 +58,8 @@ class TestDispatch(SalesjetCase):
 
     def test_event_starts_only_flows_whose_trigger_matches(self):
         match = self.make_flow([self.tag_step(self.tag_a)])
-        other_code = self.make_flow([self.tag_step(self.tag_b)], triggers=[{"trigger_type": "api", "event_code": "other"}])
+        other_code = self.make_flow([self.tag_step(self.tag_b)],
+                                    triggers=[{"trigger_type": "api", "event_code": "other"}])
         archived = self.make_flow([self.tag_step(self.tag_c)])
         archived.action_archive()
         partner = self.make_partners(1)

@@ -46,7 +46,8 @@ class TestEngine(SalesjetCase):
 
     def test_failing_condition_skips_step_and_goes_on(self):
         flow = self.make_flow([
-            self.tag_step(self.tag_b, condition_ids=[(0, 0, {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]})]),
+            self.tag_step(self.tag_b,
+                          condition_ids=[(0, 0, {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]})]),
             self.tag_step(self.tag_c),
         ])
         with_a, without_a = self.make_partners(2)

@@ -44,7 +44,8 @@ class TestFormData(SalesjetHttpCase):
 
     def test_seed_example_age_over_45_gets_the_sms_and_30_is_skipped(self):
         flow = self.form_flow([{
-            "action_type": "sms", "sms_body": "Hello {{ object.name }}, at {{ event.get('age') }} our 45+ offer is yours.",
+            "action_type": "sms",
+            "sms_body": "Hello {{ object.name }}, at {{ event.get('age') }} our 45+ offer is yours.",
             "condition_ids": [(0, 0, {"condition_type": "event_data", "data_key": "age", "operator": ">",
                                       "value": "45"})],
         }], [("age", "x_age")])

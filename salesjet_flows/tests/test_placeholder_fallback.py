@@ -24,7 +24,8 @@ class TestPlaceholderFallback(SalesjetCase, SMSCase, MockEmail):
         return self.env["sms.sms"].browse(job.res_id)
 
     def test_sms_with_a_missing_phone_shows_the_fields_label_not_a_blank(self):
-        flow = self.make_flow([{"action_type": "sms", "sms_body": "Call us back at {{ object.phone }}, {{ object.name }}."}])
+        flow = self.make_flow([{"action_type": "sms",
+                                "sms_body": "Call us back at {{ object.phone }}, {{ object.name }}."}])
         self.Event.post("sj_test", self.partner)
         self.run_scheduler()
         self.assertEqual(self.sms_of(flow).body, "Call us back at #Contact | Phone#, No Phone.")

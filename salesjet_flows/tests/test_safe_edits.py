@@ -146,7 +146,8 @@ class TestSafeEdits(SalesjetCase):
         self.assertIn("Delay", latest.summary)
         self.assertIn("Name", latest.summary)
         self.assertEqual(latest.snapshot["flows"][0]["step_ids"][1]["delay_value"], 4)
-        flow.step_ids[2].write({"condition_ids": [(0, 0, {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]})]})
+        flow.step_ids[2].write(
+            {"condition_ids": [(0, 0, {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]})]})
         self.env.cr.flush()
         flow.invalidate_recordset(["version_ids"])
         self.assertEqual(len(flow.version_ids), 3)

@@ -12,7 +12,8 @@ class TestSecurity(SalesjetCase):
         cls.flow = cls.make_flow([cls.tag_step(cls.tag_a)], triggers=[
             {"trigger_type": "segment", "partner_domain": "[('city', '=', 'Securityville')]"}])
         cls.user = new_test_user(cls.env, "sj_user", groups="base.group_user,salesjet_flows.group_salesjet_user")
-        cls.manager = new_test_user(cls.env, "sj_manager", groups="base.group_user,salesjet_flows.group_salesjet_manager")
+        cls.manager = new_test_user(cls.env, "sj_manager",
+                                    groups="base.group_user,salesjet_flows.group_salesjet_manager")
         cls.stranger = new_test_user(cls.env, "sj_stranger", groups="base.group_user")
 
     def test_flows_user_can_read_but_not_change_or_launch_a_flow(self):

@@ -49,8 +49,9 @@ class TestFacebookLeadAds(SalesjetHttpCase):
         ]})
 
     def notify(self, leadgen_id, form_id="2222", secret=SECRET, raw=None, signature=None):
-        body = raw if raw is not None else json.dumps({"object": "page", "entry": [{"id": "1111", "time": 1, "changes": [
-            {"field": "leadgen", "value": {"leadgen_id": leadgen_id, "page_id": "1111", "form_id": form_id}}]}]}
+        body = raw if raw is not None else json.dumps({"object": "page", "entry": [{
+            "id": "1111", "time": 1, "changes": [
+                {"field": "leadgen", "value": {"leadgen_id": leadgen_id, "page_id": "1111", "form_id": form_id}}]}]}
         ).encode()
         headers = {}
         if secret:

@@ -205,7 +205,8 @@ class TestPageSources(SalesjetHttpCase):
             document.dispatchEvent(new Event("visibilitychange"));
             setTimeout(() => console.log("test successful"), 1500);
         """
-        self.browser_js("/sj-offer", code, ready="document.getElementById('salesjet_exit_intent')?.dataset.ready === '1'",
+        self.browser_js("/sj-offer", code,
+                        ready="document.getElementById('salesjet_exit_intent')?.dataset.ready === '1'",
                         login="sjvisitor")
         event = self.events("page_leave")
         self.assertEqual(event.partner_id, self.portal.partner_id)

@@ -139,7 +139,8 @@ class TestSplit(SalesjetCase):
         flow.invalidate_recordset(["diagram_data"])
         nodes = flow.diagram_data["steps"]
         self.assertEqual([n["id"] for n in nodes],
-                         [split.id, email_a.id, tag_a_step.id, email_b.id, flow.step_ids.filtered(lambda s: s.action_type == "add_tag" and not s.branch_id).id])
+                         [split.id, email_a.id, tag_a_step.id, email_b.id,
+                          flow.step_ids.filtered(lambda s: s.action_type == "add_tag" and not s.branch_id).id])
         self.assertTrue(nodes[1]["title"].startswith("Branch A"))
         self.assertEqual(nodes[3]["branch"], "B")
 

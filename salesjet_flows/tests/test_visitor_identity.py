@@ -53,7 +53,8 @@ class TestVisitorIdentity(SalesjetHttpCase):
         self.assertEqual(first_visit.visitor_id.partner_id, partner, "the form linked the sender's visitor")
         # retroactive: the only /pricing visit so far is the one before the form
         self.assertEqual(condition._filter(partner), partner)
-        funnel = self.env["salesjet.funnel"].create({"name": "Pricing", "page_ids": [(0, 0, {"page_id": self.pricing.id})]})
+        funnel = self.env["salesjet.funnel"].create({"name": "Pricing",
+                                                     "page_ids": [(0, 0, {"page_id": self.pricing.id})]})
         in_funnel = self.env["salesjet.flow.condition"].create({
             "step_id": visited.step_ids.id, "condition_type": "in_funnel", "funnel_id": funnel.id})
         self.assertEqual(in_funnel._filter(partner), partner)

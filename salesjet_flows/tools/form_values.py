@@ -11,7 +11,8 @@ MAPPABLE_TTYPES = ("char", "text", "html", "selection", "integer", "float", "mon
 PROTECTED_FIELDS = {"id", "company_id", "user_id", "user_ids", "parent_id", "commercial_partner_id", "active",
                     "create_uid", "write_uid", "create_date", "write_date", "employee", "is_company",
                     "partner_share", "signup_token", "signup_type", "signup_expiration", "property_account_payable_id",
-                    "property_account_receivable_id", "property_product_pricelist", "team_id", "message_main_attachment_id"}
+                    "property_account_receivable_id", "property_product_pricelist", "team_id",
+                    "message_main_attachment_id"}
 
 
 TRUE_WORDS = ("1", "true", "yes", "y", "on", "checked", "x")

@@ -44,7 +44,8 @@ class TestLoyaltyEventRights(LoyaltyCase):
     def test_a_sign_up_by_a_user_without_flow_rights_still_posts_its_registration(self):
         flow = self.make_flow([self.accrue_step()], triggers=[{"trigger_type": "loyalty_registration"}],
                               kind="loyalty")
-        hr = new_test_user(self.env, "sj_loyalty_rights_hr", groups="base.group_user,base.group_erp_manager,base.group_partner_manager")
+        hr = new_test_user(self.env, "sj_loyalty_rights_hr",
+                           groups="base.group_user,base.group_erp_manager,base.group_partner_manager")
         portal = self.env["res.users"].with_user(hr).with_context(no_reset_password=True).create({
             "name": "SJ new client", "login": "sj_new_client", "email": "new.client@example.com",
             "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])]})
