@@ -10,6 +10,7 @@ test and restored afterwards, so that nothing leaves the machine and the figures
 These tests commit (the servers are other connections), so they create everything under
 unique names and remove it afterwards.
 """
+import logging
 import os
 import re
 import signal
@@ -29,6 +30,8 @@ from odoo.tests import BaseCase, get_db_name
 from odoo.tools import SQL, config
 
 from .workers_common import bulk_partners
+
+_logger = logging.getLogger(__name__)
 
 ODOO_BIN = os.path.join(os.path.dirname(os.path.dirname(odoo.__file__)), "odoo-bin")
 # lines of Odoo's log that say a limit was hit (odoo/service/server.py)
@@ -126,7 +129,7 @@ class OdooServer:
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
-            pass
+            _logger.debug("process group %s already ended", self.process.pid)
 
     def cleanup(self):
         self.stop()

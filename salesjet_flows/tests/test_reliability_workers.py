@@ -32,7 +32,6 @@ class TestFourWorkers(CommittedQueueCase):
         self.assertEqual(len(counts), self.WORKERS)
         self.assertGreaterEqual(sum(counts), self.JOBS, f"jobs per worker: {counts}")
         _logger.info("4 workers ran %s jobs in %.1f s (%s per worker)", sum(counts), elapsed, counts)
-        print(f"\n4 workers: {sum(counts)} jobs in {elapsed:.1f} s, per worker {counts}")
 
         with self.registry.cursor() as cr:
             self.assertEqual(self.job_states(cr), {(True, "done", 1): self.JOBS, (False, "pending", 0): self.JOBS},
@@ -82,7 +81,7 @@ class TestConcurrentEvents(BaseCase):
             barrier = threading.Barrier(2)
             errors = []
 
-            def post(barrier=barrier, errors=errors):
+            def post(barrier, errors):
                 try:
                     with self.registry.cursor() as cr:
                         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -90,11 +89,11 @@ class TestConcurrentEvents(BaseCase):
                         partner.fetch(["company_id"])
                         barrier.wait(timeout=30)
                         env["salesjet.event"].post(self.code, partner, data={"n": 1})
-                        cr.commit()
+                        cr.commit()  # pylint: disable=invalid-commit - each poster is its own committed transaction: the race is between committed events
                 except Exception as e:  # noqa: BLE001
                     errors.append(e)
 
-            threads = [threading.Thread(target=post) for _i in range(2)]
+            threads = [threading.Thread(target=post, args=(barrier, errors)) for _i in range(2)]
             for thread in threads:
                 thread.start()
             for thread in threads:
