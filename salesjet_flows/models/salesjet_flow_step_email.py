@@ -58,8 +58,8 @@ class SalesjetFlowStepEmail(models.AbstractModel):
         if self.email_source == "custom" and not (self.email_subject or "").strip():
             raise ValidationError(_("Step “%s”: write the email's subject.", self.display_name))
         if self.email_to_mode == "fixed" and not email_normalize(self.email_to_fixed or ""):
-            raise ValidationError(_("Step “%s”: “%s” is not a valid email address.",
-                                    self.display_name, self.email_to_fixed or ""))
+            raise ValidationError(_("Step “%(step)s”: “%(address)s” is not a valid email address.",
+                                    step=self.display_name, address=self.email_to_fixed or ""))
         if self.email_source == "custom":
             self._check_renders(self.email_subject, _("subject"))
             self._check_renders(inline_to_qweb(self.email_body), _("body"), engine="qweb")
@@ -78,7 +78,7 @@ class SalesjetFlowStepEmail(models.AbstractModel):
             self.filtered(lambda s: s.action_type == "email")._sync_email_template()
         return res
 
-    def _sync_email_template(self):
+    def _sync_email_template(self):  # pylint: disable=missing-return - not an override: it calls super().write
         """Keep the step's own template and its tracking mailing in line with the step."""
         model_id = self.env["ir.model"]._get_id("res.partner")
         for step in self:
@@ -99,7 +99,7 @@ class SalesjetFlowStepEmail(models.AbstractModel):
                     super(SalesjetFlowStepEmail, step).write({"mail_template_id": template.id})
             step._sync_tracking_mailing()
 
-    def _sync_tracking_mailing(self):
+    def _sync_tracking_mailing(self):  # pylint: disable=missing-return - not an override: it calls super().write
         """Give the step a technical mailing (sending nothing itself) whose traces and link
         trackers record the opens and clicks of the messages the step sends."""
         self.ensure_one()

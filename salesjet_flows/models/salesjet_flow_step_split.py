@@ -137,9 +137,10 @@ class SalesjetFlowStepSplit(models.AbstractModel):
 
     def _batch_apply_split(self, jobs, batch):
         # a test whose period is over ends before this batch goes down a branch: it goes down the winner's
-        super()._batch_apply_split(jobs, batch)
+        res = super()._batch_apply_split(jobs, batch)
         if jobs and self.action_type == "split":
             self._split_end_test(batch.now)
+        return res
 
     def _action_split(self, jobs):
         now = fields.Datetime.now()

@@ -114,13 +114,14 @@ class WebsiteVisitor(models.Model):
 
     # ---- Event sources ----
     def _handle_webpage_dispatch(self, website_page):
-        super()._handle_webpage_dispatch(website_page)
+        res = super()._handle_webpage_dispatch(website_page)
         try:
             # before the visit event: the first page after a signed link is already the contact's
             self._salesjet_link_pending()
             self._salesjet_post_page_visit(website_page)
         except Exception:  # noqa: BLE001 - a page view must never fail for a flow
             _logger.exception("SalesJet: could not record a page visit")
+        return res
 
     def _salesjet_post_page_visit(self, website_page):
         """One ``page_visit`` event per tracked view of an identified visitor (a visitor with a contact)."""

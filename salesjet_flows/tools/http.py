@@ -188,8 +188,9 @@ class GuardedAdapter(HTTPAdapter):
     """A requests adapter that refuses to connect to refused addresses."""
 
     def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
+        res = super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+        return res
 
 
 def new_session(guarded):
