@@ -301,7 +301,7 @@ class TestVisitConditions(SalesjetHttpCase):
 class TestPathsAndContacts(SalesjetHttpCase):
 
     def test_paths_compare_without_host_query_or_trailing_slash_and_star_means_under(self):
-        from odoo.addons.salesjet_flows.tools.paths import normalize_path, path_matches
+        from ..tools.paths import normalize_path, path_matches
         self.assertEqual(normalize_path("https://shop.example.com/pricing/?a=1#top"), "/pricing")
         self.assertEqual(normalize_path(""), "/")
         self.assertTrue(path_matches("/shop*", "/shop"))

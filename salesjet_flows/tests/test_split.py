@@ -68,7 +68,7 @@ class TestSplit(SalesjetCase):
         jobs = self.Job.search([("step_id", "=", split.id)])
         share_a = len(jobs.filtered(lambda j: j.branch_id == branch_a)) / len(jobs)
         self.assertTrue(0.72 < share_a < 0.88, f"80% expected in A, got {share_a:.0%}")
-        from odoo.addons.salesjet_flows.models.salesjet_flow_step_split import split_point
+        from ..models.salesjet_flow_step_split import split_point
         for job in jobs[:50]:
             expected = branch_a if split_point(split.id, job.enrollment_id.id) < 80 else branch_b
             self.assertEqual(job.branch_id, expected, "the same run always lands in the same branch")
