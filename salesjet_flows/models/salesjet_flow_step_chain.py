@@ -38,8 +38,8 @@ class SalesjetFlowStepChain(models.AbstractModel):
         if not self.chain_flow_id:
             raise ValidationError(_("Step “%s”: choose the message chain to start.", self.display_name))
         if self.chain_flow_id.kind != "chain":
-            raise ValidationError(_("Step “%s”: “%s” is not a message chain; choose a flow of kind "
-                                    "“Message chain”.", self.display_name, self.chain_flow_id.name))
+            raise ValidationError(_("Step “%(step)s”: “%(flow)s” is not a message chain; choose a flow of kind "
+                                    "“Message chain”.", step=self.display_name, flow=self.chain_flow_id.name))
 
     def _check_action_chain_message(self):
         if not self.chain_message_id:
