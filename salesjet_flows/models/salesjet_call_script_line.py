@@ -21,8 +21,8 @@ class SalesjetCallScriptLine(models.Model):
         help="What the call says. Placeholders allowed: Hello {{ object.name ||| there }}, "
              "{{ lead.name }}, {{ event.get('key') ||| default }}.",
     )
-    number = fields.Char(string="Number", help="The number to connect the contact to, e.g. +1 415 555 0100.")
-    seconds = fields.Integer(string="Seconds", default=2, help="How long to wait, in seconds (at most 600).")
+    number = fields.Char(help="The number to connect the contact to, e.g. +1 415 555 0100.")
+    seconds = fields.Integer(default=2, help="How long to wait, in seconds (at most 600).")
 
     @api.constrains("kind", "text", "number", "seconds")
     def _check_line(self):

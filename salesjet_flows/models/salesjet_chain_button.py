@@ -15,7 +15,7 @@ class SalesjetChainButton(models.Model):
                                  index=True)
     company_id = fields.Many2one(related="message_id.company_id", store=True, index=True)
     sequence = fields.Integer(default=10)
-    label = fields.Char(string="Label", required=True, translate=True, help="The text on the button.")
+    label = fields.Char(required=True, translate=True, help="The text on the button.")
     kind = fields.Selection(
         BUTTON_KINDS, string="Does", required=True, default="reply",
         help="Link to a page: the click opens your page (only http and https addresses).\n"

@@ -40,9 +40,9 @@ class SalesjetChainMessage(models.Model):
         help="How long after the previous message (after the start of the chain for the first one) "
              "this message is sent. 0 sends it at once.")
     delay_unit = fields.Selection(UNITS, string="Delay unit", required=True, default="hours")
-    channel = fields.Selection(CHAIN_CHANNELS, string="Channel", required=True, default="email")
+    channel = fields.Selection(CHAIN_CHANNELS, required=True, default="email")
     subject = fields.Char(
-        string="Subject", translate=True,
+        translate=True,
         help="Subject of the email. Placeholders allowed: Hello {{ object.name ||| friend }}")
     body = fields.Html(
         string="Text", translate=True, sanitize=True,

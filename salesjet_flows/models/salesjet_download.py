@@ -13,10 +13,10 @@ class SalesjetDownload(models.Model):
     active = fields.Boolean(default=True, help="An archived file's link answers “not found”.")
     company_id = fields.Many2one("res.company", string="Company", required=True, index=True,
                                  default=lambda self: self.env.company)
-    file = fields.Binary(string="File", attachment=True, required=True)
+    file = fields.Binary(attachment=True, required=True)
     file_name = fields.Char(string="File name")
     token = fields.Char(
-        string="Token", required=True, copy=False, readonly=True, index=True,
+        required=True, copy=False, readonly=True, index=True,
         default=lambda self: secrets.token_urlsafe(24),
         help="The secret part of the public link. Regenerate it to disable links already shared.",
     )

@@ -94,7 +94,7 @@ class SalesjetEvent(models.Model):
     lead_id = fields.Many2one("crm.lead", string="Lead", ondelete="set null", index="btree_not_null")
     company_id = fields.Many2one("res.company", string="Company", required=True, index=True,
                                  default=lambda self: self.env.company)
-    data = fields.Json(string="Data", help="What the source sent with the event; runs keep it for placeholders.")
+    data = fields.Json(help="What the source sent with the event; runs keep it for placeholders.")
     source = fields.Char(help="Where the event came from: a module, a form, an integration.")
     external_id = fields.Char(
         string="External ID", index="btree_not_null", copy=False,

@@ -51,7 +51,7 @@ class SalesjetFlow(models.Model):
     name = fields.Char(required=True, translate=True, tracking=True)
     sequence = fields.Integer(default=10)
     kind = fields.Selection(
-        FLOW_KINDS, string="Kind", required=True, default="manual", tracking=True,
+        FLOW_KINDS, required=True, default="manual", tracking=True,
         help="Decides what the forms offer first: a new trigger and a new step condition start with the kind's "
              "usual type (Page: page visits and forms; Funnel: the funnel's pages and “Visited the funnel”; "
              "Training: course triggers and conditions; Facebook lead form: Facebook leads; Loyalty scenario: "

@@ -19,7 +19,7 @@ class SalesjetFlowTemplate(models.Model):
     description = fields.Text(translate=True, help="What the flow does, shown on its card in the gallery.")
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
-    kind = fields.Selection(FLOW_KINDS, string="Kind", required=True, default="manual")
+    kind = fields.Selection(FLOW_KINDS, required=True, default="manual")
     icon = fields.Char(default="fa-magic", help="A Font Awesome icon class for the card, e.g. fa-envelope.")
     payload_file = fields.Char(
         string="File", help="Path of the JSON export inside the addons, e.g. "

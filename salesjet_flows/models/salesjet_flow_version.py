@@ -25,7 +25,7 @@ class SalesjetFlowVersion(models.Model):
     date = fields.Datetime(required=True, default=fields.Datetime.now)
     user_id = fields.Many2one("res.users", string="Changed by", required=True, default=lambda self: self.env.user)
     summary = fields.Text(help="What changed in this version.")
-    snapshot = fields.Json(string="Snapshot", help="The flow as it was after the change, as its JSON export.")
+    snapshot = fields.Json(help="The flow as it was after the change, as its JSON export.")
     snapshot_text = fields.Text(string="Snapshot (readable)", compute="_compute_snapshot_text")
 
     def _compute_snapshot_text(self):

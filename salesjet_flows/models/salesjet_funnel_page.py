@@ -16,7 +16,7 @@ class SalesjetFunnelPage(models.Model):
     page_id = fields.Many2one("website.page", string="Website page", ondelete="cascade",
                               help="A page of the website; its address fills the path.")
     path = fields.Char(
-        string="Path", compute="_compute_path", store=True, readonly=False, required=True, precompute=True,
+        compute="_compute_path", store=True, readonly=False, required=True, precompute=True,
         help="The page's path, e.g. /pricing; end it with * for every page under it (/shop*).",
     )
 

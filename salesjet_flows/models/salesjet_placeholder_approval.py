@@ -20,9 +20,9 @@ class SalesjetPlaceholderApproval(models.Model):
     _order = "id desc"
     _rec_name = "expression"
 
-    digest = fields.Char(string="Digest", required=True, index=True, readonly=True,
+    digest = fields.Char(required=True, index=True, readonly=True,
                          help="SHA-256 of the expression, as it is looked up at render time.")
-    expression = fields.Text(string="Expression", required=True, readonly=True)
+    expression = fields.Text(required=True, readonly=True)
 
     _sql_constraints = [("digest_unique", "UNIQUE(digest)", "An expression is approved once.")]
 
