@@ -106,7 +106,9 @@ class SalesjetCron(models.AbstractModel):
             count = run_batch(limit)
             done += count
             if not testing:
-                self.env.cr.commit()  # pylint: disable=invalid-commit - one transaction per batch: a later batch's failure or the watchdog's kill must not undo the batches done
+                # one transaction per batch: a later batch's failure or the watchdog's kill
+                # must not undo the batches done
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             if testing or count < limit:
                 break
             now = time.monotonic()

@@ -78,7 +78,8 @@ class SalesjetFlowStepEmail(models.AbstractModel):
             self.filtered(lambda s: s.action_type == "email")._sync_email_template()
         return res
 
-    def _sync_email_template(self):  # pylint: disable=missing-return - not an override: it calls super().write
+    # not an override (no super to return): it only calls super().write
+    def _sync_email_template(self):  # pylint: disable=missing-return
         """Keep the step's own template and its tracking mailing in line with the step."""
         model_id = self.env["ir.model"]._get_id("res.partner")
         for step in self:
@@ -99,7 +100,8 @@ class SalesjetFlowStepEmail(models.AbstractModel):
                     super(SalesjetFlowStepEmail, step).write({"mail_template_id": template.id})
             step._sync_tracking_mailing()
 
-    def _sync_tracking_mailing(self):  # pylint: disable=missing-return - not an override: it calls super().write
+    # not an override (no super to return): it only calls super().write
+    def _sync_tracking_mailing(self):  # pylint: disable=missing-return
         """Give the step a technical mailing (sending nothing itself) whose traces and link
         trackers record the opens and clicks of the messages the step sends."""
         self.ensure_one()

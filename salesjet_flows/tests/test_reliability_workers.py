@@ -89,7 +89,8 @@ class TestConcurrentEvents(BaseCase):
                         partner.fetch(["company_id"])
                         barrier.wait(timeout=30)
                         env["salesjet.event"].post(self.code, partner, data={"n": 1})
-                        cr.commit()  # pylint: disable=invalid-commit - each poster is its own committed transaction: the race is between committed events
+                        # each poster is its own committed transaction: the race is between committed events
+                        cr.commit()  # pylint: disable=invalid-commit
                 except Exception as e:  # noqa: BLE001
                     errors.append(e)
 

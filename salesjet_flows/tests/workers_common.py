@@ -94,7 +94,8 @@ class CommittedQueueCase(BaseCase):
                     done = 0
                     while True:
                         count = env["salesjet.flow.job"]._process_due_batch(limit=limit)
-                        cr.commit()  # pylint: disable=invalid-commit - a worker commits each batch as the cron does; the test reads the committed queue
+                        # a worker commits each batch as the cron does; the test reads the committed queue
+                        cr.commit()  # pylint: disable=invalid-commit
                         if not count:
                             break
                         done += count
