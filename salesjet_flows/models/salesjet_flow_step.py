@@ -168,6 +168,8 @@ class SalesjetFlowStep(models.Model):
         ("repeat_positive", "CHECK(repeat_interval >= 0 AND repeat_max >= 0)",
          "Repeat interval and count cannot be negative."),
         ("wait_positive", "CHECK(wait_max_days >= 0)", "A waiting limit cannot be negative."),
+        ("relative_value_positive", "CHECK(relative_value IS NULL OR relative_value >= 0)",
+         "An offset cannot be negative: choose “before” instead."),
     ]
 
     @api.depends("name", "action_type", "tag_ids", "timing", "delay_value", "delay_unit", "delay_from", "run_at",
@@ -595,11 +597,6 @@ class SalesjetFlowStep(models.Model):
     window_fri = fields.Boolean(string="Fri", default=True)
     window_sat = fields.Boolean(string="Sat", default=False)
     window_sun = fields.Boolean(string="Sun", default=False)
-
-    _sql_constraints = [
-        ("relative_value_positive", "CHECK(relative_value IS NULL OR relative_value >= 0)",
-         "An offset cannot be negative: choose “before” instead."),
-    ]
 
     # ------------------------------------------------------------------
     # Validation and summary

@@ -1,8 +1,10 @@
 from datetime import timedelta
 
+import psycopg2
+
 from odoo.exceptions import UserError
 from odoo.tests import users
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 from .common import T0, SalesjetCase
 
@@ -178,3 +180,14 @@ class TestSafeEdits(SalesjetCase):
         self.assertTags(early, present=[self.tag_b])
         self.assertTags(late, present=[self.tag_a])
         self.assertIn("Resumed", flow.message_ids[0].body)
+
+    @users("user_flows_admin")
+    def test_the_database_refuses_negative_delays_repeats_waits_and_offsets(self):
+        """Every number of a step that cannot be negative is guarded by the database, whatever the form sends."""
+        step = self.three_step_flow().step_ids[1]
+        for values in ({"delay_value": -1}, {"repeat_interval": -1}, {"repeat_max": -1}, {"wait_max_days": -1},
+                       {"relative_value": -1}):
+            with self.subTest(values=values), mute_logger("odoo.sql_db"), \
+                    self.assertRaises(psycopg2.errors.CheckViolation), self.env.cr.savepoint():
+                step.write(values)
+                step.flush_recordset()
