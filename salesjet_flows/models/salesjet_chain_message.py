@@ -2,7 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..tools.placeholders import inline_to_qweb
-from .salesjet_flow_step import UNITS
+from ..tools.timing import UNITS
 
 CHAIN_CHANNELS = [
     ("email", "Email"),

@@ -3,6 +3,21 @@ from datetime import date, datetime, time
 import pytz
 from dateutil.relativedelta import relativedelta
 
+TIMINGS = [
+    ("immediate", "Immediately"),
+    ("delay", "After a delay"),
+    ("date", "At a date and time"),
+    ("relative", "Relative to a date"),
+]
+
+UNITS = [
+    ("minutes", "Minutes"),
+    ("hours", "Hours"),
+    ("days", "Days"),
+    ("weeks", "Weeks"),
+]
+
+
 
 def delta(value, unit):
     return relativedelta(**{unit: value or 0})
