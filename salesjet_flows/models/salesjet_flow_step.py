@@ -15,6 +15,7 @@ from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools.caps import CAP_CHANNELS
+from ..tools.preview import preview_rows
 from ..tools.timing import (
     UNITS,
     WEEKDAY_FIELDS,
@@ -709,3 +710,9 @@ class SalesjetFlowStep(models.Model):
 
     # ---- Flow kinds ----
     suggested_condition_type = fields.Char(related="flow_id.suggested_condition_type")
+
+    def _preview_add_tag(self, partner, data):
+        return preview_rows([(_("Tags added"), ", ".join(self.tag_ids.mapped("name")))])
+
+    def _preview_remove_tag(self, partner, data):
+        return preview_rows([(_("Tags removed"), ", ".join(self.tag_ids.mapped("name")))])

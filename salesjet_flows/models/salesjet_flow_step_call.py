@@ -1,8 +1,11 @@
+from markupsafe import Markup, escape
+
 from odoo import _, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..tools.http import deliver
+from ..tools.preview import preview_rows
 
 
 class SalesjetFlowStepCall(models.AbstractModel):
@@ -123,3 +126,14 @@ class SalesjetFlowStepCall(models.AbstractModel):
             job._set_result(_("Call to %(number)s placed: %(sid)s (%(status)s).",
                               number=by_job[job.id]["number"], sid=sid, status=status))
         jobs._write_http_answers({job.id: (http, excerpt) for job, (_sid, _status, http, excerpt) in placed})
+
+    def _preview_call(self, partner, data):
+        number = self._contact_number(partner)[1]
+        lines = [self._render_preview(line.text or "", partner, data, owner=line)
+                 for line in self.call_template_id._say_lines().with_context(lang=partner.lang or None)]
+        provider = self.env["salesjet.call.provider"]._current()
+        return preview_rows([
+            (_("Call"), number or _("no valid phone number: the step would be skipped")),
+            (_("Through"), provider),
+            (_("Script"), Markup("<br/>").join(escape(line) for line in lines)),
+        ])

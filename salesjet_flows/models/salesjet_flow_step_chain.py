@@ -6,6 +6,7 @@ from odoo.tools import html2plaintext
 from odoo.tools.misc import hmac as hmac_sign
 
 from ..tools.placeholders import inline_to_qweb
+from ..tools.preview import preview_rows
 
 ANSWER_SCOPE = "salesjet-chain-answer"
 
@@ -177,3 +178,18 @@ class SalesjetFlowStepChain(models.AbstractModel):
     def _chain_store_results(self, jobs, res_model, res_ids, results):
         for job, res_id, result in zip(jobs, res_ids, results, strict=True):
             job._set_result(result, self.env[res_model].browse(res_id))
+
+    def _preview_chain_start(self, partner, data):
+        return preview_rows([(_("Starts message chain"), self.chain_flow_id.name)])
+
+    def _preview_chain_message(self, partner, data):
+        message = self.chain_message_id.with_context(lang=partner.lang or None)
+        if not message:
+            return Markup("<p>%s</p>") % self.summary
+        body = self._render_preview(inline_to_qweb(message.body), partner, data, engine="qweb", owner=message)
+        pairs = [(_("Channel"), message.channel)]
+        if message.channel != "sms":
+            pairs.append((_("Subject"), self._render_preview(message.subject or "", partner, data, owner=message)))
+        pairs += [(_("Body"), Markup(body)),
+                  (_("Buttons"), ", ".join(message.button_ids.mapped("label")))]
+        return preview_rows(pairs)

@@ -4,6 +4,8 @@ from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
+from ..tools.preview import preview_rows
+
 
 class SalesjetFlowStepContact(models.AbstractModel):
     """Actions on the contact record itself: notes, employee messages, lists, follow-up flows."""
@@ -224,3 +226,26 @@ class SalesjetFlowStepContact(models.AbstractModel):
         jobs.filtered(lambda j: j.partner_id.id in stopped)._set_result(_("Stopped %s.", target.name))
         jobs.filtered(lambda j: j.partner_id.id not in stopped)._set_result(
             _("Nothing to stop: not running in %s.", target.name))
+
+    def _preview_note(self, partner, data):
+        note = plaintext2html(self._render_preview(self.note_body, partner, data))
+        return preview_rows([(_("Note on the contact"), note)])
+
+    def _preview_notify_user(self, partner, data):
+        how = _("an activity") if self.notify_mode == "activity" else _("a notification")
+        return preview_rows([
+            (_("Tell"), f"{self.notify_user_id.name} ({how})"),
+            (_("Text"), plaintext2html(self._render_preview(self.note_body, partner, data))),
+        ])
+
+    def _preview_list_add(self, partner, data):
+        return preview_rows([(_("Added to mailing list"), self.mailing_list_id.name)])
+
+    def _preview_list_remove(self, partner, data):
+        return preview_rows([(_("Removed from mailing list"), self.mailing_list_id.name)])
+
+    def _preview_flow_start(self, partner, data):
+        return preview_rows([(_("Starts flow"), self.target_flow_id.name)])
+
+    def _preview_flow_stop(self, partner, data):
+        return preview_rows([(_("Stops flow"), self.target_flow_id.name)])

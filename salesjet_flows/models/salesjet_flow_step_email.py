@@ -1,8 +1,11 @@
+from markupsafe import Markup
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize
 
 from ..tools.placeholders import guard_placeholders, inline_to_qweb
+from ..tools.preview import preview_rows
 
 # the fields of a mail.template an email step renders, and their engine
 TEMPLATE_TEXTS = [("subject", "inline_template"), ("body_html", "qweb"), ("email_from", "inline_template")]
@@ -242,3 +245,18 @@ class SalesjetFlowStepEmail(models.AbstractModel):
             "target": "new",
             "context": {"default_step_id": self.id},
         }
+
+    def _preview_email(self, partner, data):
+        step = self.with_context(lang=partner.lang or None)
+        template = step.mail_template_id.with_context(lang=partner.lang or None)
+        owner = self
+        if self.email_source == "template" or not self.email_subject:
+            subject_src, body_src, owner = template.subject or "", template.body_html or "", template
+        else:
+            subject_src, body_src = step.email_subject or "", inline_to_qweb(step.email_body)
+        to = self.email_to_fixed if self.email_to_mode == "fixed" else partner.email
+        return preview_rows([
+            (_("To"), to or _("(no email address: the step would be skipped)")),
+            (_("Subject"), self._render_preview(subject_src, partner, data, owner=owner)),
+            (_("Body"), Markup(self._render_preview(body_src, partner, data, engine="qweb", owner=owner))),
+        ])

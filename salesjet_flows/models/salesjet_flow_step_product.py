@@ -4,6 +4,7 @@ from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_datetime
 
+from ..tools.preview import preview_rows
 from .salesjet_special_offer import offer_value_error
 
 PRODUCT_ACTIONS = ("product_grant", "product_revoke", "offer_create", "offer_remove")
@@ -175,3 +176,17 @@ class SalesjetFlowStepProduct(models.AbstractModel):
                 job._set_result(_("Special offer ended: %s.", ", ".join(ended.mapped("display_name"))), ended[:1])
             else:
                 job._mark_skipped(_("No running special offer to end."))
+
+    def _preview_product_grant(self, partner, data):
+        return preview_rows([(_("Product access granted"), ", ".join(self.access_product_ids.mapped("display_name")))])
+
+    def _preview_product_revoke(self, partner, data):
+        return preview_rows([(_("Product access removed"), ", ".join(self.access_product_ids.mapped("display_name")))])
+
+    def _preview_offer_create(self, partner, data):
+        price = (_("%s (fixed price)", self.offer_fixed_price) if self.offer_price_type == "fixed"
+                 else _("%s%% off", self.offer_discount))
+        return preview_rows([
+            (_("Special offer on"), ", ".join(self.offer_product_ids.mapped("display_name"))),
+            (_("Price"), price),
+        ])

@@ -1,6 +1,8 @@
 from odoo import _, models
 from odoo.exceptions import ValidationError
 
+from ..tools.preview import preview_rows
+
 
 class SalesjetFlowStepSegment(models.AbstractModel):
     """Segments: the tag steps under the name marketers use (a segment is a coloured contact tag, picked or
@@ -25,3 +27,9 @@ class SalesjetFlowStepSegment(models.AbstractModel):
     def _action_segment_remove(self, jobs):
         self._action_remove_tag(jobs)
         jobs._set_result(_("Removed from segment %s", ", ".join(self.tag_ids.mapped("name"))))
+
+    def _preview_segment_add(self, partner, data):
+        return preview_rows([(_("Added to segment"), ", ".join(self.tag_ids.mapped("name")))])
+
+    def _preview_segment_remove(self, partner, data):
+        return preview_rows([(_("Removed from segment"), ", ".join(self.tag_ids.mapped("name")))])

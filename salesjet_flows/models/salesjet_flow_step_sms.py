@@ -6,6 +6,7 @@ from odoo.tools import SQL
 from odoo.tools.mail import TEXT_URL_REGEX
 
 from ..tools.phone import to_e164
+from ..tools.preview import preview_rows
 from .website_visitor import LINK_PARAM, partner_link_proof
 
 NUMBER_SOURCES = [
@@ -160,3 +161,15 @@ class SalesjetFlowStepSms(models.AbstractModel):
         jobs.invalidate_recordset(["res_model", "res_id", "result"])
         # the SMS queue cron sends them; wake it now rather than at its next run
         self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
+
+    def _preview_sms(self, partner, data):
+        raw, number = self._contact_number(partner, data, self.sms_number_source)
+        source = (self.sms_template_id.with_context(lang=partner.lang or None).body if self.sms_template_id
+                  else self.with_context(lang=partner.lang or None).sms_body)
+        if number and self.env["phone.blacklist"].sudo().search_count([("number", "=", number)], limit=1):
+            number = _("%s is blacklisted (opted out of SMS): the step would be skipped", number)
+        return preview_rows([
+            (_("To"), number or (_("invalid number %s: the step would be skipped", raw) if raw
+                                 else _("no phone number: the step would be skipped"))),
+            (_("Text"), self._render_preview(source or "", partner, data, owner=self.sms_template_id or self)),
+        ])

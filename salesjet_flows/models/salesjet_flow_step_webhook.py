@@ -6,7 +6,7 @@ import secrets
 import time
 
 import requests
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -23,6 +23,7 @@ from ..tools.http import (
     read_body,
 )
 from ..tools.placeholders import check_placeholder_policy, tidy_defaults
+from ..tools.preview import preview_rows
 
 WEBHOOK_METHODS = [("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH"), ("GET", "GET")]
 
@@ -256,3 +257,22 @@ class SalesjetFlowStepWebhook(models.AbstractModel):
         for job, (status, _excerpt) in delivered:
             job._set_result(_("Webhook delivered: HTTP %s.", status))
         jobs._write_http_answers({job.id: answer for job, answer in delivered})
+
+    def _preview_webhook(self, partner, data):
+        body = b""
+        if self.webhook_method != "GET":
+            body = render_json(lambda text: {partner.id: self._render_preview(text, partner, data, fallbacks=False)},
+                               self.webhook_body or "")[partner.id].encode()
+        headers = dict(parse_headers(self.sudo().webhook_headers))
+        if body:
+            headers.setdefault("Content-Type", "application/json")
+        # the flow's secret is made on first real send: a preview never creates it
+        secret = self.flow_id.sudo().webhook_secret
+        headers[SIGNATURE_HEADER] = sign(secret, body) if secret else _("(signed with the flow's secret when sent)")
+        headers[TIMESTAMP_HEADER] = _("(the moment of sending)")
+        headers[IDEMPOTENCY_HEADER] = "salesjet-job-<id>"
+        return preview_rows([
+            (_("Request"), f"{self.webhook_method} {self.webhook_url or ''}"),
+            (_("Headers"), Markup("<pre>%s</pre>") % "\n".join(f"{k}: {v}" for k, v in headers.items())),
+            (_("Body"), Markup("<pre>%s</pre>") % body.decode()),
+        ])
