@@ -14,6 +14,7 @@ from odoo.tools import SQL
 
 from ..tools.caps import CAP_CHANNELS, CAP_POLICIES
 from ..tools.goal import parse_goal
+from ..tools.placeholders import checking_stored_texts
 from .salesjet_flow_job import GOAL_BATCH_SIZE
 from .salesjet_flow_step_split import _rebuild_splits, _split_layout
 from .salesjet_flow_version import ENGINE_FIELDS, VERSION_DATA_KEY
@@ -206,7 +207,8 @@ class SalesjetFlow(models.Model):
         """Every reason this flow cannot start, as sentences (empty: it can start).
 
         Re-runs each step's own checks (settings, texts rendered for a sample contact, a split's branches) and
-        collects their messages instead of stopping at the first. A flow needs a trigger, except a message
+        collects their messages instead of stopping at the first; a text's code that a Settings administrator
+        saved (approved) passes, whoever starts the flow. A flow needs a trigger, except a message
         chain or a flow that another flow's “Start a follow-up flow” step starts: those are entered by steps.
         """
         self.ensure_one()
@@ -220,12 +222,14 @@ class SalesjetFlow(models.Model):
                                   "for a segment, or an API event)."))
         if not steps and not self.chain_message_ids:
             problems.append(_("It has no step: add at least one."))
-        for step in steps:
-            for check in (step._check_settings, step._check_timing_settings, step._check_split_branches):
-                try:
-                    check()
-                except (UserError, ValidationError) as e:
-                    problems.append(e.args[0])
+        # texts are judged as the scheduler will render them, not as if the one who starts had written them
+        with checking_stored_texts():
+            for step in steps:
+                for check in (step._check_settings, step._check_timing_settings, step._check_split_branches):
+                    try:
+                        check()
+                    except (UserError, ValidationError) as e:
+                        problems.append(e.args[0])
         return list(dict.fromkeys(problems))
 
     def _check_lifecycle_rights(self):

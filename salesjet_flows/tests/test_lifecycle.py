@@ -128,6 +128,24 @@ class TestLifecycle(SalesjetCase):
         target.action_start()
         self.assertEqual(target.state, "running")
 
+    def test_code_a_settings_administrator_wrote_does_not_stop_a_flows_administrator_from_starting(self):
+        # written as superuser: a Settings administrator, whose code expressions are approved on save
+        flow = self.make_flow([{"action_type": "email", "email_source": "custom",
+                                "email_subject": "{{ object.name.upper() }}", "email_body": "<p>Hi</p>"}],
+                              state="draft")
+        flow.with_user(self.user_flows_admin).action_start()
+        self.assertEqual(flow.state, "running")
+        # unapproved code (a text that reached the database another way) is a problem, as it is for the scheduler
+        other = self.make_flow([{"action_type": "email", "email_source": "custom", "email_subject": "Hi",
+                                 "email_body": "<p>Hi</p>"}], state="draft")
+        self.env.cr.execute("UPDATE salesjet_flow_step SET email_subject = jsonb_build_object('en_US', %s) "
+                            "WHERE id = %s", ["{{ object.name.lower() }}", other.step_ids.id])
+        other.step_ids.invalidate_recordset(["email_subject"])
+        with self.assertRaisesRegex(UserError, "not allowed"):
+            other.with_user(self.user_flows_admin).action_start()
+        self.assertEqual(self.env["salesjet.placeholder.approval"]._unapproved(["object.name.lower()"]),
+                         ["object.name.lower()"], "Start approves nothing")
+
     @users("user_flows_admin")
     def test_every_ready_made_flow_can_be_started(self):
         for template in self.env["salesjet.flow.template"].search([("available", "=", True)]):
