@@ -23,6 +23,7 @@
         "data/salesjet_split_cron.xml",
         "data/salesjet_flow_template_data.xml",
         "wizard/salesjet_flow_launch_views.xml",
+        "wizard/salesjet_flow_stop_views.xml",
         "wizard/salesjet_flow_import_views.xml",
         "wizard/salesjet_flow_test_run_views.xml",
         "wizard/salesjet_flow_step_remove_views.xml",

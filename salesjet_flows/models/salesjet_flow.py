@@ -8,12 +8,13 @@ import json
 import secrets
 
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools.caps import CAP_CHANNELS, CAP_POLICIES
 from ..tools.goal import parse_goal
+from ..tools.placeholders import checking_stored_texts
 from .salesjet_flow_job import GOAL_BATCH_SIZE
 from .salesjet_flow_step_split import _rebuild_splits, _split_layout
 from .salesjet_flow_version import ENGINE_FIELDS, VERSION_DATA_KEY
@@ -41,6 +42,13 @@ REENTRY_KEYS = {"once": "once", "no_active": "active", "always": None}
 
 LAUNCH_BATCH_SIZE = 10000
 
+# A flow's life: only a running flow enrols contacts (events, triggers, launches, follow-up and chain steps).
+FLOW_STATES = [
+    ("draft", "Draft"),
+    ("running", "Running"),
+    ("stopped", "Stopped"),
+]
+
 
 class SalesjetFlow(models.Model):
     _name = "salesjet.flow"
@@ -59,6 +67,13 @@ class SalesjetFlow(models.Model):
     )
     description = fields.Html(translate=True)
     active = fields.Boolean(default=True, tracking=True)
+    state = fields.Selection(
+        FLOW_STATES, string="Status", required=True, default="draft", copy=False, tracking=True, index=True,
+        group_expand=True,
+        help="Draft: being written; test runs only, no event, trigger or launch enrols anyone.\n"
+             "Running: triggers and launches enrol contacts and their steps run.\n"
+             "Stopped: no new runs; the waiting steps were cancelled. Set it back to draft to edit it.",
+    )
     color = fields.Integer()
     company_id = fields.Many2one(
         "res.company", string="Company", required=True, index=True,
@@ -135,7 +150,7 @@ class SalesjetFlow(models.Model):
 
     def write(self, vals):
         self._enable_goal_with_domain(vals)
-        if {"active", "company_id", "reentry_policy"} & set(vals):
+        if {"active", "state", "company_id", "reentry_policy"} & set(vals):
             self.env.registry.clear_cache()  # triggers and _engine_info
         restored = self.filtered(lambda f: not f.active) if vals.get("active") else self.browse()
         res = super().write(vals)
@@ -186,6 +201,103 @@ class SalesjetFlow(models.Model):
             "context": {"default_flow_id": self.id, "default_trigger_id": triggers[:1].id},
         }
 
+    # ---- Lifecycle: draft, running, stopped ----
+
+    def _start_problems(self):
+        """Every reason this flow cannot start, as sentences (empty: it can start).
+
+        Re-runs each step's own checks (settings, texts rendered for a sample contact, a split's branches) and
+        collects their messages instead of stopping at the first; a text's code that a Settings administrator
+        saved (approved) passes, whoever starts the flow. A flow needs a trigger, except a message
+        chain or a flow that another flow's “Start a follow-up flow” step starts: those are entered by steps.
+        """
+        self.ensure_one()
+        problems = []
+        steps = self.with_context(active_test=False).step_ids.filtered("active")
+        if not self.trigger_ids and self.kind != "chain":
+            followed = self.env["salesjet.flow.step"].sudo().search_count(
+                [("action_type", "=", "flow_start"), ("target_flow_id", "=", self.id)], limit=1)
+            if not followed:
+                problems.append(_("It has no trigger: add one (e.g. “Manual launch for a segment” to launch it "
+                                  "for a segment, or an API event)."))
+        if not steps and not self.chain_message_ids:
+            problems.append(_("It has no step: add at least one."))
+        # texts are judged as the scheduler will render them, not as if the one who starts had written them
+        with checking_stored_texts():
+            for step in steps:
+                for check in (step._check_settings, step._check_timing_settings, step._check_split_branches):
+                    try:
+                        check()
+                    except (UserError, ValidationError) as e:
+                        problems.append(e.args[0])
+        return list(dict.fromkeys(problems))
+
+    def _check_lifecycle_rights(self):
+        if not self.env.su and not self.env.user.has_group("salesjet_flows.group_salesjet_manager"):
+            raise AccessError(_("Only Flows administrators can start or stop a flow."))
+        self.check_access("write")
+
+    def action_start(self):
+        """Check these flows, then let them enrol contacts. Lists every problem of every flow in one error."""
+        self._check_lifecycle_rights()
+        problems = []
+        for flow in self:
+            if flow.state == "running":
+                continue
+            problems += [_("%(flow)s: %(problem)s", flow=flow.name, problem=problem)
+                         for problem in flow._start_problems()]
+        if problems:
+            raise UserError(_("The flow cannot start yet. Fix these first:\n%s",
+                              "\n".join(f"• {problem}" for problem in problems)))
+        self.filtered(lambda f: f.state != "running").write({"state": "running"})
+        return True
+
+    def action_open_stop_wizard(self):
+        """Ask for confirmation, saying how many waiting steps stopping cancels (see salesjet.flow.stop)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Stop %s", self.name),
+            "res_model": "salesjet.flow.stop",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_flow_id": self.id},
+        }
+
+    def action_stop(self):
+        """Stop these flows: no new runs; their running runs end as stopped and their waiting jobs are
+        cancelled, set-based (a job another worker holds right now is skipped: the scheduler cancels jobs of
+        stopped runs). Returns the number of cancelled jobs."""
+        self._check_lifecycle_rights()
+        flows = self.filtered(lambda f: f.state == "running")
+        if not flows:
+            return 0
+        flows.write({"state": "stopped"})
+        self.env.flush_all()
+        now = fields.Datetime.now()
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job SET state = 'cancelled', date_done = %(now)s, result = %(why)s
+             WHERE id IN (SELECT id FROM salesjet_flow_job
+                           WHERE flow_id = ANY(%(ids)s) AND state = 'pending'
+                             FOR UPDATE SKIP LOCKED)
+            """,
+            now=now, why=_("Flow stopped by %s.", self.env.user.name), ids=flows.ids,
+        ))
+        cancelled = self.env.cr.rowcount
+        self.env["salesjet.flow.job"].invalidate_model(["state", "date_done", "result"])
+        self.env["salesjet.flow.enrollment"].sudo().search(
+            [("flow_id", "in", flows.ids), ("state", "=", "running")])._finish("stopped", now)
+        for flow in flows:
+            flow.message_post(body=_("Stopped by %s: no new runs, waiting steps cancelled.", self.env.user.name))
+        return cancelled
+
+    def action_set_draft(self):
+        """A stopped flow goes back to draft, to be edited and started again."""
+        self._check_lifecycle_rights()
+        self.filtered(lambda f: f.state == "stopped").write({"state": "draft"})
+        return True
+
     def action_view_enrollments(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("salesjet_flows.salesjet_flow_enrollment_action")
@@ -233,16 +345,18 @@ class SalesjetFlow(models.Model):
     @tools.ormcache("flow_id")
     def _engine_info(self, flow_id):
         """What enrolling in a flow needs, cached (events come often, flows change rarely):
-        (active, company id, re-entry policy, first step id, whether that step is due at once).
+        (listens, company id, re-entry policy, first step id, whether that step is due at once), where
+        listens means active and running: a draft or stopped flow enrols nobody, whatever the path.
 
         Cleared when a flow's state, company or policy changes and when steps change (see write).
         """
         flow = self.sudo().with_context(active_test=False).browse(flow_id)
-        flow.fetch(["active", "company_id", "reentry_policy"])
+        flow.fetch(["active", "state", "company_id", "reentry_policy"])
         # steps of a split's branches are not on the main chain (see salesjet_flow_split.py)
         step = self.env["salesjet.flow.step"].sudo().search(
             [("flow_id", "=", flow_id), ("branch_id", "=", False)], order="sequence, id", limit=1)
-        return (flow.active, flow.company_id.id, flow.reentry_policy, step.id, bool(step) and step._due_at_once())
+        return (flow.active and flow.state == "running", flow.company_id.id, flow.reentry_policy, step.id,
+                bool(step) and step._due_at_once())
 
     def _launch_segment(self, trigger):
         """Enrol every contact matched by ``trigger``'s segment, batch by batch.
@@ -280,8 +394,8 @@ class SalesjetFlow(models.Model):
         :return: the new ``salesjet.flow.enrollment`` records
         """
         self.ensure_one()
-        active, company_id, policy, first_step_id, due_at_once = self._engine_info(self.id)
-        if not partner_ids or not active:
+        listens, company_id, policy, first_step_id, due_at_once = self._engine_info(self.id)
+        if not partner_ids or not listens:
             return self.env["salesjet.flow.enrollment"]
         self.env.flush_all()
         now = fields.Datetime.now()

@@ -57,6 +57,9 @@ class SalesjetFlowStepChain(models.AbstractModel):
         if not chain.active:
             jobs._mark_skipped(_("The message chain %s is archived.", chain.name))
             return
+        if chain.state != "running":
+            jobs._mark_skipped(_("The message chain %s is not running: start it.", chain.name))
+            return
         started = self.env["salesjet.flow.enrollment"]
         for _key, group in jobs.grouped(self._render_context_key).items():
             enrollment = group[:1].enrollment_id

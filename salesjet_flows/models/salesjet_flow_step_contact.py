@@ -186,6 +186,9 @@ class SalesjetFlowStepContact(models.AbstractModel):
         if not target.active:
             jobs._mark_skipped(_("The follow-up flow %s is archived.", target.name))
             return
+        if target.state != "running":
+            jobs._mark_skipped(_("The follow-up flow %s is not running: start it.", target.name))
+            return
         started = self.env["salesjet.flow.enrollment"]
         for (_lead_id, _data), group in jobs.grouped(self._render_context_key).items():
             enrollment = group[:1].enrollment_id

@@ -1,7 +1,7 @@
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, email_normalize
 
 from ..tools.placeholders import guard_placeholders, inline_to_qweb
@@ -110,6 +110,7 @@ class SalesjetFlowStepEmail(models.AbstractModel):
         self.ensure_one()
         if not self.mailing_id:
             mailing = self.env["mailing.mailing"].sudo().create({
+                "email_from": self._tracking_mailing_sender(),
                 "subject": self.mail_template_id.subject or self.display_name,
                 "body_html": self.mail_template_id.body_html,
                 "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
@@ -121,6 +122,16 @@ class SalesjetFlowStepEmail(models.AbstractModel):
             super().write({"mailing_id": mailing.id})
         self.mailing_id.sudo().write({"subject": _("Flow %(flow)s: %(step)s", flow=self.flow_id.name,
                                                    step=self.display_name)})
+
+    def _tracking_mailing_sender(self):
+        """The tracking mailing's sender (a mailing requires one): the user's address, else the company's."""
+        company = self.flow_id.company_id or self.env.company
+        sender = self.env.user.email_formatted or company.email_formatted
+        if not sender:
+            raise UserError(_("Step “%(step)s”: an email step needs a sender address. Set an email address on "
+                              "your user preferences or on the company %(company)s.",
+                              step=self.display_name, company=company.name))
+        return sender
 
     # ------------------------------------------------------------------
     # Execution

@@ -100,14 +100,15 @@ class SalesjetFlowTemplate(models.Model):
 
     @api.model
     def _create_demo_flow(self, xmlid, template_xmlid, active=False):
-        """Demo data: create the flows of a template, owned by the administrator, archived by default,
-        and give the first one the external id ``xmlid`` (once: a second call does nothing)."""
+        """Demo data: create the flows of a template, owned by the administrator, archived by default, running
+        (demo flows show a live flow), and give the first one the external id ``xmlid`` (once: a second call
+        does nothing)."""
         if self.env.ref(xmlid, raise_if_not_found=False):
             return False
         template = self.env.ref(template_xmlid)
         admin = self.env.ref("base.user_admin")
         flows = template.with_user(admin).with_context(tracking_disable=True)._create_flows(
-            user_id=admin.id, active=active)
+            user_id=admin.id, active=active, state="running")
         module, name = xmlid.split(".")
         self.env["ir.model.data"].create({"module": module, "name": name, "model": "salesjet.flow",
                                           "res_id": flows[:1].id, "noupdate": True})

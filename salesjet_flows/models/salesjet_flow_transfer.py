@@ -148,7 +148,8 @@ class _Importer:
     def run(self):
         Flow = self.env["salesjet.flow"]
         for data in self.flows_data:
-            vals = self.values("salesjet.flow", data)
+            # an imported flow (a file, a ready-made flow) starts as a draft: someone reads it before it runs
+            vals = dict(self.values("salesjet.flow", data), state="draft")
             self.flows.append(Flow.create(vals))
         for i, (flow, data) in enumerate(zip(self.flows, self.flows_data, strict=True)):
             for trigger in data.get("trigger_ids", []):

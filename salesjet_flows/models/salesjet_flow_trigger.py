@@ -114,14 +114,15 @@ class SalesjetFlowTrigger(models.Model):
     @api.model
     @tools.ormcache("kind", "company_id")
     def _cached_triggers(self, kind, company_id):
-        """(id, type, event code, flow id, contact domain) of the triggers of active flows
+        """(id, type, event code, flow id, contact domain) of the triggers of active, running flows
         listening to events of ``kind``.
 
         Cleared whenever a trigger or a flow changes (see create/write/unlink).
         """
         types = [trigger_type for trigger_type, event_kind in self._event_kinds().items() if event_kind == kind]
         triggers = self.sudo().search([
-            ("trigger_type", "in", types), ("flow_id.active", "=", True), ("company_id", "=", company_id),
+            ("trigger_type", "in", types), ("flow_id.active", "=", True), ("flow_id.state", "=", "running"),
+            ("company_id", "=", company_id),
         ])
         return tuple((t.id, t.trigger_type, t.event_code, t.flow_id.id, t.partner_domain) for t in triggers)
 
@@ -361,9 +362,10 @@ class SalesjetFlowTrigger(models.Model):
     @api.model
     @tools.ormcache("kind")
     def _listening_company_ids(self, kind):
-        """Companies with an active flow listening to events of ``kind`` (cached, cleared with triggers)."""
+        """Companies with an active, running flow listening to events of ``kind`` (cached, cleared with triggers)."""
         types = [t for t, event_kind in self._event_kinds().items() if event_kind == kind]
-        triggers = self.sudo().search([("trigger_type", "in", types), ("flow_id.active", "=", True)])
+        triggers = self.sudo().search([("trigger_type", "in", types), ("flow_id.active", "=", True),
+                                       ("flow_id.state", "=", "running")])
         return frozenset(triggers.company_id.ids)
 
     @api.model

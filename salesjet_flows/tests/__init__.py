@@ -46,3 +46,4 @@ from . import test_placeholder_fallback
 from . import test_landing_signup
 from . import test_flow_kinds
 from . import test_wait_until
+from . import test_lifecycle

@@ -99,7 +99,7 @@ class SalesjetCase(TransactionCase, SalesjetPersonas):
     @factory
     def make_flow(cls, steps, triggers=None, **vals):
         """Create a flow; ``steps`` is a list of step value dicts, in order."""
-        flow = cls.env["salesjet.flow"].create({"name": "Test flow", **vals})
+        flow = cls.env["salesjet.flow"].create({"name": "Test flow", "state": "running", **vals})
         cls.env["salesjet.flow.step"].create([
             {"flow_id": flow.id, "sequence": (index + 1) * 10, **step} for index, step in enumerate(steps)
         ])

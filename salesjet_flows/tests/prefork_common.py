@@ -209,7 +209,8 @@ class PreforkCase(BaseCase):
         return tag
 
     def make_flow(self, env, steps, suffix=""):
-        flow = env["salesjet.flow"].create({"name": f"{self.name}{suffix}", "reentry_policy": "always"})
+        flow = env["salesjet.flow"].create({"state": "running",
+            "name": f"{self.name}{suffix}", "reentry_policy": "always"})
         env["salesjet.flow.step"].create([dict(step, flow_id=flow.id, sequence=i) for i, step in enumerate(steps)])
         self.created["flows"].append(flow.id)
         return flow

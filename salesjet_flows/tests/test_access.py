@@ -14,7 +14,7 @@ MODELS = [
     "salesjet.call.script.line", "salesjet.chain.message", "salesjet.chain.button", "salesjet.chain.answer",
     "salesjet.product.access", "salesjet.special.offer", "salesjet.funnel", "salesjet.funnel.page",
     "salesjet.download", "salesjet.facebook.form", "salesjet.facebook.form.field",
-    "salesjet.flow.launch", "salesjet.step.test", "salesjet.flow.import", "salesjet.call.test",
+    "salesjet.flow.launch", "salesjet.flow.stop", "salesjet.step.test", "salesjet.flow.import", "salesjet.call.test",
     "salesjet.loyalty.accrual", "salesjet.loyalty.log",
 ]
 

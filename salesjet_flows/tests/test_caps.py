@@ -116,7 +116,7 @@ class TestFrequencyCaps(SalesjetCase):
         self.assertLessEqual(queries, 4, "one history query for 200 jobs (2 queries measured)")
 
     def test_chain_messages_count_and_are_capped_on_their_channel(self):
-        chain = self.env["salesjet.flow"].create({"name": "Chain", "kind": "chain"})
+        chain = self.env["salesjet.flow"].create({"state": "running", "name": "Chain", "kind": "chain"})
         self.env["salesjet.chain.message"].create({
             "flow_id": chain.id, "sequence": 1, "channel": "email", "subject": "Chain hello", "body": "<p>Hi</p>"})
         flows = self.email_flow("One") | self.email_flow("Two")

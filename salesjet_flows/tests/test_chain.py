@@ -22,7 +22,7 @@ class ChainCase(SalesjetCase):
         super().setUpClass()
         cls.env.company.email = "shop@example.com"
         cls.fish_lovers = cls.env["res.partner.category"].create({"name": "SJ fish lovers", "color": 4})
-        cls.chain = cls.env["salesjet.flow"].create({"name": "Fish chain", "kind": "chain"})
+        cls.chain = cls.env["salesjet.flow"].create({"state": "running", "name": "Fish chain", "kind": "chain"})
         cls.env["salesjet.flow.trigger"].create({"flow_id": cls.chain.id, "trigger_type": "api",
                                                  "event_code": "fish_bought"})
         Message = cls.env["salesjet.chain.message"]
@@ -122,7 +122,7 @@ class TestChain(ChainCase, MockEmail):
 
     @users("user_flows_admin")
     def test_landing_signup_trigger_matches_its_page(self):
-        landing = self.env["salesjet.flow"].create({"name": "Landing chain", "kind": "chain"})
+        landing = self.env["salesjet.flow"].create({"state": "running", "name": "Landing chain", "kind": "chain"})
         self.env["salesjet.flow.trigger"].create({"flow_id": landing.id, "trigger_type": "landing_signup",
                                                   "landing_page": "/aquarium"})
         self.env["salesjet.chain.message"].create({"flow_id": landing.id, "channel": "email", "subject": "Hi",

@@ -515,7 +515,7 @@ class TestLastFormFromTheWebsite(HttpCase):
 
     def test_a_website_form_makes_the_last_form_condition_hold(self):
         partner = self.env["res.partner"].create({"name": "SJ web visitor", "email": "visitor@example.com"})
-        flow = self.env["salesjet.flow"].create({"name": "Form flow"})
+        flow = self.env["salesjet.flow"].create({"state": "running", "name": "Form flow"})
         step = self.env["salesjet.flow.step"].create({
             "flow_id": flow.id, "action_type": "add_tag",
             "tag_ids": [(0, 0, {"name": "SJ web"})],

@@ -43,7 +43,8 @@ class TestConsent(SalesjetCase):
         }
 
     def chain(self, channel):
-        flow = self.env["salesjet.flow"].create({"name": f"SJ consent chain {channel}", "kind": "chain"})
+        flow = self.env["salesjet.flow"].create({"state": "running",
+            "name": f"SJ consent chain {channel}", "kind": "chain"})
         self.env["salesjet.flow.trigger"].create({"flow_id": flow.id, "trigger_type": "api",
                                                  "event_code": "sj_test"})
         self.env["salesjet.chain.message"].create([{

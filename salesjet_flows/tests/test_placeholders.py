@@ -44,7 +44,8 @@ class TestPlaceholders(SalesjetCase):
         cls.admin = new_test_user(cls.env, "sj_ph_admin",
                                   groups="base.group_system,salesjet_flows.group_salesjet_manager")
         cls.flow = cls.make_flow([cls.tag_step(cls.tag_a)])
-        cls.chain = cls.env["salesjet.flow"].create({"name": "SJ placeholders chain", "kind": "chain"})
+        cls.chain = cls.env["salesjet.flow"].create({"state": "running",
+            "name": "SJ placeholders chain", "kind": "chain"})
         cls.partner_model_id = cls.env["ir.model"]._get_id("res.partner")
 
     def text_writers(self, env, text):

@@ -115,7 +115,7 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
         ], reentry_policy="always")
         cls.download = cls.env["salesjet.download"].create({"name": "SJ fuzz guide", "file_name": "guide.pdf"})
         # a chain whose reply button has a real signed link: the fuzzer mangles it
-        chain = cls.env["salesjet.flow"].create({"name": "SJ fuzz chain", "kind": "chain"})
+        chain = cls.env["salesjet.flow"].create({"state": "running", "name": "SJ fuzz chain", "kind": "chain"})
         cls.env["salesjet.flow.trigger"].create({"flow_id": chain.id, "trigger_type": "api",
                                                  "event_code": "sj_fuzz_chain"})
         message = cls.env["salesjet.chain.message"].create({

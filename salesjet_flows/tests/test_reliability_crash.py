@@ -67,7 +67,7 @@ class TestWorkerKilledMidBatch(BaseCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
             self.tag_id = env["res.partner.category"].create({"name": self.name}).id
-            flow = env["salesjet.flow"].create({"name": self.name, "reentry_policy": "always"})
+            flow = env["salesjet.flow"].create({"state": "running", "name": self.name, "reentry_policy": "always"})
             env["salesjet.flow.step"].create([
                 {"flow_id": flow.id, "sequence": 1, "action_type": "add_tag", "tag_ids": [(6, 0, [self.tag_id])]},
                 {"flow_id": flow.id, "sequence": 2, "action_type": "email", "email_source": "custom",

@@ -59,7 +59,7 @@ class TestConcurrentEvents(BaseCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
             self.tag_id = env["res.partner.category"].create({"name": self.code}).id
-            flow = env["salesjet.flow"].create({"name": self.code, "reentry_policy": "once"})
+            flow = env["salesjet.flow"].create({"state": "running", "name": self.code, "reentry_policy": "once"})
             env["salesjet.flow.step"].create({"flow_id": flow.id, "action_type": "add_tag",
                                               "tag_ids": [(6, 0, [self.tag_id])]})
             env["salesjet.flow.trigger"].create({"flow_id": flow.id, "trigger_type": "api",

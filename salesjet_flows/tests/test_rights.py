@@ -86,11 +86,12 @@ class TestCompanyWalls(RightsCase):
     def setUpClass(cls):
         super().setUpClass()
         env_b = cls.env(context=dict(cls.env.context, allowed_company_ids=cls.company_b.ids))
-        cls.flow_b = env_b["salesjet.flow"].create({"name": "Flow B", "company_id": cls.company_b.id})
+        cls.flow_b = env_b["salesjet.flow"].create({"state": "running",
+            "name": "Flow B", "company_id": cls.company_b.id})
         cls.step_b = env_b["salesjet.flow.step"].create({
             "flow_id": cls.flow_b.id, "action_type": "add_tag", "tag_ids": [(6, 0, cls.tag_a.ids)],
             "condition_ids": [(0, 0, {"condition_type": "tag", "tag_ids": [(6, 0, cls.tag_b.ids)]})]})
-        cls.chain_b = env_b["salesjet.flow"].create({"name": "Chain B", "kind": "chain",
+        cls.chain_b = env_b["salesjet.flow"].create({"state": "running", "name": "Chain B", "kind": "chain",
                                                      "company_id": cls.company_b.id})
         cls.message_b = env_b["salesjet.chain.message"].create({
             "flow_id": cls.chain_b.id, "channel": "email", "subject": "Hello", "body": "<p>Hi</p>",

@@ -36,7 +36,7 @@ class TestTemplateSandbox(SalesjetCase):
         cls.flow = cls.make_flow([cls.tag_step(cls.tag_a)])
         cls.call_template = cls.env["salesjet.call.template"].create({
             "name": "SJ tpl call", "line_ids": [(0, 0, {"kind": "say", "text": "Hello {{ object.name }}"})]})
-        cls.chain = cls.env["salesjet.flow"].create({"name": "SJ tpl chain", "kind": "chain"})
+        cls.chain = cls.env["salesjet.flow"].create({"state": "running", "name": "SJ tpl chain", "kind": "chain"})
 
     def text_writers(self, env, text):
         """Every place a Flows administrator writes a text that the scheduler renders."""

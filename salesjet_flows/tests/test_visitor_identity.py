@@ -171,7 +171,7 @@ class TestVisitorIdentity(SalesjetHttpCase):
     # -- chain answers ---------------------------------------------------------
 
     def test_chain_answer_links_the_visitor(self):
-        chain = self.env["salesjet.flow"].create({"name": "SJ chain", "kind": "chain"})
+        chain = self.env["salesjet.flow"].create({"state": "running", "name": "SJ chain", "kind": "chain"})
         self.env["salesjet.flow.trigger"].create({"flow_id": chain.id, "trigger_type": "api",
                                                   "event_code": "sj_chain"})
         message = self.env["salesjet.chain.message"].create({

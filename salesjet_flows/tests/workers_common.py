@@ -54,7 +54,7 @@ class CommittedQueueCase(BaseCase):
             Tag = env["res.partner.category"]
             self.tag_id = Tag.create({"name": self.name}).id
             self.tag_next_id = Tag.create({"name": f"{self.name} next"}).id
-            flow = env["salesjet.flow"].create({"name": self.name, "reentry_policy": "always"})
+            flow = env["salesjet.flow"].create({"state": "running", "name": self.name, "reentry_policy": "always"})
             env["salesjet.flow.step"].create([
                 {"flow_id": flow.id, "sequence": 1, "action_type": "add_tag", "tag_ids": [(6, 0, [self.tag_id])]},
                 {"flow_id": flow.id, "sequence": 2, "action_type": "add_tag",

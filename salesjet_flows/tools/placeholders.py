@@ -1,5 +1,7 @@
 import ast
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from html import unescape as html_unescape
 
 from lxml import etree
@@ -205,6 +207,22 @@ def _is_settings_admin(env):
     return env.uid == SUPERUSER_ID or env.user.has_group("base.group_system")
 
 
+# Set by ``checking_stored_texts``, never from a request's context: a flow's Start re-checks texts already saved.
+_STORED_TEXTS = ContextVar("salesjet_checking_stored_texts", default=False)
+
+
+@contextmanager
+def checking_stored_texts():
+    """Within this block ``check_placeholder_policy`` judges texts already saved as the scheduler will
+    (``guard_placeholders``): allowed, or approved when a Settings administrator saved them, whoever checks;
+    it approves nothing. Used by a flow's Start, so that texts an administrator wrote do not stop it."""
+    token = _STORED_TEXTS.set(True)
+    try:
+        yield
+    finally:
+        _STORED_TEXTS.reset(token)
+
+
 def check_placeholder_policy(env, source, where, engine="inline_template", extra=()):
     """On save: refuse, for users who are not Settings administrators, a text outside the placeholder
     language; for Settings administrators, approve its code expressions (``salesjet.placeholder.approval``)
@@ -213,11 +231,14 @@ def check_placeholder_policy(env, source, where, engine="inline_template", extra
     Odoo's own rule still applies on top (rendering is checked as the user in Odoo's sandbox: without
     *Template Editor* rights only plain fields such as ``object.name`` are allowed).
     """
+    stored = _STORED_TEXTS.get()
     admin = _is_settings_admin(env)
-    refused = placeholders_refused(env, source, engine, extra, author_env=None if admin else env)
+    refused = placeholders_refused(env, source, engine, extra, author_env=None if admin or stored else env)
+    if refused and stored:
+        refused = env["salesjet.placeholder.approval"]._unapproved(refused)
     if not refused:
         return
-    if admin:
+    if admin and not stored:
         env["salesjet.placeholder.approval"]._approve(refused)
         return
     raise ValidationError(env._(

@@ -37,6 +37,8 @@ class SalesjetFlowLaunch(models.TransientModel):
                               self.flow_id.name))
         if not self.flow_id.active:
             raise UserError(_("The flow “%s” is archived: restore it before launching it.", self.flow_id.name))
+        if self.flow_id.state != "running":
+            raise UserError(_("The flow “%s” is not running: start it before launching it.", self.flow_id.name))
         if not self.flow_id.step_ids:
             raise UserError(_("The flow “%s” has no steps yet: add at least one.", self.flow_id.name))
         # the enrolment writes runs and jobs with SQL, as superuser, once the rights are checked above

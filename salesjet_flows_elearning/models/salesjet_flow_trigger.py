@@ -101,7 +101,7 @@ class SalesjetFlowTrigger(models.Model):
             WITH thresholds AS (
                 SELECT DISTINCT t.course_inactive_days AS days, t.id AS trigger_id
                   FROM salesjet_flow_trigger t
-                  JOIN salesjet_flow f ON f.id = t.flow_id AND f.active
+                  JOIN salesjet_flow f ON f.id = t.flow_id AND f.active AND f.state = 'running'
                  WHERE t.trigger_type = 'course_inactive' AND t.course_inactive_days > 0
             ), members AS (
                 SELECT scp.id, scp.partner_id, scp.channel_id,

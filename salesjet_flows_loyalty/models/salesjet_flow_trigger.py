@@ -76,7 +76,8 @@ class SalesjetFlowTrigger(models.Model):
         ``date:<trigger>:<contact>:<date>`` makes a second run the same day
         (or a retry after a crash) post nothing twice. Returns the events.
         """
-        triggers = self.sudo().search([("trigger_type", "=", "loyalty_date"), ("flow_id.active", "=", True)])
+        triggers = self.sudo().search([("trigger_type", "=", "loyalty_date"), ("flow_id.active", "=", True),
+                                       ("flow_id.state", "=", "running")])
         today = fields.Date.context_today(self)
         Event = self.env["salesjet.event"].sudo()
         posted = Event

@@ -18,7 +18,8 @@ class LoyaltyCase(SalesjetCase):
     @factory
     def make_chain(cls, messages, name="SJ fish chain", code="sj_chain"):
         """A message chain (a flow of kind chain) with its messages; ``code`` adds an API trigger."""
-        chain = cls.env["salesjet.flow"].create({"name": name, "kind": "chain", "reentry_policy": "once"})
+        chain = cls.env["salesjet.flow"].create({"state": "running",
+            "name": name, "kind": "chain", "reentry_policy": "once"})
         cls.env["salesjet.chain.message"].create([{"flow_id": chain.id, "sequence": index, **vals}
                                                   for index, vals in enumerate(messages)])
         if code:

@@ -182,7 +182,7 @@ class TestLoyaltyTriggers(LoyaltyCase):
 class TestLoyaltyLog(LoyaltyCase, SMSCase):
 
     def test_the_log_lists_what_was_sent_with_address_scenario_date_and_points(self):
-        chain = self.env["salesjet.flow"].create({"name": "SJ fish chain", "kind": "chain"})
+        chain = self.env["salesjet.flow"].create({"state": "running", "name": "SJ fish chain", "kind": "chain"})
         self.env["salesjet.chain.message"].create({
             "flow_id": chain.id, "channel": "email", "subject": "Welcome", "body": "<p>Hello</p>",
             "points": 20, "loyalty_program_id": self.program.id, "loyalty_validity_days": 5})

@@ -91,7 +91,7 @@ class SalesjetFlowTrigger(models.Model):
             WITH thresholds AS (
                 SELECT t.cart_abandoned_hours AS hours, min(t.create_date) AS since
                   FROM salesjet_flow_trigger t
-                  JOIN salesjet_flow f ON f.id = t.flow_id AND f.active
+                  JOIN salesjet_flow f ON f.id = t.flow_id AND f.active AND f.state = 'running'
                  WHERE t.trigger_type = 'abandoned_cart' AND t.cart_abandoned_hours > 0
                  GROUP BY t.cart_abandoned_hours
             ), carts AS (
