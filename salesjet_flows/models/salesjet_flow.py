@@ -352,7 +352,7 @@ class SalesjetFlow(models.Model):
         """
         flow = self.sudo().with_context(active_test=False).browse(flow_id)
         flow.fetch(["active", "state", "company_id", "reentry_policy"])
-        # steps of a split's branches are not on the main chain (see salesjet_flow_split.py)
+        # steps of a split's branches are not on the main chain (see salesjet_flow_step_split.py)
         step = self.env["salesjet.flow.step"].sudo().search(
             [("flow_id", "=", flow_id), ("branch_id", "=", False)], order="sequence, id", limit=1)
         return (flow.active and flow.state == "running", flow.company_id.id, flow.reentry_policy, step.id,

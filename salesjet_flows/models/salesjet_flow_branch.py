@@ -85,7 +85,7 @@ class SalesjetFlowBranch(models.Model):
             partner_ids = list(set(partners.get(branch.id) or []))
             goal = 0
             if split.split_criterion == "goal":
-                # a split's goal is evaluated as a flow's goal is (salesjet_flow_goal.py)
+                # a split's goal is evaluated as a flow's goal is (tools/goal.py, salesjet.flow._goal_reached_by)
                 goal = len(self.env["salesjet.flow"]._goal_reached_by(
                     parse_goal(split.split_goal_domain) if split.split_goal_domain else None, partner_ids))
             sent = len(partners.get(branch.id) or [])
