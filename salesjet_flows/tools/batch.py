@@ -1,5 +1,3 @@
-
-
 class JobBatch:
     """One batch of due jobs on its way through the stages of ``salesjet.flow.job._execute``.
 
