@@ -142,3 +142,14 @@ class TestWhereUsersLook(SalesjetCase):
         for model, xmlid in self.START_ACTIONS:
             bindings = self.env["ir.actions.actions"].get_bindings(model).get("action", [])
             self.assertIn(self.env.ref(xmlid).id, [action["id"] for action in bindings], model)
+
+    @users("user_flows_admin")
+    def test_start_respects_a_once_per_contact_flow(self):
+        flow = self.flow.with_env(self.env)
+        flow.sudo().reentry_policy = "once"
+        self.run_lead.with_env(self.env).action_stop()  # ended: a "once" flow still keeps this contact out
+        message = self._start(flow, "res.partner", self.partners[0] | self.partners[2])
+        runs = self.env["salesjet.flow.enrollment"].search([("flow_id", "=", flow.id), ("state", "=", "running")])
+        self.assertEqual(runs.partner_id, self.partners[1] | self.partners[2])
+        self.assertIn("1 contacts started", message)
+        self.assertIn("1 contacts are already running in this flow or its re-entry policy keeps them out", message)
