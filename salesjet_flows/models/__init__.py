@@ -40,6 +40,7 @@ from . import salesjet_chain_button
 from . import salesjet_chain_answer
 from . import salesjet_product_access
 from . import res_partner
+from . import crm_lead
 from . import salesjet_special_offer
 from . import product_pricelist
 from . import product_pricelist_item

@@ -53,6 +53,25 @@ class ResPartner(models.Model):
         action["context"] = {"search_default_filter_active": 1}
         return action
 
+    # ---- Runs ----
+    salesjet_enrollment_count = fields.Integer(
+        string="Flows", compute="_compute_salesjet_enrollment_count",
+        groups="salesjet_flows.group_salesjet_user",
+        help="How many runs of flows this contact has had, running and ended.")
+
+    def _compute_salesjet_enrollment_count(self):
+        data = dict(self.env["salesjet.flow.enrollment"]._read_group(
+            [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]))
+        for partner in self:
+            partner.salesjet_enrollment_count = data.get(partner, 0)
+
+    def action_view_salesjet_enrollments(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("salesjet_flows.salesjet_flow_enrollment_action")
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
     # ---- Conditions ----
     salesjet_match_step_id = fields.Many2one(
         "salesjet.flow.step", string="Meets the conditions of step", compute="_compute_salesjet_match_step_id",

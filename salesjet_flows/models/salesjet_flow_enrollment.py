@@ -1,6 +1,7 @@
 import json
 
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 ENROLLMENT_STATES = [
@@ -85,6 +86,15 @@ class SalesjetFlowEnrollment(models.Model):
             "date_done": fields.Datetime.now(),
         })
         running._finish("stopped")
+        return True
+
+    def action_retry(self):
+        """Put the failed jobs of these runs back in the queue (see ``salesjet.flow.job.action_retry``)."""
+        self.check_access("write")
+        failed = self.env["salesjet.flow.job"].search([("enrollment_id", "in", self.ids), ("state", "=", "failed")])
+        if not failed:
+            raise UserError(_("These runs have no failed step to retry."))
+        failed.action_retry()
         return True
 
     def action_view_jobs(self):

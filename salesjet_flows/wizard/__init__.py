@@ -6,3 +6,4 @@ from . import salesjet_flow_test_run
 from . import salesjet_flow_test_run_line
 from . import salesjet_flow_step_remove
 from . import salesjet_flow_stop
+from . import salesjet_flow_start
