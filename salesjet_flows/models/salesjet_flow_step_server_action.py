@@ -29,6 +29,9 @@ class SalesjetFlowStepServerAction(models.AbstractModel):
     def _settings_fields(self):
         return super()._settings_fields() + ["server_action_id", "server_action_target"]
 
+    def _display_details_server_action(self):
+        return self.server_action_id.sudo().name or ""
+
     def _server_action_model(self):
         return "crm.lead" if self.server_action_target == "lead" else "res.partner"
 

@@ -89,6 +89,13 @@ class TestServerActionStep(SalesjetCase):
             self.env["salesjet.flow.step"].create({"flow_id": flow.id, "action_type": "server_action",
                                                    "server_action_id": self.action_ref.id})
 
+    def test_a_flows_admin_reads_a_step_set_by_a_settings_admin(self):
+        flow = self.make_flow([{"action_type": "server_action", "server_action_id": self.action_ref.id}])
+        step = flow.step_ids.with_user(self.user_flows_admin)
+        values = step.web_read({"name": {}, "server_action_id": {"fields": {"display_name": {}}}})[0]
+        self.assertEqual(values["server_action_id"]["display_name"], "SJ mark contacts")
+        self.assertIn("SJ mark contacts", values["name"] or step.display_name)
+
     @users("sj_system_admin")
     def test_a_settings_admin_sets_a_server_action_and_previews_it(self):
         flow = self.env["salesjet.flow"].create({"name": "SJ code ok"})
