@@ -49,6 +49,7 @@
         "views/salesjet_facebook_form_views.xml",
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
+        "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
         "views/salesjet_chain_answer_templates.xml",
         "views/salesjet_exit_intent_templates.xml",

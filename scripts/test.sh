@@ -29,7 +29,7 @@ trap cleanup EXIT
 ADDONS=$(cd "$REPO_DIR" && ls -d */__manifest__.py | xargs -n1 dirname | sort)
 say "installing $(echo $ADDONS) into the fresh database $DB"
 INSTALL_LOG="$STATE_DIR/install-$$.log"
-odoo_bin -c "$CONF" -d "$DB" -i "$(echo $ADDONS | tr ' ' ',')" --stop-after-init --log-level=warn 2>&1 | tee "$INSTALL_LOG"
+odoo_bin -c "$CONF" -d "$DB" -i "$(echo $ADDONS | tr ' ' ','),base_automation" --stop-after-init --log-level=warn 2>&1 | tee "$INSTALL_LOG"
 # an error while installing (e.g. demo data that does not load: Odoo only warns) is a failure, even if Odoo goes on
 if grep -E " (ERROR|CRITICAL) |demo data failed to install" "$INSTALL_LOG" >/dev/null; then
     die "installing the addons logged errors (see above); the suite does not run on a half-installed database"

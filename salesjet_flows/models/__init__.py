@@ -9,6 +9,7 @@ from . import salesjet_flow_step_contact
 from . import salesjet_flow_step_call
 from . import salesjet_flow_step_webhook
 from . import salesjet_flow_step_segment
+from . import salesjet_flow_step_server_action
 from . import salesjet_flow_step_chain
 from . import salesjet_flow_step_product
 from . import salesjet_flow_step_placeholder
@@ -60,3 +61,4 @@ from . import salesjet_flow_template
 from . import salesjet_flow_branch
 from . import res_company
 from . import salesjet_flow_version
+from . import ir_actions_server

@@ -50,6 +50,7 @@ ACTION_TYPES = [
     ("offer_create", "Create special offer"),
     ("offer_remove", "Remove special offer"),
     ("split", "A/B split"),
+    ("server_action", "Run a server action"),
 ]
 
 
@@ -63,6 +64,7 @@ ACTION_ICONS = {
     "segment_add": "fa-users", "segment_remove": "fa-users", "chain_start": "fa-comments",
     "chain_message": "fa-comment", "product_grant": "fa-unlock", "product_revoke": "fa-lock",
     "offer_create": "fa-gift", "offer_remove": "fa-gift", "split": "fa-code-fork",
+    "server_action": "fa-cogs",
 }
 
 SKIP_REASONS_SHOWN = 5
@@ -85,6 +87,7 @@ class SalesjetFlowStep(models.Model):
         "salesjet.flow.step.preview",
         "salesjet.flow.step.split",
         "salesjet.flow.step.timing",
+        "salesjet.flow.step.server_action",
         "salesjet.flow.step.action",  # last: the base of the hooks that the type families above extend
     ]
     _check_company_auto = True
