@@ -18,10 +18,10 @@ from ..tools.secrets import redact_known
 
 _logger = logging.getLogger(__name__)
 
-# Event kinds. Event-source modules add theirs with ``selection_add`` and map a
+# Event kinds: what happened to a contact, from the event sources of this module (website, mailings,
+# Facebook, sign-ups) or posted through the API. Bridge modules add theirs with ``selection_add`` and map a
 # trigger type to them in ``salesjet.flow.trigger._event_kinds()``.
-EVENT_KINDS = [
-    ("api", "API event"),
+SOURCE_KINDS = [
     ("website_form", "Website form submitted"),
     ("page_visit", "Page visited"),
     ("page_leave", "Page left"),
@@ -34,6 +34,8 @@ EVENT_KINDS = [
     ("list_subscribe", "Subscribed to a mailing list"),
     ("signup", "Account created"),
 ]
+
+EVENT_KINDS = [("api", "API event"), *SOURCE_KINDS]
 
 EVENT_STATES = [
     ("new", "New"),
@@ -59,23 +61,6 @@ def contains_nul(value):
     return False
 
 EVENT_BATCH_SIZE = 200
-
-SOURCE_KINDS = [
-    ("website_form", "Website form submitted"),
-    ("page_visit", "Page visited"),
-    ("page_leave", "Page left"),
-    ("file_download", "File downloaded"),
-    ("email_open", "Email opened"),
-    ("email_click", "Link clicked in an email"),
-    ("email_reply", "Email replied"),
-    ("email_bounce", "Email bounced"),
-    ("facebook_lead", "Facebook lead ad"),
-    ("list_subscribe", "Subscribed to a mailing list"),
-    ("signup", "Account created"),
-]
-
-
-
 
 # Above this many events at once (an import), they are left to the event cron.
 INLINE_EVENTS = 50

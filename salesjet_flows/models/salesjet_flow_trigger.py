@@ -13,17 +13,7 @@ TRIGGER_TYPES = [
     ("segment", "Manual launch for a segment"),
     ("api", "Event posted through the API"),
     ("landing_signup", "Client registers from a landing page"),
-    ("website_form", "Website form submitted"),
-    ("page_visit", "Page visited"),
-    ("page_leave", "Page left"),
-    ("file_download", "File downloaded"),
-    ("email_open", "Email opened"),
-    ("email_click", "Link clicked in an email"),
-    ("email_reply", "Email replied"),
-    ("email_bounce", "Email bounced"),
-    ("facebook_lead", "Facebook lead ad"),
-    ("list_subscribe", "Subscribed to a mailing list"),
-    ("signup", "Account created"),
+    *SOURCE_KINDS,
     ("funnel_registered", "Registered in a funnel"),
 ]
 

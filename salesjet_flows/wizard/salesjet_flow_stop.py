@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 
 
 class SalesjetFlowStop(models.TransientModel):
@@ -7,20 +7,11 @@ class SalesjetFlowStop(models.TransientModel):
 
     flow_id = fields.Many2one("salesjet.flow", string="Flow", required=True, readonly=True, ondelete="cascade")
     pending_job_count = fields.Integer(
-        string="Waiting steps", compute="_compute_counts",
+        related="flow_id.pending_job_count", string="Waiting steps",
         help="The steps waiting to run in this flow: stopping cancels them.")
     running_count = fields.Integer(
-        string="Running contacts", compute="_compute_counts",
+        related="flow_id.running_count", string="Running contacts",
         help="The runs in progress: stopping ends them as stopped.")
-
-    @api.depends("flow_id")
-    def _compute_counts(self):
-        for wizard in self:
-            flow = wizard.flow_id
-            wizard.pending_job_count = self.env["salesjet.flow.job"].search_count(
-                [("flow_id", "=", flow.id), ("state", "=", "pending")]) if flow else 0
-            wizard.running_count = self.env["salesjet.flow.enrollment"].search_count(
-                [("flow_id", "=", flow.id), ("state", "=", "running")]) if flow else 0
 
     def action_confirm(self):
         """Stop the flow: no new runs, its waiting steps cancelled, its runs ended as stopped."""
