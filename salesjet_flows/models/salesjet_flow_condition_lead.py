@@ -39,6 +39,8 @@ class SalesjetFlowConditionLead(models.AbstractModel):
         domain=[("share", "=", False)],
         help="The run's lead is assigned to one of these salespersons. A run without a lead does not meet a "
              "lead condition.")
+    # CRM tags are readable by salespeople only (Odoo's rights): the list of conditions shows this field to
+    # them only (a field group would refuse the copy and export of a flow to other Flows users)
     lead_tag_ids = fields.Many2many(
         "crm.tag", "salesjet_flow_condition_crm_tag_rel", "condition_id", "tag_id", string="Lead tags",
         help="The run's lead has at least one of these tags. A run without a lead does not meet a lead condition.")
