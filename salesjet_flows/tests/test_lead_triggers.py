@@ -10,6 +10,16 @@ from odoo.addons.salesjet_flows.models import crm_lead as salesjet_crm_lead
 from .common import SalesjetCase
 
 
+def _bare_write(self, vals):
+    """crm.lead's write without SalesJet's lead hook."""
+    return super(salesjet_crm_lead.CrmLead, self).write(vals)
+
+
+def _bare_create(self, vals_list):
+    """crm.lead's create without SalesJet's lead hook."""
+    return super(salesjet_crm_lead.CrmLead, self).create(vals_list)
+
+
 @tagged("post_install", "-at_install")
 class TestLeadTriggers(SalesjetCase):
     """A lead is created, reaches a stage, is assigned, won or lost: flows start for its contact, with the lead."""
@@ -221,8 +231,7 @@ class TestLeadTriggers(SalesjetCase):
         cost(self.lead() | self.lead(), stages[0], self.user_sales)  # warm the caches (listeners, stages, users)
         with_hook = cost(hooked, stages[0], self.user_sales)
         cls = salesjet_crm_lead.CrmLead
-        with patch.object(cls, "write", lambda self, vals: super(cls, self).write(vals)), \
-                patch.object(cls, "create", lambda self, vals_list: super(cls, self).create(vals_list)):
+        with patch.object(cls, "write", _bare_write), patch.object(cls, "create", _bare_create):
             without_hook = cost(bare, stages[0], self.user_sales)
         self.assertEqual(with_hook, without_hook)
         self.assertFalse(self.Event.search_count([("kind", "like", "lead_")]))
