@@ -1,3 +1,5 @@
+import json
+
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
@@ -96,6 +98,13 @@ class TestLeadConditions(SalesjetCase):
             self.assertNotIn(self.p3, self.meets(conditions))
             conditions.negate = True
             self.assertNotIn(self.p3, self.meets(conditions))
+
+    def test_test_run_has_no_lead_so_no_lead_condition_holds(self):
+        conditions = self.lines({"condition_type": "lead_probability", "operator": ">", "value": "-1"})
+        simulated = conditions.with_context(salesjet_event_data=json.dumps({self.p1.id: {}}))
+        self.assertFalse(simulated._filter(self.partners))
+        conditions.negate = True
+        self.assertFalse(simulated._filter(self.partners))
 
     def test_lost_lead_is_still_the_runs_lead(self):
         self.lead1.action_set_lost()
