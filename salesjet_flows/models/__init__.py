@@ -21,6 +21,7 @@ from . import salesjet_flow_condition_product
 from . import salesjet_flow_condition_time
 from . import salesjet_flow_condition_data
 from . import salesjet_flow_condition_web
+from . import salesjet_flow_condition_lead
 from . import salesjet_flow
 from . import salesjet_flow_trigger
 from . import salesjet_flow_condition

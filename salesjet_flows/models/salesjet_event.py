@@ -35,7 +35,17 @@ SOURCE_KINDS = [
     ("signup", "Account created"),
 ]
 
-EVENT_KINDS = [("api", "API event"), *SOURCE_KINDS]
+# Lead events: what happens to a CRM lead (crm.lead create/write, see models/crm_lead.py); the lead's
+# contact is found or created when the event is processed, as for a website form.
+LEAD_KINDS = [
+    ("lead_created", "Lead created"),
+    ("lead_stage", "Lead reaches a stage"),
+    ("lead_assigned", "Lead assigned"),
+    ("lead_won", "Lead won"),
+    ("lead_lost", "Lead lost"),
+]
+
+EVENT_KINDS = [("api", "API event"), *SOURCE_KINDS, *LEAD_KINDS]
 
 EVENT_STATES = [
     ("new", "New"),
@@ -281,6 +291,9 @@ class SalesjetEvent(models.Model):
                 self._resolve_website_form()
             partner = self._get_partner()
             if partner:
+                # the form's lead may have got its contact before (a "lead created" flow found it): the
+                # visitor who sent the form is that contact all the same
+                self.lead_id.sudo().visitor_ids._salesjet_link_partner(partner)
                 self._apply_form_mappings(partner)
         if not self._get_partner():
             resolver = getattr(self, f"_resolve_{self.kind}", None)
@@ -371,6 +384,11 @@ class SalesjetEvent(models.Model):
 
     def _resolve_website_form(self):
         """Find or create the contact of the form's lead, by email then phone, and link the lead to it."""
+        self._resolve_lead_contact()
+
+    def _resolve_lead_contact(self):
+        """Find or create the contact of the event's lead, by email then phone, and link the lead to it (a
+        lead without email, phone nor name has none: the event is kept, without a run)."""
         lead = self.lead_id.sudo()
         if not lead:
             return
@@ -381,8 +399,6 @@ class SalesjetEvent(models.Model):
         if partner:
             lead.partner_id = partner
             self.partner_id = partner
-            # website_crm put the visitor of the request that sent the form on its lead: it is this contact
-            lead.visitor_ids._salesjet_link_partner(partner)
 
     # ---- Facebook lead ads ----
     def _resolve_facebook_lead(self):
@@ -395,7 +411,10 @@ class SalesjetEvent(models.Model):
         values = form._map_to_partner(answers)
         partner = self.env["res.partner"]._salesjet_find_or_create([values], company=form.company_id)[0]
         data["fields"] = answers
-        self.write({"partner_id": partner.id, "data": data})
+        # the ad's lead becomes a CRM lead of the contact, which the run keeps (lead steps, conditions)
+        lead = form._create_crm_lead(partner, answers) if partner else self.env["crm.lead"]
+        data["lead_id"] = lead.id or False
+        self.write({"partner_id": partner.id, "lead_id": lead.id, "data": data})
 
     # ---- Form data ----
     form_skipped = fields.Text(
@@ -463,3 +482,39 @@ class SalesjetEvent(models.Model):
                         process=process)
             except Exception:  # noqa: BLE001 - the source must go on
                 _logger.exception("SalesJet: could not post a %s event for contact %s", kind, partner.id)
+
+    # ---- Leads ----
+    def _resolve_lead(self):
+        """A lead event whose lead has no contact: find or create it as for a website form (by email, then
+        phone), only when a flow of the event's company starts for it (no contact for a lead nobody listens to)."""
+        if self.lead_id and self._matching_triggers():
+            self._resolve_lead_contact()
+
+    _resolve_lead_created = _resolve_lead
+    _resolve_lead_stage = _resolve_lead
+    _resolve_lead_assigned = _resolve_lead
+    _resolve_lead_won = _resolve_lead
+    _resolve_lead_lost = _resolve_lead
+
+    @api.model
+    def _post_lead_events(self, items):
+        """Post one event per ``(kind, lead, data, external_id)`` of ``items`` whose lead's company has a
+        running flow listening to ``kind``; errors are logged, never raised to the lead's create or write.
+
+        Above ``INLINE_EVENTS`` events at once (an import, a mass edit) they are left to the event cron.
+        """
+        Trigger = self.env["salesjet.flow.trigger"]
+        todo = []
+        for kind, lead, data, external_id in items:
+            company = lead.company_id or self.env.company
+            if company.id in Trigger._listening_company_ids(kind):
+                todo.append((kind, lead, data, external_id, company))
+        process = len(todo) <= INLINE_EVENTS
+        for kind, lead, data, external_id, company in todo:
+            try:
+                with self.env.cr.savepoint():
+                    self.sudo().with_company(company).post(
+                        None, lead=lead, data=data, external_id=external_id, source="crm.lead", kind=kind,
+                        process=process)
+            except Exception:  # noqa: BLE001 - the lead's change must go on
+                _logger.exception("SalesJet: could not post a %s event for lead %s", kind, lead.id)

@@ -4,6 +4,7 @@ import requests
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import plaintext2html
 
 _logger = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ class SalesjetFacebookForm(models.Model):
     field_ids = fields.One2many("salesjet.facebook.form.field", "form_id", string="Field mapping", copy=True,
                                 help="Which contact field each answer of the form fills.")
     lead_count = fields.Integer(string="Leads", compute="_compute_lead_count")
+    team_id = fields.Many2one(
+        "crm.team", string="Sales team", check_company=True, ondelete="set null",
+        help="The sales team of the CRM leads created from this form's leads; empty: Odoo's default team.")
 
     _sql_constraints = [("page_form_uniq", "UNIQUE(page_id, form_id)", "This Facebook form is already configured.")]
 
@@ -114,3 +118,22 @@ class SalesjetFacebookForm(models.Model):
             if value:
                 values[line.partner_field] = value
         return values
+
+    def _create_crm_lead(self, partner, answers):
+        """The CRM lead of one Facebook lead of this form, for its contact ``partner`` (source and medium
+        Facebook); the flow's run keeps it."""
+        self.ensure_one()
+        Lead = self.env["crm.lead"].sudo().with_company(self.company_id)
+        source = self.env.ref("utm.utm_source_facebook", raise_if_not_found=False)
+        medium = self.env.ref("utm.utm_medium_facebook", raise_if_not_found=False)
+        vals = {
+            "name": _("%(form)s: %(contact)s", form=self.name, contact=partner.display_name),
+            "partner_id": partner.id, "company_id": self.company_id.id,
+            # no salesperson of the request (a webhook) or the cron: assignment rules and flows set one
+            "user_id": False,
+            "source_id": source.id if source else False, "medium_id": medium.id if medium else False,
+            "description": plaintext2html("\n".join(f"{key}: {value}" for key, value in answers.items())),
+        }
+        if self.team_id:
+            vals["team_id"] = self.team_id.id
+        return Lead.create(vals)

@@ -3,6 +3,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.osv import expression
 
+from .salesjet_flow_condition_lead import LEAD_CONDITION_TYPES
+
 # Condition types. Each type ``x`` has one method ``_domain_x()`` returning a
 # domain on res.partner; a step filters a whole batch of contacts with one
 # search: lines of one "or group" are AND-combined, groups are OR-combined.
@@ -22,6 +24,7 @@ CONDITION_TYPES = [
     ("in_funnel", "Visited the funnel"),
     ("page_visited", "Visited a page"),
     ("funnel_registered", "Registered in the funnel"),
+    *LEAD_CONDITION_TYPES,
 ]
 
 OPERATORS = [
@@ -47,6 +50,7 @@ class SalesjetFlowCondition(models.Model):
         "salesjet.flow.condition.time",
         "salesjet.flow.condition.data",
         "salesjet.flow.condition.web",
+        "salesjet.flow.condition.lead",
     ]
     _description = "Step Condition"
     _order = "step_id, or_group, sequence, id"
@@ -83,7 +87,8 @@ class SalesjetFlowCondition(models.Model):
 
     @api.depends("condition_type", "negate", "tag_ids", "field_id", "operator", "value", "data_key",
                  "access_product_ids", "date_operator", "date_value", "days_value", "time_from", "time_to",
-                 "funnel_id", "page_path", "within_days")
+                 "funnel_id", "page_path", "within_days", "lead_stage_ids", "lead_team_ids", "lead_user_ids",
+                 "lead_tag_ids", "lead_source_ids", "lead_medium_ids")
     def _compute_name(self):
         types = dict(self._fields["condition_type"]._description_selection(self.env))
         for line in self:

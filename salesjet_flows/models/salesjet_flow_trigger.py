@@ -4,7 +4,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval
 
 from ..tools.paths import normalize_path, path_matches, request_page_path
-from .salesjet_event import SOURCE_KINDS
+from .salesjet_event import LEAD_KINDS, SOURCE_KINDS
 
 # Trigger types and the event kind each one listens to. A type without an
 # event kind is launched by hand (a segment). Bridge modules add their types
@@ -15,11 +15,14 @@ TRIGGER_TYPES = [
     ("landing_signup", "Client registers from a landing page"),
     *SOURCE_KINDS,
     ("funnel_registered", "Registered in a funnel"),
+    *LEAD_KINDS,
 ]
 
 PAGE_TYPES = ("website_form", "page_visit", "page_leave")
 
 EMAIL_TYPES = ("email_open", "email_click", "email_reply", "email_bounce")
+
+LEAD_TRIGGER_TYPES = tuple(key for key, _label in LEAD_KINDS)
 
 
 class SalesjetFlowTrigger(models.Model):
@@ -63,7 +66,7 @@ class SalesjetFlowTrigger(models.Model):
     )
 
     @api.depends("trigger_type", "event_code", "page_path", "funnel_id", "download_id", "mail_step_id",
-                 "mail_template_id", "facebook_form_id", "mailing_list_id")
+                 "mail_template_id", "facebook_form_id", "mailing_list_id", "lead_stage_ids", "lead_team_id")
     def _compute_name(self):
         labels = dict(self._fields["trigger_type"]._description_selection(self.env))
         for trigger in self:
@@ -71,7 +74,8 @@ class SalesjetFlowTrigger(models.Model):
             name = f"{label}: {trigger.event_code}" if trigger.event_code else label
             detail = (trigger.funnel_id.name or trigger.page_path or trigger.download_id.name
                       or trigger.mail_step_id.display_name or trigger.mail_template_id.name
-                      or trigger.facebook_form_id.name or trigger.mailing_list_id.name)
+                      or trigger.facebook_form_id.name or trigger.mailing_list_id.name
+                      or ", ".join(trigger.lead_stage_ids.mapped("name")) or trigger.lead_team_id.name)
             if detail and trigger.trigger_type != "api":
                 name = f"{name}: {detail}"
             trigger.name = name
@@ -125,6 +129,7 @@ class SalesjetFlowTrigger(models.Model):
             **{key: key for key, _label in SOURCE_KINDS},
             # a registration is a website form sent from one of the funnel's pages
             "funnel_registered": "website_form",
+            **{key: key for key, _label in LEAD_KINDS},
         }
 
     def _get_partner_domain(self):
@@ -376,3 +381,55 @@ class SalesjetFlowTrigger(models.Model):
         for trigger in self.exists():
             trigger.flow_id._note_change(_("Trigger removed: %s.", trigger.display_name))
         return super().unlink()
+
+    # ---- Leads ----
+    # Lead triggers: events posted by crm.lead's create and write (models/crm_lead.py).
+    lead_domain = fields.Char(
+        string="Leads", default="[]",
+        help="Only leads matching this filter start the flow (e.g. a sales team, a source, a tag); checked when "
+             "the lead event happens. Empty: every lead, whatever created it (a website form, an import, a user).",
+    )
+    lead_stage_ids = fields.Many2many(
+        "crm.stage", "salesjet_flow_trigger_crm_stage_rel", "trigger_id", "stage_id", string="Stages",
+        ondelete="restrict",
+        help="The flow starts when a lead reaches one of these stages (created in it or moved to it).",
+    )
+    lead_team_id = fields.Many2one(
+        "crm.team", string="Sales team", ondelete="restrict", check_company=True,
+        help="Only leads of this sales team (once assigned); empty: any team.",
+    )
+
+    @api.constrains("trigger_type", "lead_domain", "lead_stage_ids")
+    def _check_lead_settings(self):
+        for trigger in self.filtered(lambda t: t.trigger_type in LEAD_TRIGGER_TYPES):
+            if trigger.trigger_type == "lead_stage" and not trigger.lead_stage_ids:
+                raise ValidationError(_("Trigger of flow “%s”: choose the stages a lead reaches to start the flow.",
+                                        trigger.flow_id.name))
+            try:
+                # a Flows administrator may have no CRM rights: the filter's validity is what is checked
+                self.env["crm.lead"].sudo().search_count(trigger._get_lead_domain(), limit=1)
+            except Exception as e:
+                raise ValidationError(_("The lead filter of trigger “%(trigger)s” is not valid: %(error)s",
+                                        trigger=trigger.name, error=e)) from e
+
+    def _get_lead_domain(self):
+        self.ensure_one()
+        return list(safe_eval(self.lead_domain or "[]", {"uid": self.env.uid}))
+
+    def _match_lead(self, event):
+        """Whether the event's lead passes this trigger's lead filter (read when the event is processed)."""
+        domain = self._get_lead_domain()
+        if not domain:
+            return True
+        return bool(event.lead_id.with_context(active_test=False).sudo().filtered_domain(domain))
+
+    _match_lead_created = _match_lead
+    _match_lead_won = _match_lead
+    _match_lead_lost = _match_lead
+
+    def _match_lead_stage(self, event):
+        return (event.data or {}).get("stage_id") in self.lead_stage_ids.ids and self._match_lead(event)
+
+    def _match_lead_assigned(self, event):
+        team_ok = not self.lead_team_id or (event.data or {}).get("team_id") == self.lead_team_id.id
+        return team_ok and self._match_lead(event)

@@ -85,6 +85,24 @@ class TestFacebookLeadAds(SalesjetHttpCase):
         self.assertEqual(event.data["fields"]["city"], "Ghent")
         self.assertEqual(self.flow.enrollment_ids.partner_id, partner)
 
+    def test_facebook_lead_becomes_a_crm_lead_that_the_run_keeps(self):
+        team = self.env["crm.team"].create({"name": "SJ Facebook team"})
+        self.form.team_id = team
+        self.graph_lead("5550009")
+        self.notify("5550009")
+        event = self.events("facebook_lead")
+        lead = event.lead_id
+        self.assertTrue(lead, "a CRM lead is created for the ad's lead")
+        self.assertEqual(lead.partner_id, event.partner_id)
+        self.assertEqual((lead.source_id, lead.medium_id, lead.team_id),
+                         (self.env.ref("utm.utm_source_facebook"), self.env.ref("utm.utm_medium_facebook"), team))
+        self.assertIn("Ghent", lead.description)
+        self.assertEqual((self.flow.enrollment_ids.partner_id, self.flow.enrollment_ids.lead_id),
+                         (event.partner_id, lead))
+        self.notify("5550009")
+        self.assertEqual(self.env["crm.lead"].search_count([("partner_id", "=", event.partner_id.id)]), 1,
+                         "a second notification creates no second lead")
+
     def test_second_notification_of_the_same_lead_changes_nothing(self):
         self.graph_lead("5550002")
         self.notify("5550002")

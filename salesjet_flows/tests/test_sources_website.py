@@ -84,6 +84,19 @@ class TestWebsiteFormSource(SalesjetHttpCase):
         self.assertTrue(lead.partner_id)
         self.assertEqual(flow.enrollment_ids.partner_id, lead.partner_id)
 
+    def test_form_lead_also_starts_lead_created_flows_and_every_run_keeps_the_lead(self):
+        on_form = self.make_flow([self.tag_step(self.tag_a)], triggers=[{"trigger_type": "website_form"}])
+        on_lead = self.make_flow([self.tag_step(self.tag_b)], triggers=[{"trigger_type": "lead_created"}])
+        self.authenticate(None, None)
+        lead = self.submit_contact_form()
+        partner = lead.partner_id
+        self.assertEqual(partner.email, "ada.lovelace@example.com", "found or created once, by the first event")
+        self.assertEqual((on_lead.enrollment_ids.partner_id, on_lead.enrollment_ids.lead_id), (partner, lead))
+        self.assertEqual((on_form.enrollment_ids.partner_id, on_form.enrollment_ids.lead_id), (partner, lead))
+        # the lead event found the contact first: the visitor who sent the form is linked all the same
+        self.assertTrue(lead.visitor_ids)
+        self.assertEqual(lead.visitor_ids.partner_id, partner)
+
     def test_no_listening_flow_leaves_the_form_as_odoo_does(self):
         self.authenticate(None, None)
         lead = self.submit_contact_form()
