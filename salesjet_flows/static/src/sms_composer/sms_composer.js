@@ -1,5 +1,6 @@
 /** @odoo-module **/
 
+import { _t } from "@web/core/l10n/translation";
 import { SmsWidget, smsWidget } from "@sms/components/sms_widget/fields_sms_widget";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
@@ -107,6 +108,14 @@ export class SalesjetSmsComposer extends SmsWidget {
 
     get previewSMS() {
         return this._countSMS(this.previewChars, this.previewEncoding);
+    }
+
+    get previewCount() {
+        return _t("%(chars)s characters, fits in %(count)s SMS (%(encoding)s)", {
+            chars: this.previewChars,
+            count: this.previewSMS,
+            encoding: this.previewEncoding,
+        });
     }
 }
 
