@@ -158,6 +158,10 @@ class TestDesignerTours(HttpCase):
     def test_designer_loads_on_an_email_step_and_the_composer_counts_segments(self):
         if not any(shutil.which(name) for name in BROWSERS):
             self.fail("Chromium is not installed: install it (apt-get install chromium) to run the browser tests.")
+        try:
+            import websocket  # noqa: F401
+        except ImportError:
+            self.fail("websocket-client is not installed in this Python: pip install websocket-client.")
         flow = self.env["salesjet.flow"].create({"name": "Designer tour"})
         email, sms = self.env["salesjet.flow.step"].create([
             {"flow_id": flow.id, "sequence": 1, "action_type": "email", "email_source": "custom",
