@@ -1,6 +1,6 @@
 {
     "name": "SalesJet Flows",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Marketing/Marketing Automation",
     "summary": "Marketing flows: events enrol contacts into chains of timed, conditional steps",
     "author": "SalesJet Flows",
@@ -64,6 +64,8 @@
     "assets": {
         "web.assets_backend": [
             "salesjet_flows/static/src/flow_diagram/*",
+            "salesjet_flows/static/src/email_designer/*",
+            "salesjet_flows/static/src/sms_composer/*",
         ],
         "web.assets_frontend": [
             "salesjet_flows/static/src/js/exit_intent.js",

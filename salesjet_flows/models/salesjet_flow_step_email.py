@@ -31,9 +31,22 @@ class SalesjetFlowStepEmail(models.AbstractModel):
         string="Subject", translate=True,
         help="Placeholders allowed, with a default for missing values: Hello {{ object.name ||| there }}",
     )
+    # the body sent: the designer's copy with its styles inlined for mail clients (as mailing.mailing's
+    # body_html); sanitized as Odoo's outgoing mail templates are (scripts and event handlers removed,
+    # Outlook's conditional comments and the designer's <t t-out> placeholders kept)
     email_body = fields.Html(
-        string="Body", translate=True, sanitize=True,
+        string="Body", translate=True, sanitize="email_outgoing",
         help="Placeholders allowed: {{ object.name ||| friend }}. Links are tracked.",
+    )
+    # what Odoo's email designer edits (as mailing.mailing's body_arch): themes, building blocks, classes
+    email_body_arch = fields.Html(
+        string="Body design", translate=True, sanitize="email_outgoing", sanitize_output_method="html",
+        help="The email as the designer shows it. Written without the designer, the body replaces it.",
+    )
+    # the email designer (mass_mailing_html) offers the saved mailing designs of its recipients' model
+    mailing_model_id = fields.Many2one(
+        "ir.model", string="Recipients model", compute="_compute_mailing_model_id",
+        help="Contacts: the model of the email's recipients, for the designer's saved designs.",
     )
     email_to_mode = fields.Selection(
         [("contact", "The contact"), ("fixed", "A fixed address")],
@@ -55,6 +68,17 @@ class SalesjetFlowStepEmail(models.AbstractModel):
             "email_source", "mail_template_id", "email_subject", "email_body", "email_to_mode", "email_to_fixed",
         ]
 
+    def _compute_mailing_model_id(self):
+        self.mailing_model_id = self.env["ir.model"]._get("res.partner")
+
+    @staticmethod
+    def _email_design_vals(vals):
+        """A body written without the designer (code, API, import) becomes the design too, so that the
+        designer never shows an older email than the one sent."""
+        if "email_body" in vals and "email_body_arch" not in vals:
+            vals = dict(vals, email_body_arch=vals["email_body"])
+        return vals
+
     def _check_action_email(self):
         if self.email_source == "template" and not self.mail_template_id:
             raise ValidationError(_("Step “%s”: choose the email template to send.", self.display_name))
@@ -71,12 +95,12 @@ class SalesjetFlowStepEmail(models.AbstractModel):
 
     @api.model_create_multi
     def create(self, vals_list):
-        steps = super().create(vals_list)
+        steps = super().create([self._email_design_vals(vals) for vals in vals_list])
         steps.filtered(lambda s: s.action_type == "email")._sync_email_template()
         return steps
 
     def write(self, vals):
-        res = super().write(vals)
+        res = super().write(self._email_design_vals(vals))
         if {"action_type", "email_source", "email_subject", "email_body", "mail_server_id", "name"} & set(vals):
             self.filtered(lambda s: s.action_type == "email")._sync_email_template()
         return res

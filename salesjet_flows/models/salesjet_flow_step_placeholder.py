@@ -1,8 +1,14 @@
 """Writing placeholders: a picker that builds ``{{ path ||| fallback }}`` for a field of the
 contact, the lead or the event, and the SMS text's preview for a sample contact."""
+import re
+
 from odoo import _, api, fields, models
+from odoo.tools.mail import TEXT_URL_REGEX
+
+from odoo.addons.link_tracker.models.link_tracker import LINK_TRACKER_MIN_CODE_LENGTH
 
 from ..tools.placeholders import placeholder_fallback
+from .website_visitor import LINK_PARAM, partner_link_proof
 
 PICKER_ROOTS = [
     ("object", "Contact"),
@@ -87,3 +93,32 @@ class SalesjetFlowStepPlaceholder(models.AbstractModel):
                 step.sms_preview = step._render_preview(source, partner, {}, owner=step.sms_template_id or step)
             except Exception as e:  # noqa: BLE001 - the preview shows why the text does not render
                 step.sms_preview = _("This text does not render: %s", e)
+
+    def sms_composer_preview(self, body, partner_id=False):
+        """The SMS composer's live preview: ``body`` (the text being written, saved or not) rendered for the
+        contact ``partner_id`` (default: the user's own) as the step's preview renders it, its links in the
+        form they are sent (tracked and signed for the contact), for the composer to count.
+
+        :return: ``{"text": str, "partner": name, "error": str or False}``; a text that does not render
+            gives its reason in ``error``, not an exception.
+        """
+        step = self[:1] or self
+        step.check_access("read")
+        partner = self.env["res.partner"].browse(partner_id) if partner_id else self.env.user.partner_id
+        result = {"text": "", "partner": "", "error": False}
+        try:
+            partner.check_access("read")
+            result["partner"] = partner.display_name
+            text = step._render_preview(body or "", partner, {}, owner=step)
+        except Exception as e:  # noqa: BLE001 - the composer shows why the text does not render
+            result["error"] = _("This text does not render: %s", e)
+            return result
+        result["text"] = step._sms_preview_links(str(text), partner)
+        return result
+
+    def _sms_preview_links(self, text, partner):
+        """``text`` with each link as the contact receives it: shortened on the step's tracking mailing
+        (``<base>/r/<code>``, the code's length estimated for a new link) and signed for the contact."""
+        tracked = "{}/r/{}?{}={}".format(self.get_base_url().rstrip("/"), "x" * LINK_TRACKER_MIN_CODE_LENGTH,
+                                         LINK_PARAM, partner_link_proof(self.env, partner.id))
+        return re.sub(TEXT_URL_REGEX, tracked, text)

@@ -51,3 +51,4 @@ from . import test_where_users_look
 from . import test_server_actions
 from . import test_lead_triggers
 from . import test_conditions_lead
+from . import test_email_designer
