@@ -242,6 +242,20 @@ class TestLeadSteps(SalesjetCase, LeadStepCommon):
         self.assertIn("SJ too expensive", str(steps[3]._preview(partner, {})))
         self.assertIn("Call", str(steps[4]._preview(partner, {})))
 
+    def test_flows_user_reads_a_lead_step_with_its_tags_team_and_stage(self):
+        flow = self.make_flow([
+            {"action_type": "lead_tag_add", "lead_tag_ids": [Command.set(self.lead_tag_hot.ids)]},
+            {"action_type": "lead_assign", "lead_assign_to": "team", "lead_team_id": self.team.id},
+            {"action_type": "lead_lost", "lead_lost_reason_id": self.lost_reason.id},
+        ])
+        steps = flow.step_ids.with_user(self.user_flows)
+        values = steps.web_read({"display_name": {}, "lead_tag_ids": {"fields": {"display_name": {}}},
+                                 "lead_team_id": {"fields": {"display_name": {}}},
+                                 "lead_lost_reason_id": {"fields": {"display_name": {}}}})
+        self.assertEqual(values[0]["lead_tag_ids"][0]["display_name"], "SJ hot")
+        self.assertEqual(values[1]["lead_team_id"]["display_name"], "SJ Round robin team")
+        self.assertEqual(values[2]["lead_lost_reason_id"]["display_name"], "SJ too expensive")
+
     @users("user_flows_admin")
     def test_lead_steps_need_their_settings(self):
         flow = self.env["salesjet.flow"].create({"name": "SJ incomplete lead steps"})
