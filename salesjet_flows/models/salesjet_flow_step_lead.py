@@ -10,9 +10,6 @@ from odoo.addons.crm.models.crm_stage import AVAILABLE_PRIORITIES
 
 from ..tools.preview import preview_rows
 
-LEAD_ACTION_TYPES = ("lead_assign", "lead_stage", "lead_tag_add", "lead_tag_remove", "lead_lost", "lead_won",
-                     "lead_priority", "lead_activity", "lead_convert")
-
 
 class SalesjetFlowStepLead(models.AbstractModel):
     """Actions on the run's lead (``salesjet.flow.enrollment.lead_id``): assign, qualify and move it.
