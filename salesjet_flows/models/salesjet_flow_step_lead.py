@@ -124,13 +124,17 @@ class SalesjetFlowStepLead(models.AbstractModel):
 
     def _lead_jobs(self, jobs):
         """Skip the jobs whose run has no lead (none, or deleted) or an archived one; return the others and
-        their leads (superuser, as the engine acts on contacts; cached stage look-ups, see ``crm.lead``)."""
+        their leads: superuser, as the engine acts on contacts; stage look-ups cached for the batch (see
+        ``crm.lead._stage_find``); and, as Odoo's automatic lead assignment does
+        (``crm.team._assign_and_convert_leads``), without an "assigned to you" email per lead: the salesperson
+        still follows the lead."""
         without = jobs.filtered(lambda j: not j.enrollment_id.lead_id)
         without._mark_skipped(_("The run has no lead."))
         archived = (jobs - without).filtered(lambda j: not j.enrollment_id.lead_id.active)
         archived._mark_skipped(_("The run's lead is archived or lost: step skipped."))
         jobs -= without | archived
-        leads = jobs.enrollment_id.lead_id.sudo().with_context(salesjet_stage_find_cache={})
+        leads = jobs.enrollment_id.lead_id.sudo().with_context(salesjet_stage_find_cache={},
+                                                               mail_auto_subscribe_no_notify=True)
         return jobs, leads
 
     def _lead_results(self, jobs, message_by_lead):

@@ -74,6 +74,17 @@ class TestLeadSteps(SalesjetCase, LeadStepCommon):
         leads, _flow = self.run_lead_step({"action_type": "lead_assign", "lead_user_id": self.sales_b.id})
         self.assertEqual(leads.user_id, self.sales_b)
 
+    def test_assigned_salesperson_follows_the_lead_without_an_email_per_lead(self):
+        # with chatter tracking on, as in production
+        self.env = self.env(context=dict(self.env.context, tracking_disable=False))
+        self.Job = self.env["salesjet.flow.job"]
+        leads, _flow = self.run_lead_step({"action_type": "lead_assign", "lead_user_id": self.sales_b.id})
+        self.assertEqual(leads.user_id, self.sales_b)
+        self.assertIn(self.sales_b.partner_id, leads[0].message_partner_ids)
+        self.assertFalse(self.env["mail.message"].search([
+            ("model", "=", "crm.lead"), ("res_id", "in", leads.ids), ("message_type", "=", "user_notification")]),
+            "as Odoo's automatic assignment: no 'you have been assigned' email per lead")
+
     def test_team_round_robin_spreads_leads_across_members_by_capacity_and_remembers_the_turn(self):
         step = {"action_type": "lead_assign", "lead_assign_to": "team", "lead_team_id": self.team.id}
         leads, flow = self.run_lead_step(step, count=8)
