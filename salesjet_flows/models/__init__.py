@@ -10,6 +10,7 @@ from . import salesjet_flow_step_call
 from . import salesjet_flow_step_webhook
 from . import salesjet_flow_step_segment
 from . import salesjet_flow_step_server_action
+from . import salesjet_flow_step_lead
 from . import salesjet_flow_step_chain
 from . import salesjet_flow_step_product
 from . import salesjet_flow_step_placeholder

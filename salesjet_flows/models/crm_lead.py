@@ -104,3 +104,18 @@ class CrmLead(models.Model):
         res = super().write(vals)
         self._salesjet_lead_events(kinds, before)
         return res
+
+    # ---- Lead steps ----
+    def _stage_find(self, team_id=False, domain=None, order="sequence, id", limit=1):
+        # Odoo's action_set_won (and convert_opportunity) look the stage up once per lead, with the same
+        # arguments for a whole batch: a lead step passes a cache in its context so that a batch of leads
+        # costs one look-up per distinct question (see salesjet.flow.step.lead).
+        cache = self.env.context.get("salesjet_stage_find_cache")
+        if cache is None:
+            return super()._stage_find(team_id=team_id, domain=domain, order=order, limit=limit)
+        teams = {team_id} if team_id else set()
+        teams.update(self.team_id.ids)
+        key = (frozenset(teams), repr(domain), order, limit)
+        if key not in cache:
+            cache[key] = super()._stage_find(team_id=team_id, domain=domain, order=order, limit=limit)
+        return cache[key]

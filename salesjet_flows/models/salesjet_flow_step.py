@@ -51,6 +51,15 @@ ACTION_TYPES = [
     ("offer_remove", "Remove special offer"),
     ("split", "A/B split"),
     ("server_action", "Run a server action"),
+    ("lead_assign", "Assign the lead"),
+    ("lead_stage", "Set the lead's stage"),
+    ("lead_tag_add", "Add lead tags"),
+    ("lead_tag_remove", "Remove lead tags"),
+    ("lead_lost", "Mark the lead lost"),
+    ("lead_won", "Mark the lead won"),
+    ("lead_priority", "Set the lead's priority"),
+    ("lead_activity", "Schedule an activity on the lead"),
+    ("lead_convert", "Convert the lead to an opportunity"),
 ]
 
 
@@ -65,6 +74,9 @@ ACTION_ICONS = {
     "chain_message": "fa-comment", "product_grant": "fa-unlock", "product_revoke": "fa-lock",
     "offer_create": "fa-gift", "offer_remove": "fa-gift", "split": "fa-code-fork",
     "server_action": "fa-cogs",
+    "lead_assign": "fa-user-plus", "lead_stage": "fa-flag", "lead_tag_add": "fa-tags", "lead_tag_remove": "fa-tags",
+    "lead_lost": "fa-thumbs-down", "lead_won": "fa-trophy", "lead_priority": "fa-star",
+    "lead_activity": "fa-clock-o", "lead_convert": "fa-exchange",
 }
 
 SKIP_REASONS_SHOWN = 5
@@ -88,6 +100,7 @@ class SalesjetFlowStep(models.Model):
         "salesjet.flow.step.split",
         "salesjet.flow.step.timing",
         "salesjet.flow.step.server_action",
+        "salesjet.flow.step.lead",
         "salesjet.flow.step.action",  # last: the base of the hooks that the type families above extend
     ]
     _check_company_auto = True

@@ -52,3 +52,4 @@ from . import test_server_actions
 from . import test_lead_triggers
 from . import test_conditions_lead
 from . import test_email_designer
+from . import test_action_lead
