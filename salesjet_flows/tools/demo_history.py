@@ -181,6 +181,9 @@ class DemoHistory:
         self.env["salesjet.event"].post(code, partner_id, data=data, external_id=f"demo-history:{key}",
                                         source="demo history")
 
+    def call(self, when, post):
+        post()
+
     def launch(self, when, flow_id):
         flow = self.env["salesjet.flow"].browse(flow_id)
         for trigger in flow.trigger_ids.filtered(lambda t: t.trigger_type == "segment"):
@@ -290,6 +293,9 @@ def generate(env, contacts=300, days=42, seed=2026, tick_hours=6):
                 history.at(moment(0.05, 0.95), history.post, "landing_signup", partner.id,
                            {"page": "/aquarium", "url": "https://petshop.example.com/aquarium"},
                            f"aquarium:{partner.id}")
+        # what the bridges' sources post (a purchase at the pet shop...)
+        for share, post in env["salesjet.event"]._demo_history_facts(partners, rng):
+            history.at(moment(share, share), history.call, post)
         # the nurture flow is launched once for its segment, early on
         history.at(start + timedelta(days=2, hours=1), history.launch, nurture.id)
         # the spring offer's A/B test, halfway (three weeks ago by default), for the subscribers of the time
