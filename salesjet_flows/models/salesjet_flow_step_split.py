@@ -114,6 +114,19 @@ class SalesjetFlowStepSplit(models.AbstractModel):
         "salesjet.flow.branch", string="Winner", copy=False, readonly=True, ondelete="set null",
         help="Once set, every contact reaching the split goes down this branch.")
     split_ended = fields.Datetime(string="Test ended", copy=False, readonly=True)
+    split_held_count = fields.Integer(
+        string="Held back", compute="_compute_split_held_count",
+        help="Contacts waiting at the split for the test's winner (outside the test share).")
+
+    def _compute_split_held_count(self):
+        splits = self.filtered(lambda s: s.action_type == "split" and isinstance(s.id, int))
+        counts = {}
+        if splits:
+            counts = {step.id: count for step, count in self.env["salesjet.flow.job"]._read_group(
+                [("step_id", "in", splits.ids), ("split_held", "=", True), ("state", "=", "pending")],
+                ["step_id"], ["__count"])}
+        for step in self:
+            step.split_held_count = counts.get(step.id, 0)
 
     @api.constrains("action_type", "branch_ids", "split_criterion", "split_goal_domain", "split_test_value",
                     "split_test_share")

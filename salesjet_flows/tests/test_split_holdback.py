@@ -57,6 +57,7 @@ class TestSplitHoldBack(SalesjetCase):
                          tested.partner_id, "only the tested share received the branches' emails")
         self.assertEqual(set(held.enrollment_id.mapped("state")), {"running"})
         self.assertEqual(branch_a.sent_count + branch_b.sent_count, len(tested))
+        self.assertEqual(split.split_held_count, len(held), "the split's form counts them")
         with self.at(T0 + timedelta(days=1)):
             self.assertEqual(self.run_scheduler(), 0, "nothing runs for them during the test")
 
@@ -72,6 +73,8 @@ class TestSplitHoldBack(SalesjetCase):
         held.invalidate_recordset()
         self.assertEqual(set(held.mapped("state")), {"done"})
         self.assertEqual(held.branch_id, branch_b, "every held-back contact goes down the winner's branch")
+        split.invalidate_recordset(["split_held_count"])
+        self.assertEqual(split.split_held_count, 0)
         self.assertTrue(all(held.mapped("split_held")), "the job still tells it was held back")
         self.assertEqual(self.Job.search([("step_id", "=", email_b.id), ("partner_id", "in", held.partner_id.ids)])
                          .partner_id, held.partner_id)
