@@ -518,3 +518,11 @@ class SalesjetEvent(models.Model):
                         process=process)
             except Exception:  # noqa: BLE001 - the lead's change must go on
                 _logger.exception("SalesJet: could not post a %s event for lead %s", kind, lead.id)
+
+    # ---- Demo history ----
+    @api.model
+    def _demo_history_facts(self, partners, rng):
+        """Demo only (``tools/demo_history.py``): what some of ``partners`` did during the demo's past that a
+        bridge posts as events, as ``(moment, post)`` pairs: ``moment`` a share of the period (0 its start, 1
+        now), ``post()`` posting the event at that moment. Bridges add theirs; ``rng`` makes them seeded."""
+        return []

@@ -90,10 +90,16 @@ class SalesjetFlowBranch(models.Model):
                     parse_goal(split.split_goal_domain) if split.split_goal_domain else None, partner_ids))
             sent = len(partners.get(branch.id) or [])
             opens, clicks = mail.get(branch.id, (0, 0))
-            metric = {"opens": opens, "clicks": clicks, "goal": goal}[split.split_criterion or "clicks"]
+            # a winner picked by hand is shown the clicks' score
+            metric = {"opens": opens, "goal": goal}.get(split.split_criterion, clicks)
             result[branch.id] = {"sent": sent, "opens": opens, "clicks": clicks, "goal": goal,
                                  "score": round(100.0 * metric / sent, 1) if sent else 0.0}
         return result
+
+    def action_pick_winner(self):
+        """Make this branch its split's winner now: the contacts held back at the split go down it."""
+        self.ensure_one()
+        return self.split_step_id._split_pick_winner(self)
 
     @api.constrains("percentage", "split_step_id")
     def _check_split_shares(self):

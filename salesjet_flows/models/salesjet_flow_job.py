@@ -82,6 +82,11 @@ class SalesjetFlowJob(models.Model):
             CREATE INDEX IF NOT EXISTS salesjet_flow_job_due_idx
                 ON salesjet_flow_job (scheduled_date, id) WHERE state = 'pending'
         """))
+        # the contacts held back at A/B splits, found again when the winner is known
+        self.env.cr.execute(SQL("""
+            CREATE INDEX IF NOT EXISTS salesjet_flow_job_held_idx
+                ON salesjet_flow_job (step_id) WHERE split_held AND state = 'pending'
+        """))
 
     @api.depends("step_id", "partner_id")
     def _compute_display_name(self):
@@ -676,6 +681,31 @@ class SalesjetFlowJob(models.Model):
     branch_id = fields.Many2one(
         "salesjet.flow.branch", string="Branch", ondelete="set null", readonly=True, index="btree_not_null",
         help="For a split step's job: the branch the run was sent down.")
+    split_held = fields.Boolean(
+        string="Held back", readonly=True,
+        help="For a split step's job: the contact was not in the A/B test's share; it waited at the split until "
+             "the winner was known, then went down the winner's branch.")
+
+    def _split_hold(self, until, now):
+        """Hold these split jobs back until ``until``: they stay pending at the split, with the reason as their
+        result, and leave the batch without counting as an attempt (``salesjet.flow.step.split``)."""
+        if not self:
+            return
+        self.env.cr.execute(SQL(
+            """
+            UPDATE salesjet_flow_job
+               SET split_held = TRUE, scheduled_date = %(until)s, result = %(why)s, write_date = %(now)s
+             WHERE id = ANY(%(ids)s)
+            """,
+            until=until, now=now, ids=self.ids,
+            why=_("Held back: waits at the split until the A/B test has a winner, then goes down its branch."),
+        ))
+        self.invalidate_recordset(["split_held", "scheduled_date", "result", "write_date"])
+        outcomes = self._outcomes()
+        if outcomes is not None:
+            for job_id in self.ids:
+                outcomes[job_id] = ("waiting", None, None, None)
+        self._trigger_scheduler(until)
 
     # ---- Frequency caps ----
     def _apply_frequency_caps(self, now):  # noqa: C901 - the caps are applied in one ordered pass; splitting it is out of issue 22's scope

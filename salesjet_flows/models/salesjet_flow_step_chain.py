@@ -145,7 +145,7 @@ class SalesjetFlowStepChain(models.AbstractModel):
             })
         mails = self.env["mail.mail"].sudo().create(vals_list)
         self._chain_store_results(jobs, "mail.mail", mails.ids,
-                                  [_("Email queued to %s", job.partner_id.email_normalized) for job in jobs])
+                                  [self.env._("Email queued to %s", job.partner_id.email_normalized) for job in jobs])
 
     def _chain_send_sms(self, jobs, message):
         archived = jobs.filtered(lambda j: not j.partner_id.active)
@@ -175,7 +175,9 @@ class SalesjetFlowStepChain(models.AbstractModel):
             vals_list.append({"number": numbers[job.id][1], "body": "\n".join(lines),
                               "partner_id": job.partner_id.id, "state": "outgoing"})
         sms = self.env["sms.sms"].sudo().create(vals_list)
-        self._chain_store_results(jobs, "sms.sms", sms.ids, [_("SMS queued to %s", numbers[job.id][1]) for job in jobs])
+        # self.env._: a list comprehension's frame has no ``self`` for _() to find the language in
+        self._chain_store_results(jobs, "sms.sms", sms.ids,
+                                  [self.env._("SMS queued to %s", numbers[job.id][1]) for job in jobs])
         self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
 
     def _chain_store_results(self, jobs, res_model, res_ids, results):

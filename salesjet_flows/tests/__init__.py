@@ -32,6 +32,8 @@ from . import test_access
 from . import test_templates_sandbox
 from . import test_placeholders
 from . import test_split
+from . import test_split_holdback
+from . import test_demo_history
 from . import test_caps
 from . import test_safe_edits
 from . import test_beyond_ui

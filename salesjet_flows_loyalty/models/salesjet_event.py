@@ -37,3 +37,13 @@ class SalesjetEvent(models.Model):
         return self.sudo().with_company(company).post(
             "purchase", partner, kind="loyalty_purchase", external_id=f"{order_model}:{order_id}",
             source=order_model, data={**data, **(extra or {})})
+
+    @api.model
+    def _demo_history_facts(self, partners, rng):
+        # one demo contact in six buys at the pet shop: the purchase scenario's bonus points, club and chain
+        facts = super()._demo_history_facts(partners, rng)
+        for partner in partners:
+            if rng.random() < 1 / 6:
+                facts.append((rng.uniform(0.1, 0.95),
+                              lambda partner=partner: self._post_loyalty_purchase(partner, "demo.order", partner.id)))
+        return facts
