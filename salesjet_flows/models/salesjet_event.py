@@ -7,7 +7,6 @@ import logging
 import traceback
 
 from dateutil.relativedelta import relativedelta
-from psycopg2 import IntegrityError
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -167,31 +166,20 @@ class SalesjetEvent(models.Model):
             raise UserError(_("Event code and data cannot contain NUL characters."))
         partner = self.env["res.partner"].browse(partner.id if hasattr(partner, "id") else partner or [])
         lead = self.env["crm.lead"].browse(lead.id if hasattr(lead, "id") else lead or [])
-        # only what is needed: a contact has a hundred columns
-        partner.fetch(["company_id"])
-        lead.fetch(["company_id", "partner_id"])
-        company = partner.company_id or lead.company_id or self.env.company
-        if external_id:
-            existing = self._find_received(kind, external_id, company)
-            if existing:
-                return existing
-        vals = {
-            "kind": kind, "code": code, "partner_id": partner.id, "lead_id": lead.id, "data": data or {},
-            "source": source, "external_id": external_id or False, "company_id": company.id,
-        }
+        vals = {"kind": kind, "code": code or False, "partner_id": partner.id, "lead_id": lead.id, "data": data or {},
+                "source": source or False, "external_id": external_id or False, "state": "new", "attempts": 0,
+                "date_processed": False}
         if process:
             # stored as processed at once: a failing dispatch rewrites it as failed (the event row is
             # outside the dispatch's savepoint), which saves an UPDATE per event on the hot path
             vals.update(state="done", date_processed=fields.Datetime.now(), attempts=1)
-        if external_id:
-            try:
-                with self.env.cr.savepoint():
-                    event = self.sudo().create(vals)
-            except IntegrityError:
-                # the same external id arrived at the same moment through another transaction
-                return self._find_received(kind, external_id, company)
-        else:
-            event = self.sudo().create(vals)
+        event = self._insert_received([vals])[0]
+        if not event:
+            # the event of this kind and company already received with this external id (before, or at
+            # the same moment through another transaction)
+            partner.fetch(["company_id"])
+            lead.fetch(["company_id"])
+            return self._find_received(kind, external_id, partner.company_id or lead.company_id or self.env.company)
         if process:
             event._dispatch_safely(attempts=1)
         else:
@@ -199,6 +187,186 @@ class SalesjetEvent(models.Model):
             if cron:
                 cron._trigger()
         return event
+
+    @api.model
+    def _post_api_batch(self, items, source="api"):
+        """Store and process many API events at once, set-based: what ``post`` does for each, with one
+        insert of the events (``_insert_received``), one enrolment statement and one job statement per
+        flow (``_dispatch_grouped``), and one search per company for the external ids already received.
+
+        An external id already received (or given twice in ``items``) is answered with its event, as
+        ``post`` does. If the grouped dispatch fails, each event is dispatched on its own, so that only
+        the events that fail are kept as failed for the event cron.
+
+        :param list items: dicts with ``code``, ``partner`` (a ``res.partner`` record), ``data`` and
+            ``external_id``, already validated
+        :return: a list of ``(event, replayed)`` in the order of ``items``
+        """
+        if not self.env.su and not self.env.user.has_group("salesjet_flows.group_salesjet_user"):
+            raise AccessError(_("Only Flows users may post flow events."))
+        if any(item.get("data") is not None and not isinstance(item["data"], dict) for item in items):
+            raise UserError(_("Event data must be a dictionary of values."))
+        if contains_nul([[item.get("code"), item.get("data"), item.get("external_id")] for item in items]):
+            raise UserError(_("Event code and data cannot contain NUL characters."))
+        now = fields.Datetime.now()
+        events = self._insert_received([{
+            "kind": "api", "code": item["code"], "partner_id": item["partner"].id, "lead_id": False,
+            "data": item.get("data") or {}, "source": source, "external_id": item.get("external_id") or False,
+            # stored as processed at once, as ``post`` does: a failing dispatch rewrites it as failed
+            "state": "done", "date_processed": now, "attempts": 1,
+        } for item in items])
+        created = self.sudo().union(*events)
+        if created:
+            try:
+                with self.env.cr.savepoint():
+                    created._dispatch_grouped()
+            except Exception:  # noqa: BLE001 - the events are dispatched one by one, the failing ones kept
+                _logger.info("SalesJet: grouped dispatch of %s events failed; dispatching them one by one",
+                             len(created), exc_info=True)
+                for event in created:
+                    event._dispatch_safely(attempts=1)
+        # the external ids already received (before, or earlier in this batch): their events, in one search
+        # per company
+        replayed = {}
+        missing = [item for item, event in zip(items, events, strict=True) if not event]
+        if missing:
+            partners = self.env["res.partner"].union(*(item["partner"] for item in missing))
+            partners.fetch(["company_id"])
+            by_company = {}
+            for item in missing:
+                company = item["partner"].company_id or self.env.company
+                by_company.setdefault(company, set()).add(item["external_id"])
+            for company, external_ids in by_company.items():
+                for event in self.sudo().search([("kind", "=", "api"), ("company_id", "=", company.id),
+                                                 ("external_id", "in", list(external_ids))]):
+                    replayed[company.id, event.external_id] = event
+        return [(event, False) if event else
+                (replayed[(item["partner"].company_id or self.env.company).id, item["external_id"]], True)
+                for item, event in zip(items, events, strict=True)]
+
+    def _dispatch_grouped(self):
+        """Dispatch these new events of contacts already known (API events) together: each event's
+        matching triggers as in ``_enroll_in_matching_flows`` (the first of a flow that accepts the contact;
+        found once per kind, company and code where every candidate trigger is an API trigger), a trigger's
+        contact filter applied once to all the contacts, then one ``_enroll_events`` for all."""
+        Trigger = self.env["salesjet.flow.trigger"].sudo()
+        accepted = {}  # trigger id -> ids of this batch's contacts its contact filter accepts
+        matching = {}  # (kind, company id, code) -> matching triggers, when they depend on nothing else
+        entries = []
+        for event in self:
+            partner = event._get_partner()
+            if not partner:
+                continue
+            key = (event.kind, event.company_id.id, (event.code or "").strip())
+            if key not in matching:
+                candidates = Trigger._cached_triggers(key[0], key[1])
+                by_code = all(row[1] == "api" for row in candidates)
+                matching[key] = event._matching_triggers() if by_code else None
+            done_flows = set()
+            for trigger_id, _type, _code, flow_id, partner_domain in (
+                    matching[key] if matching[key] is not None else event._matching_triggers()):
+                if flow_id in done_flows:
+                    continue
+                if partner_domain and partner_domain.strip() not in ("[]", ""):
+                    if trigger_id not in accepted:
+                        contacts = self.partner_id | self.lead_id.partner_id
+                        accepted[trigger_id] = set(contacts.filtered_domain(
+                            Trigger.browse(trigger_id)._get_partner_domain()).ids)
+                    if partner.id not in accepted[trigger_id]:
+                        continue
+                done_flows.add(flow_id)
+                entries.append((flow_id, partner.id, trigger_id, event.id, event.lead_id.id, event.data))
+        self.env["salesjet.flow"].sudo()._enroll_events(entries)
+
+    @api.model
+    def _insert_received(self, vals_list):
+        """Store events with one statement (an event's hot path, and a batch's, see bench/): each one's
+        company is read by the statement itself (its contact's, else its lead's, else the current
+        company), and an event whose kind, company and external id were already received is not stored
+        (``ON CONFLICT`` on the unique constraint: also between two transactions at once, and between two
+        events of ``vals_list``, where the first is stored).
+
+        What ``create`` would do is done here: every column of ``vals`` plus the company and the log
+        fields (the transaction's time, as the ORM takes it), and the records' cache holds what was
+        written. ``create`` computes defaults record by record, which cost a batch of 500 events more
+        than the rest of its processing (profiled). The caller has checked the rights and the kinds
+        (see ``post``).
+
+        :param list vals_list: dicts of kind, code, partner_id, lead_id, data, source, external_id, state,
+            attempts, date_processed (False for none)
+        :return: a list of the new events (sudo) in the order of ``vals_list``, with an empty recordset
+            where an external id was already received
+        """
+        self.env["res.partner"].flush_model(["company_id"])
+        if any(vals["lead_id"] for vals in vals_list):
+            self.env["crm.lead"].flush_model(["company_id"])
+        def column(key, convert=lambda value: value or None):
+            return [convert(vals[key]) for vals in vals_list]
+
+        self.env.cr.execute(SQL(
+            """
+            INSERT INTO salesjet_event (kind, code, partner_id, lead_id, company_id, data, source, external_id, state,
+                                        attempts, date_processed, create_uid, create_date, write_uid, write_date)
+            SELECT t.kind, t.code, t.partner, t.lead, COALESCE(p.company_id, l.company_id, %(company)s), t.data,
+                   t.source, t.external_id, t.state, t.attempts, t.date_processed,
+                   %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
+              FROM unnest(%(kind)s::varchar[], %(code)s::varchar[], %(partner)s::int[], %(lead)s::int[],
+                          %(data)s::jsonb[], %(source)s::varchar[], %(external_id)s::varchar[], %(state)s::varchar[],
+                          %(attempts)s::int[], %(date_processed)s::timestamp[])
+                   WITH ORDINALITY AS t(kind, code, partner, lead, data, source, external_id, state, attempts,
+                                        date_processed, n)
+              LEFT JOIN res_partner p ON p.id = t.partner
+              LEFT JOIN crm_lead l ON l.id = t.lead
+             ORDER BY t.n
+            ON CONFLICT (kind, company_id, external_id) DO NOTHING
+            RETURNING id, company_id, create_date, external_id, partner_id, lead_id
+            """,
+            company=self.env.company.id, uid=self.env.uid, kind=column("kind"), code=column("code"),
+            partner=column("partner_id"), lead=column("lead_id"), source=column("source"),
+            external_id=column("external_id"), state=column("state"), attempts=column("attempts", int),
+            date_processed=column("date_processed"),
+            data=column("data", lambda value: json.dumps(value) if value else None),
+        ))
+        # RETURNING gives the stored rows in the order of the SELECT (the ORM's create relies on it too):
+        # an event missing from them is one whose external id was already received. Two events of the same
+        # contact and lead belong to the same company, so the contact, the lead and the external id tell
+        # a row from the one of the next event.
+        rows = iter(self.env.cr.fetchall())
+        row = next(rows, None)
+        events, stored, stored_vals = [], [], []
+        for vals in vals_list:
+            if row and (row[3], row[4], row[5]) == (vals["external_id"] or None, vals["partner_id"] or None,
+                                                    vals["lead_id"] or None):
+                events.append(self.sudo().browse(row[0]))
+                stored.append(row)
+                stored_vals.append(vals)
+                row = next(rows, None)
+            else:
+                events.append(self.sudo().browse())
+        # what was written, in the records' cache (set field by field for all: a batch reads them next)
+        records = self.sudo().browse([row[0] for row in stored])
+        cache, uid = self.env.cache, self.env.uid
+        for fname, values in (
+            ("kind", [vals["kind"] for vals in stored_vals]),
+            ("code", [vals["code"] or None for vals in stored_vals]),
+            ("partner_id", [vals["partner_id"] or None for vals in stored_vals]),
+            ("lead_id", [vals["lead_id"] or None for vals in stored_vals]),
+            ("data", [self._fields["data"].convert_to_cache(vals["data"], records) for vals in stored_vals]),
+            ("source", [vals["source"] or None for vals in stored_vals]),
+            ("external_id", [vals["external_id"] or None for vals in stored_vals]),
+            ("state", [vals["state"] for vals in stored_vals]),
+            ("attempts", [vals["attempts"] for vals in stored_vals]),
+            ("date_processed", [vals["date_processed"] or None for vals in stored_vals]),
+            ("company_id", [row[1] for row in stored]),
+            ("create_date", [row[2] for row in stored]),
+            ("write_date", [row[2] for row in stored]),
+            ("create_uid", [uid] * len(stored)),
+            ("write_uid", [uid] * len(stored)),
+            ("error", [None] * len(stored)),
+            ("date_next_attempt", [None] * len(stored)),
+        ):
+            cache.update(records, self._fields[fname], values)
+        return events
 
     @api.model
     def _find_received(self, kind, external_id, company):
@@ -230,8 +398,9 @@ class SalesjetEvent(models.Model):
         """
         self.ensure_one()
         try:
-            with self.env.cr.savepoint():
-                self._dispatch()
+            if not self._dispatch_direct():
+                with self.env.cr.savepoint():
+                    self._dispatch()
         except Exception:  # noqa: BLE001 - the event stays stored for a retry
             # Flows users read event errors: no token quoted by an exception (a URL, a header) may stay in it
             error = redact_known(self.env, traceback.format_exc(limit=5))
@@ -241,6 +410,36 @@ class SalesjetEvent(models.Model):
                         # 1, 4, 16, 64 minutes
                         "date_next_attempt": fields.Datetime.now() + relativedelta(minutes=4 ** (attempts - 1))})
             return False
+        return True
+
+    def _dispatch_direct(self):
+        """``_dispatch`` in the fewest round trips, for the usual event: its contact known, nothing to resolve
+        or to write on the contact, and every candidate trigger an API trigger without contact filter
+        whose flow's first step is due at once. The runs of every matching flow are inserted by one statement
+        and their first jobs by one more (``_enroll_events``); the first statement also opens the savepoint
+        an error rolls back to, and the commit releases it (an event otherwise pays a round trip for each).
+
+        :return: False, having done nothing, when the event needs ``_dispatch``
+        """
+        if self.kind == "website_form" or not self.partner_id or getattr(self, f"_resolve_{self.kind}", None):
+            return False
+        candidates = self.env["salesjet.flow.trigger"].sudo()._cached_triggers(self.kind, self.company_id.id)
+        if any(trigger_type != "api" or (partner_domain and partner_domain.strip() not in ("[]", ""))
+               for _id, trigger_type, _code, _flow, partner_domain in candidates):
+            return False
+        Flow = self.env["salesjet.flow"].sudo()
+        matching = self._matching_triggers()
+        if any(not Flow._engine_info(flow_id)[4] for _id, _type, _code, flow_id, _domain in matching):
+            return False
+        entries, done_flows = [], set()
+        for trigger_id, _type, _code, flow_id, _domain in matching:
+            if flow_id not in done_flows:
+                done_flows.add(flow_id)
+                entries.append((flow_id, self.partner_id.id, trigger_id, self.id, self.lead_id.id, self.data))
+        if not entries:
+            return True
+        # an error rolls back to the savepoint (see _enroll_events) and reaches _dispatch_safely
+        Flow._enroll_events(entries, savepoint=f"salesjet_event_{self.id}")
         return True
 
     def _get_partner(self):
