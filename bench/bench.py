@@ -7,8 +7,13 @@ Every figure is wall time measured around real code paths, committed to PostgreS
 2. steps: add tag, send email (a template with two placeholders) and send SMS for N contacts,
    through the real cron code path (``ir.cron._process_job``, as a cron worker calls it) until
    no job is due; email and SMS are queued (``mail.mail``/``sms.sms``), not sent;
-3. event dispatch with 20 active flows: ``salesjet.event.post`` one event at a time;
-4. peak RSS of this process;
+0. floors, which every figure is also printed as a multiple of: a bare ``INSERT … SELECT unnest(…)`` of N
+   job-shaped rows (rows/s) and one round trip with a commit (ms);
+3. event dispatch with 20 active flows: ``salesjet.event.post`` one event at a time, the commit floor
+   sampled after each;
+4. the inbound API over HTTP through a real ``odoo-bin --workers=2`` (prefork): single events alternated
+   with the request floor (``/web/webclient/version_info``), then batches of 500 from two clients; and
+   peak RSS of this process;
 5. one versus two worker processes on the same kind of due jobs, and duplicate executions;
 6. references on M contacts: Odoo's mass mailing queuing the same email, and OCA's
    ``automation_oca`` running the equivalent email-then-tag automation;

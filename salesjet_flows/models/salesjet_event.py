@@ -166,8 +166,8 @@ class SalesjetEvent(models.Model):
             raise UserError(_("Event code and data cannot contain NUL characters."))
         partner = self.env["res.partner"].browse(partner.id if hasattr(partner, "id") else partner or [])
         lead = self.env["crm.lead"].browse(lead.id if hasattr(lead, "id") else lead or [])
-        vals = {"kind": kind, "code": code or False, "partner_id": partner.id, "lead_id": lead.id, "data": data or {},
-                "source": source or False, "external_id": external_id or False, "state": "new", "attempts": 0,
+        vals = {"kind": kind, "code": code, "partner_id": partner.id, "lead_id": lead.id, "data": data or {},
+                "source": source, "external_id": external_id or False, "state": "new", "attempts": 0,
                 "date_processed": False}
         if process:
             # stored as processed at once: a failing dispatch rewrites it as failed (the event row is
@@ -303,6 +303,10 @@ class SalesjetEvent(models.Model):
         def column(key, convert=lambda value: value or None):
             return [convert(vals[key]) for vals in vals_list]
 
+        def text(value):
+            # as the ORM: an empty string stays one
+            return None if value is None or value is False else value
+
         self.env.cr.execute(SQL(
             """
             INSERT INTO salesjet_event (kind, code, partner_id, lead_id, company_id, data, source, external_id, state,
@@ -321,8 +325,8 @@ class SalesjetEvent(models.Model):
             ON CONFLICT (kind, company_id, external_id) DO NOTHING
             RETURNING id, company_id, create_date, external_id, partner_id, lead_id
             """,
-            company=self.env.company.id, uid=self.env.uid, kind=column("kind"), code=column("code"),
-            partner=column("partner_id"), lead=column("lead_id"), source=column("source"),
+            company=self.env.company.id, uid=self.env.uid, kind=column("kind"), code=column("code", text),
+            partner=column("partner_id"), lead=column("lead_id"), source=column("source", text),
             external_id=column("external_id"), state=column("state"), attempts=column("attempts", int),
             date_processed=column("date_processed"),
             data=column("data", lambda value: json.dumps(value) if value else None),
@@ -348,11 +352,11 @@ class SalesjetEvent(models.Model):
         cache, uid = self.env.cache, self.env.uid
         for fname, values in (
             ("kind", [vals["kind"] for vals in stored_vals]),
-            ("code", [vals["code"] or None for vals in stored_vals]),
+            ("code", [text(vals["code"]) for vals in stored_vals]),
             ("partner_id", [vals["partner_id"] or None for vals in stored_vals]),
             ("lead_id", [vals["lead_id"] or None for vals in stored_vals]),
             ("data", [self._fields["data"].convert_to_cache(vals["data"], records) for vals in stored_vals]),
-            ("source", [vals["source"] or None for vals in stored_vals]),
+            ("source", [text(vals["source"]) for vals in stored_vals]),
             ("external_id", [vals["external_id"] or None for vals in stored_vals]),
             ("state", [vals["state"] for vals in stored_vals]),
             ("attempts", [vals["attempts"] for vals in stored_vals]),
