@@ -5,8 +5,10 @@ the event stored and retried by the event cron instead of losing it."""
 import json
 import logging
 import traceback
+import uuid
 
 from dateutil.relativedelta import relativedelta
+from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -14,6 +16,7 @@ from odoo.tools import SQL
 
 from ..tools.form_values import FormValueError, convert_form_value
 from ..tools.secrets import redact_known
+from .salesjet_flow import REENTRY_KEYS
 
 _logger = logging.getLogger(__name__)
 
@@ -173,16 +176,21 @@ class SalesjetEvent(models.Model):
             # stored as processed at once: a failing dispatch rewrites it as failed (the event row is
             # outside the dispatch's savepoint), which saves an UPDATE per event on the hot path
             vals.update(state="done", date_processed=fields.Datetime.now(), attempts=1)
-        event = self._insert_received([vals])[0]
+        event = self._post_direct(vals) if process else None
+        if event is None:
+            event = self._insert_received([vals])[0]
+            dispatch = process
+        else:
+            dispatch = False  # stored and dispatched in one round trip
         if not event:
             # the event of this kind and company already received with this external id (before, or at
             # the same moment through another transaction)
             partner.fetch(["company_id"])
             lead.fetch(["company_id"])
             return self._find_received(kind, external_id, partner.company_id or lead.company_id or self.env.company)
-        if process:
+        if dispatch:
             event._dispatch_safely(attempts=1)
-        else:
+        elif not process:
             cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_events", raise_if_not_found=False)
             if cron:
                 cron._trigger()
@@ -347,7 +355,123 @@ class SalesjetEvent(models.Model):
                 row = next(rows, None)
             else:
                 events.append(self.sudo().browse())
-        # what was written, in the records' cache (set field by field for all: a batch reads them next)
+        self._cache_received(stored, stored_vals)
+        return events
+
+    @api.model
+    def _post_direct(self, vals):
+        """Store an event and start its runs in one round trip, when its dispatch would only enrol its contact:
+        the contact given (no lead, nothing to resolve, not a website form) and every trigger listening to
+        its kind, in any company, an API trigger without contact filter whose flow's first step is due at
+        once. One statement opens a savepoint, inserts the event (as ``_insert_received``: its company read
+        by the statement, ``ON CONFLICT`` on a known external id) and the runs of the flows of its company
+        and code (as ``_enroll_events``); one more queues their first jobs. An error rolls back to the
+        savepoint and leaves the event to the general path, which stores it and keeps it failed if its
+        dispatch fails again.
+
+        :return: the event; an empty recordset when its external id was already received; None when the
+            event takes the general path (nothing stored)
+        """
+        kind = vals["kind"]
+        if (kind == "website_form" or not vals["partner_id"] or vals["lead_id"]
+                or getattr(self, f"_resolve_{kind}", None)):
+            return None
+        Trigger = self.env["salesjet.flow.trigger"].sudo()
+        Flow = self.env["salesjet.flow"].sudo()
+        code = (vals["code"] or "").strip()
+        entries, infos = [], {}
+        for company_id in Trigger._listening_company_ids(kind):
+            candidates = Trigger._cached_triggers(kind, company_id)
+            if any(trigger_type != "api" or (partner_domain and partner_domain.strip() not in ("[]", ""))
+                   for _id, trigger_type, _code, _flow, partner_domain in candidates):
+                return None
+            for trigger_id, _type, event_code, flow_id, _domain in candidates:
+                if flow_id in infos or (event_code or "").strip() != code:
+                    continue
+                infos[flow_id] = Flow._engine_info(flow_id)
+                if not infos[flow_id][4]:
+                    return None
+                if infos[flow_id][0]:
+                    entries.append((flow_id, trigger_id))
+        if not entries:
+            return None  # nothing to enrol: the general path stores the event in one statement
+        self.env.flush_all()
+        now = fields.Datetime.now()
+        savepoint = f"salesjet_event_{uuid.uuid4().hex}"
+        policies = [infos[flow_id][2] for flow_id, _trigger in entries]
+        query = SQL(
+            """
+            SAVEPOINT %(savepoint)s;
+            WITH ev AS (
+                INSERT INTO salesjet_event (kind, code, partner_id, company_id, data, source, external_id, state,
+                                            attempts, date_processed, create_uid, create_date, write_uid, write_date)
+                VALUES (%(kind)s, %(code)s, %(partner)s,
+                        COALESCE((SELECT company_id FROM res_partner WHERE id = %(partner)s), %(company)s),
+                        %(data)s, %(source)s, %(external_id)s, %(state)s, %(attempts)s, %(date_processed)s,
+                        %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC')
+                ON CONFLICT (kind, company_id, external_id) DO NOTHING
+                RETURNING id, company_id, create_date, partner_id, data
+            ), runs AS (
+                INSERT INTO salesjet_flow_enrollment
+                    (flow_id, partner_id, company_id, trigger_id, event_id, data, state,
+                     reentry_key, date_start, create_uid, create_date, write_uid, write_date)
+                SELECT t.f, ev.partner_id, t.c, t.tr, ev.id, ev.data, 'running', t.k,
+                       %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM ev
+                  JOIN unnest(%(f)s::int[], %(c)s::int[], %(tr)s::int[], %(pol)s::varchar[], %(k)s::varchar[])
+                       WITH ORDINALITY AS t(f, c, tr, pol, k, n) ON t.c = ev.company_id
+                 WHERE CASE t.pol
+                       WHEN 'once' THEN NOT EXISTS (
+                           SELECT 1 FROM salesjet_flow_enrollment e
+                            WHERE e.flow_id = t.f AND e.partner_id = ev.partner_id)
+                       WHEN 'no_active' THEN NOT EXISTS (
+                           SELECT 1 FROM salesjet_flow_enrollment e
+                            WHERE e.flow_id = t.f AND e.partner_id = ev.partner_id AND e.state = 'running')
+                       ELSE TRUE END
+                 ORDER BY t.n
+                ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
+                RETURNING id, flow_id, partner_id, event_id
+            )
+            SELECT ev.id, ev.company_id, ev.create_date, r.id, r.flow_id, r.partner_id, r.event_id
+              FROM ev LEFT JOIN runs r ON TRUE
+            """,
+            savepoint=SQL.identifier(savepoint), kind=kind, code=vals["code"], partner=vals["partner_id"],
+            company=self.env.company.id, data=json.dumps(vals["data"]) if vals["data"] else None,
+            source=None if vals["source"] is False else vals["source"], external_id=vals["external_id"] or None,
+            state=vals["state"], attempts=vals["attempts"], date_processed=vals["date_processed"] or None,
+            uid=self.env.uid, now=now, f=[flow_id for flow_id, _trigger in entries],
+            c=[infos[flow_id][1] for flow_id, _trigger in entries],
+            tr=[trigger_id for _flow, trigger_id in entries], pol=policies,
+            k=[REENTRY_KEYS[policy] for policy in policies],
+        )
+        try:
+            self.env.cr.execute(query)
+        except Exception:
+            # sent and failed: the savepoint, opened first in the same round trip, exists
+            if self.env.cr.connection.get_transaction_status() != TRANSACTION_STATUS_INERROR:
+                raise
+            Flow._rollback_to(savepoint)
+            _logger.info("SalesJet: direct dispatch failed; the event takes the general path", exc_info=True)
+            return None
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return self.sudo().browse()
+        self._cache_received([rows[0][:3]], [vals])
+        try:
+            Flow._schedule_event_runs(infos, [row[3:] for row in rows if row[3]], now)
+        except Exception:  # noqa: BLE001 - the general path stores the event and keeps it failed
+            Flow._rollback_to(savepoint)
+            _logger.info("SalesJet: direct dispatch failed; the event takes the general path", exc_info=True)
+            return None
+        return self.sudo().browse(rows[0][0])
+
+    @api.model
+    def _cache_received(self, stored, stored_vals):
+        """Put what ``_insert_received`` wrote in the records' cache, field by field for all (a batch reads
+        them next). ``stored``: (id, company id, create date) of each of ``stored_vals``."""
+        def text(value):
+            return None if value is None or value is False else value
+
         records = self.sudo().browse([row[0] for row in stored])
         cache, uid = self.env.cache, self.env.uid
         for fname, values in (
@@ -370,7 +494,6 @@ class SalesjetEvent(models.Model):
             ("date_next_attempt", [None] * len(stored)),
         ):
             cache.update(records, self._fields[fname], values)
-        return events
 
     @api.model
     def _find_received(self, kind, external_id, company):
