@@ -7,8 +7,13 @@ Every figure is wall time measured around real code paths, committed to PostgreS
 2. steps: add tag, send email (a template with two placeholders) and send SMS for N contacts,
    through the real cron code path (``ir.cron._process_job``, as a cron worker calls it) until
    no job is due; email and SMS are queued (``mail.mail``/``sms.sms``), not sent;
-3. event dispatch with 20 active flows: ``salesjet.event.post`` one event at a time;
-4. peak RSS of this process;
+0. floors, which every figure is also printed as a multiple of: a bare ``INSERT … SELECT unnest(…)`` of N
+   job-shaped rows (rows/s) and one round trip with a commit (ms);
+3. event dispatch with 20 active flows: ``salesjet.event.post`` one event at a time, the commit floor
+   sampled after each;
+4. the inbound API over HTTP through a real ``odoo-bin --workers=2`` (prefork): single events alternated
+   with the request floor (``/web/webclient/version_info``), then batches of 500 from two clients; and
+   peak RSS of this process;
 5. one versus two worker processes on the same kind of due jobs, and duplicate executions;
 6. references on M contacts: Odoo's mass mailing queuing the same email, and OCA's
    ``automation_oca`` running the equivalent email-then-tag automation;
@@ -24,8 +29,11 @@ import re
 import resource
 import statistics
 import sys
+import threading
 import time
 from datetime import timedelta
+
+import psycopg2
 
 import odoo
 from odoo import SUPERUSER_ID, api
@@ -36,6 +44,8 @@ EMAIL_SUBJECT = "Hello {{ object.name }}"
 EMAIL_BODY = "<p>Dear {{ object.name }}, your address {{ object.email }} is on our list. " \
              "<a href='https://shop.example.com/offer'>See the offer</a></p>"
 SMS_BODY = "Hi {{ object.name }}, your code is {{ object.ref }}"
+# the bare table of the insert floor (created and dropped by the floors part)
+FLOOR_TABLE = "salesjet_bench_floor"
 
 
 def log(*args):
@@ -53,6 +63,9 @@ class Bench:
         self.prod_emails = prod_emails
         self.registry = Registry(dbname)
         self.rows = []
+        # which floor a row's figure is a multiple of, by row number ("2a"): "insert" (rows/s, the default
+        # for rates), "request" (a minimal HTTP request), "commit" (a round trip with a commit)
+        self.floor_of = {}
 
     # -- helpers -------------------------------------------------------------
 
@@ -85,7 +98,8 @@ class Bench:
             return [row[0] for row in cr.fetchall()]
 
     def make_flow(self, env, name, steps, domain=None, trigger=None):
-        flow = env["salesjet.flow"].create({"name": name, "reentry_policy": "always"})
+        # running: a draft flow enrols nobody (the flow lifecycle)
+        flow = env["salesjet.flow"].create({"name": name, "reentry_policy": "always", "state": "running"})
         env["salesjet.flow.step"].create([{"flow_id": flow.id, "sequence": i, **step} for i, step in enumerate(steps)])
         env["salesjet.flow.trigger"].create(
             {"flow_id": flow.id, **(trigger or {"trigger_type": "segment", "partner_domain": repr(domain)})})
@@ -181,40 +195,241 @@ class Bench:
 
     # -- 3. event dispatch ---------------------------------------------------------
 
+    def api_flows(self):
+        """The 20 running one-step flows the events part and the HTTP part post to (``bench_event_<i>``)."""
+        if not getattr(self, "event_flow_ids", None):
+            with self.registry.cursor() as cr:
+                env = self.env(cr)
+                tag = env["res.partner.category"].create({"name": "Bench event tag"})
+                flows = [self.make_flow(env, f"Bench event flow {i}",
+                                        [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]}],
+                                        trigger={"trigger_type": "api", "event_code": f"bench_event_{i}"})
+                         for i in range(20)]
+                self.event_flow_ids = [flow.id for flow in flows]
+        return self.event_flow_ids
+
     def bench_events(self):
+        self.api_flows()
         with self.registry.cursor() as cr:
             env = self.env(cr)
-            tag = env["res.partner.category"].create({"name": "Bench event tag"})
-            flows = [self.make_flow(env, f"Bench event flow {i}",
-                                    [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]}],
-                                    trigger={"trigger_type": "api", "event_code": f"bench_event_{i}"})
-                     for i in range(20)]
-            self.event_flow_ids = [flow.id for flow in flows]
-            cr.commit()
             Event = env["salesjet.event"]
             partners = self.partner_ids[: self.n_events]
-            times, commits = [], []
-            t0 = time.perf_counter()
-            for i, partner_id in enumerate(partners):
-                t = time.perf_counter()
-                Event.post(f"bench_event_{i % 20}", partner_id, data={"i": i})
-                env.flush_all()
-                t_commit = time.perf_counter()
-                cr.commit()
-                end = time.perf_counter()
-                times.append(end - t)
-                commits.append(end - t_commit)
-            total = time.perf_counter() - t0
+            times, commits, floors = [], [], []
+            total = 0
+            # the commit floor is sampled after each event (on its own connection): on a shared machine
+            # the ratio then compares two things measured under the same load
+            with CommitProbe(self.dbname) as probe:
+                for i, partner_id in enumerate(partners):
+                    t = time.perf_counter()
+                    Event.post(f"bench_event_{i % 20}", partner_id, data={"i": i})
+                    env.flush_all()
+                    t_commit = time.perf_counter()
+                    cr.commit()
+                    end = time.perf_counter()
+                    times.append(end - t)
+                    commits.append(end - t_commit)
+                    total += end - t
+                    floors.append(probe())
+            self.floor_commit_alongside = statistics.median(floors) * 1000
             times.sort()
             median = statistics.median(times) * 1000
             p95 = times[int(len(times) * 0.95) - 1] * 1000
             # the commit (WAL flush to disk) is part of an event's time: shown apart, as it follows the disk
             commit_median = statistics.median(commits) * 1000
             self.row("3. event dispatch (20 flows)", len(partners), total, "events",
-                     extra=f"median {median:.2f} ms, p95 {p95:.2f} ms (commit median {commit_median:.2f} ms)")
+                     extra=f"median {median:.2f} ms, p95 {p95:.2f} ms (commit median {commit_median:.2f} ms; "
+                           f"commit floor alongside {self.floor_commit_alongside:.2f} ms)")
             self.dispatch_median, self.dispatch_p95, self.dispatch_commit = median, p95, commit_median
+            self.floor_of["3"] = "commit"
         # run the jobs those events queued, so they do not weigh on the worker measures
         self.drain_with_cron(self.event_flow_ids)
+
+    # -- 0. floors ------------------------------------------------------------------------
+
+    def bench_floors(self, commits=300):
+        """The machine's floors, measured in this run, which every figure is also given as a multiple of:
+        a bare ``INSERT … SELECT unnest(…)`` of N rows shaped like a job row (the job table's columns, no
+        foreign key, no index but the primary key) and one round trip that commits (a one-row INSERT in
+        autocommit: the statement and the WAL flush)."""
+        table = SQL.identifier(FLOOR_TABLE)
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("DROP TABLE IF EXISTS %s", table))
+            cr.execute(SQL(
+                "CREATE TABLE %s (id serial PRIMARY KEY, enrollment_id int, flow_id int, step_id int, partner_id int, "
+                "company_id int, scheduled_date timestamp, repeat_index int, state varchar, attempts int, "
+                "create_uid int, create_date timestamp, write_uid int, write_date timestamp)", table))
+            cr.commit()
+            n = self.n
+            now = odoo.fields.Datetime.now()
+            ids = list(range(1, n + 1))
+            columns = (ids, [1] * n, [1] * n, ids, [1] * n, [now] * n, [0] * n)
+            t = time.perf_counter()
+            cr.execute(SQL(
+                """
+                INSERT INTO %(table)s (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date,
+                                       repeat_index, state, attempts, create_uid, create_date, write_uid, write_date)
+                SELECT e, f, s, p, c, d, r, 'pending', 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(e)s::int[], %(f)s::int[], %(s)s::int[], %(p)s::int[], %(c)s::int[],
+                              %(d)s::timestamp[], %(r)s::int[]) AS t(e, f, s, p, c, d, r)
+                """, table=table, uid=SUPERUSER_ID, now=now, e=columns[0], f=columns[1], s=columns[2],
+                p=columns[3], c=columns[4], d=columns[5], r=columns[6]))
+            cr.commit()
+            elapsed = time.perf_counter() - t
+        self.floor_rows = n / elapsed
+        log(f"  floor: bare INSERT … SELECT unnest(…) of {n} job-shaped rows in {elapsed:.2f}s = "
+            f"{self.floor_rows:,.0f} rows/s")
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("DROP TABLE %s", table))
+        with CommitProbe(self.dbname) as probe:
+            times = [probe() for _i in range(commits)]
+        self.floor_commit = statistics.median(times) * 1000
+        log(f"  floor: one round trip with a commit, median of {commits}: {self.floor_commit:.3f} ms")
+
+    # -- 4. events over HTTP: odoo-bin in prefork mode, 2 HTTP workers ----------------------
+
+    def bench_http(self, singles=300, batches=20, batch_size=500):
+        """The inbound API through a real ``odoo-bin --workers=2`` (no cron worker: the runs' first jobs wait
+        in the queue), against the floor of that same server: a minimal JSON request
+        (``/web/webclient/version_info``), alternated with single events, one after the other (median time per
+        request each),
+        then batches of ``batch_size`` events from two clients at once (events per second), every event with
+        its own external id and contact (by email, as a shop sends them)."""
+        import requests  # noqa: PLC0415 - only this part talks HTTP
+        harness = prefork_harness()
+        flow_ids = self.api_flows()
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            user = env["res.users"].create({
+                "name": "Bench connector", "login": f"bench_api_{os.getpid()}_{time.time_ns()}",
+                "groups_id": [(6, 0, [env.ref("salesjet_flows.group_salesjet_user").id])]})
+            key = env["res.users.apikeys"].with_user(user).sudo()._generate(None, "bench", None)
+            cr.execute(SQL("SELECT id, email FROM res_partner WHERE ref = 'bench' ORDER BY id"))
+            contacts = cr.fetchall()
+        total = singles + batches * batch_size
+        warm_up = 40
+        emails = [email for _id, email in contacts]
+        emails = (emails * ((warm_up + total) // len(emails) + 1))[:warm_up + total]
+        run = f"{os.getpid()}-{time.time_ns()}"
+        server = harness.OdooServer(self.dbname, "--workers=2", "--max-cron-threads=0", name="bench-http")
+        try:
+            server.wait_for(r"HTTP service \(werkzeug\) running on", 120)
+            port = int(re.search(r"--http-port=(\d+)", " ".join(server.command)).group(1))
+            base = f"http://127.0.0.1:{port}"
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            session = requests.Session()
+
+            def version_info(_i=None):
+                response = session.post(f"{base}/web/webclient/version_info", timeout=60,
+                                        json={"jsonrpc": "2.0", "method": "call", "params": {}})
+                response.raise_for_status()
+                return response
+
+            def event(i):
+                response = session.post(f"{base}/salesjet/api/v1/events", headers=headers, timeout=60, json={
+                    "code": f"bench_event_{i % 20}", "email": emails[i], "external_id": f"bench-{run}-{i}",
+                    "data": {"order": f"S{i:05d}", "amount": 42.5}})
+                if response.status_code != 201:
+                    raise RuntimeError(f"single event answered {response.status_code}: {response.text[:300]}")
+                return response
+
+            # each worker loads the registry on its first request, and the first requests of a process pay
+            # for its caches: warm both workers on both routes before anything is timed
+            for _i in range(warm_up):
+                version_info()
+            warm = [event(i) for i in range(warm_up)]
+            warm_ids = {response.json()["id"] for response in warm}
+            # the request floor and the single events alternate, so that both are measured under the same load
+            floor_times, single_times = [], []
+            for i in range(warm_up, warm_up + singles):
+                floor_times += self.time_calls(version_info, [i])
+                single_times += self.time_calls(event, [i])
+            self.floor_request = statistics.median(floor_times) * 1000
+            self.http_single = statistics.median(single_times) * 1000
+            self.http_single_p95 = sorted(single_times)[int(len(single_times) * 0.95) - 1] * 1000
+            self.row("4a. API, single events (HTTP)", singles, sum(single_times), "events",
+                     extra=f"median {self.http_single:.2f} ms = {self.http_single / self.floor_request:.2f} x "
+                           f"the request floor ({self.floor_request:.2f} ms)")
+            self.floor_of["4a"] = "request"
+            # batches: two clients, one per HTTP worker, each sending its share back to back
+            start = warm_up + singles
+            chunks = [list(range(start + b * batch_size, start + (b + 1) * batch_size)) for b in range(batches)]
+            batch_times, answered = self.send_batches(base, headers, chunks, emails, run)
+            elapsed = batch_times.pop("wall")
+            self.http_batch_rate = answered / elapsed
+            self.http_batch_median = statistics.median(batch_times["each"]) * 1000
+            self.row(f"4b. API, batches of {batch_size} (HTTP, 2 clients)", answered, elapsed, "events",
+                     extra=f"per batch median {self.http_batch_median:.0f} ms")
+            self.floor_of["4b"] = "insert"
+            server_limits = server.limit_lines()
+            self.http_limits = len(server_limits)
+            for line in server_limits[:5]:
+                log(f"    {line}")
+        finally:
+            server.stop()
+            if getattr(self, "http_limits", 1) or os.environ.get("KEEP_LOGS") == "1":
+                log(f"  log of {server.name} kept: {server.logfile}")
+            else:
+                server.cleanup()
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("SELECT count(*), count(*) FILTER (WHERE state = 'done'), count(DISTINCT external_id) "
+                           "FROM salesjet_event WHERE external_id LIKE %s", f"bench-{run}-%"))
+            stored, done, distinct = cr.fetchone()
+            cr.execute(SQL("SELECT count(*) FROM salesjet_flow_enrollment e JOIN salesjet_event v "
+                           "ON v.id = e.event_id WHERE v.external_id LIKE %s", f"bench-{run}-%"))
+            runs = cr.fetchone()[0]
+        self.http_check = (stored, done, distinct, runs, warm_up + total)
+        log(f"  events stored {stored} (of {warm_up + total} sent, {len(warm_ids)} of them to warm up), "
+            f"processed {done}, "
+            f"distinct external ids {distinct}, runs started {runs}")
+        self.drain_with_cron(flow_ids)
+
+    @staticmethod
+    def time_calls(call, values):
+        times = []
+        for value in values:
+            t = time.perf_counter()
+            call(value)
+            times.append(time.perf_counter() - t)
+        return times
+
+    def send_batches(self, base, headers, chunks, emails, run, clients=2):
+        """Send the batches from ``clients`` threads at once; return ({"wall": s, "each": [s, ...]}, events
+        answered 201)."""
+        import requests  # noqa: PLC0415
+        lock = threading.Lock()
+        queue = list(chunks)
+        each, answered, errors = [], [0], []
+
+        def client():
+            session = requests.Session()
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    chunk = queue.pop(0)
+                body = {"events": [{"code": f"bench_event_{i % 20}", "email": emails[i],
+                                    "external_id": f"bench-{run}-{i}",
+                                    "data": {"order": f"S{i:05d}", "amount": 42.5}} for i in chunk]}
+                t = time.perf_counter()
+                response = session.post(f"{base}/salesjet/api/v1/events/batch", headers=headers, json=body, timeout=300)
+                elapsed = time.perf_counter() - t
+                with lock:
+                    each.append(elapsed)
+                    if response.status_code != 200:
+                        errors.append(f"{response.status_code}: {response.text[:300]}")
+                    else:
+                        answered[0] += sum(1 for result in response.json()["results"] if result["status"] == 201)
+
+        threads = [threading.Thread(target=client) for _i in range(clients)]
+        t = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - t
+        if errors:
+            raise RuntimeError(f"batches refused: {errors[:3]}")
+        return {"wall": wall, "each": each}, answered[0]
 
     # -- 5. workers ------------------------------------------------------------------
 
@@ -544,10 +759,12 @@ class Bench:
         print(f"SalesJet Flows benchmark — N = {self.n} contacts, references on M = {self.m}, "
               f"{os.cpu_count()} CPUs")
         print()
-        print(f"| {'measure':<36} | {'count':>8} | {'seconds':>8} | {'per second':>11} |")
-        print(f"|{'-' * 38}|{'-' * 10}|{'-' * 10}|{'-' * 13}|")
+        self.report_floors()
+        print(f"| {'measure':<40} | {'count':>8} | {'seconds':>8} | {'per second':>11} | {'x floor':>14} |")
+        print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|{'-' * 13}|{'-' * 16}|")
         for what, count, seconds, rate, unit, _ref, extra in self.rows:
-            print(f"| {what:<36} | {count:>8} | {seconds:>8.2f} | {rate:>11,.0f} | {unit} {extra}")
+            print(f"| {what:<40} | {count:>8} | {seconds:>8.2f} | {rate:>11,.0f} | "
+                  f"{self.floor_multiple(what.split('.')[0], rate):>14} | {unit} {extra}")
         print()
         workers = f", {children:.0f} MB (largest worker process)" if children else ""
         print(f"peak RSS: {rss:.0f} MB (this process){workers}")
@@ -571,10 +788,58 @@ class Bench:
                          for how in ("in-process", "prefork 1 server")}
                 print(f"  {label} runs, alternated (jobs/s): in-process {rates['in-process']}; "
                       f"prefork 1 server {rates['prefork 1 server']}")
+        commit = self.commit_floor()
         if getattr(self, "dispatch_median", None):
-            print(f"event dispatch: median {self.dispatch_median:.2f} ms, p95 {self.dispatch_p95:.2f} ms, "
-                  f"of which commit (median) {self.dispatch_commit:.2f} ms")
+            times = (self.dispatch_median, self.dispatch_p95, self.dispatch_commit)
+            multiples = [f" ({value / commit:.1f} x commit floor)" if commit else "" for value in times]
+            print(f"event dispatch: median {times[0]:.2f} ms{multiples[0]}, p95 {times[1]:.2f} ms{multiples[1]}, "
+                  f"of which commit (median) {times[2]:.2f} ms{multiples[2]}")
+        if getattr(self, "http_single", None):
+            floor = self.floor_request
+            print(f"inbound API over HTTP (odoo-bin, 2 HTTP workers): single event median {self.http_single:.2f} ms "
+                  f"({self.http_single / floor:.2f} x request floor), p95 {self.http_single_p95:.2f} ms "
+                  f"({self.http_single_p95 / floor:.2f} x); batches {self.http_batch_rate:,.0f} events/s, "
+                  f"a batch median {self.http_batch_median:.0f} ms ({self.http_batch_median / floor:.0f} x request "
+                  f"floor), an event {1000 / self.http_batch_rate / floor:.3f} x request floor")
+            stored, done, distinct, runs, total = self.http_check
+            print(f"  events sent {total}, stored {stored}, processed {done}, distinct external ids {distinct}, "
+                  f"runs started {runs}")
         self.report_targets(max(rss, children))
+
+    def report_floors(self):
+        """The floors of this run, which the "x floor" column divides by."""
+        parts = []
+        if getattr(self, "floor_rows", None):
+            parts.append(f"bare INSERT … SELECT unnest(…) of job-shaped rows {self.floor_rows:,.0f} rows/s "
+                         f"({1e6 / self.floor_rows:.1f} µs a row)")
+        if getattr(self, "floor_commit", None):
+            parts.append(f"one round trip with a commit {self.floor_commit:.3f} ms")
+        if getattr(self, "floor_commit_alongside", None):
+            parts.append(f"the same, sampled after each dispatched event {self.floor_commit_alongside:.3f} ms "
+                         f"(the dispatch's floor)")
+        if getattr(self, "floor_request", None):
+            parts.append(f"one minimal JSON request to odoo-bin (/web/webclient/version_info, prefork, "
+                         f"2 HTTP workers) {self.floor_request:.2f} ms")
+        if parts:
+            print("floors (this run): " + "; ".join(parts))
+            print("x floor: a rate's time per item over the insert floor's time per row; a time (ms) over its "
+                  "floor (dispatch: the commit floor; single API events: the request floor)")
+            print()
+
+    def commit_floor(self):
+        """The commit floor a dispatch is compared with: the one sampled alongside it, else the floors part's."""
+        return getattr(self, "floor_commit_alongside", None) or getattr(self, "floor_commit", None)
+
+    def floor_multiple(self, key, rate):
+        """A row's figure as a multiple of its floor (see ``floor_of``), as text; empty without the floor."""
+        kind = self.floor_of.get(key, "insert")
+        if kind == "commit" and self.commit_floor() and getattr(self, "dispatch_median", None):
+            return f"{self.dispatch_median / self.commit_floor():.1f} x commit"
+        if kind == "request" and getattr(self, "floor_request", None) and getattr(self, "http_single", None):
+            return f"{self.http_single / self.floor_request:.2f} x request"
+        if kind == "insert" and getattr(self, "floor_rows", None) and rate:
+            return f"{self.floor_rows / rate:.1f} x insert"
+        return ""
 
     def report_targets(self, peak_rss):
         """The issue's targets (set for N = 100,000 on a 2-core machine), each met or missed."""
@@ -588,9 +853,21 @@ class Bench:
         if getattr(self, "mass_rate", None) and getattr(self, "email_rate", None):
             ratio = self.mass_rate / self.email_rate
             checks.append(("email step vs mass mailing, time ratio <= 1.0", f"{ratio:.2f}", ratio <= 1.0))
-        if getattr(self, "dispatch_median", None):
-            checks.append(("event dispatch median <= 5 ms", f"{self.dispatch_median:.2f} ms",
-                           self.dispatch_median <= 5))
+        if getattr(self, "dispatch_median", None) and self.commit_floor():
+            ratio = self.dispatch_median / self.commit_floor()
+            checks.append(("event dispatch median <= 4 x the round trip with a commit",
+                           f"{self.dispatch_median:.2f} ms = {ratio:.1f} x {self.commit_floor():.3f} ms", ratio <= 4))
+        if getattr(self, "http_single", None):
+            ratio = self.http_single / self.floor_request
+            checks.append(("API single event median (HTTP, prefork) <= 3 x the minimal request",
+                           f"{self.http_single:.2f} ms = {ratio:.2f} x {self.floor_request:.2f} ms", ratio <= 3))
+            checks.append(("API batches (HTTP, prefork, 500 events a request) >= 1,000 events/s",
+                           f"{self.http_batch_rate:,.0f}/s", self.http_batch_rate >= 1000))
+            stored, done, distinct, _runs, total = self.http_check
+            checks.append(("API: every event sent stored once and processed, 0 limit or error lines",
+                           f"{stored} stored, {done} processed, {distinct} distinct of {total}; "
+                           f"{self.http_limits} lines",
+                           stored == done == distinct == total and not self.http_limits))
         checks.append(("peak RSS <= 500 MB", f"{peak_rss:.0f} MB", peak_rss <= 500))
         if getattr(self, "speedup", None):
             checks.append(("two workers >= 1.7 x one, 0 duplicates", f"{self.speedup:.2f} x, {self.duplicates}",
@@ -617,6 +894,34 @@ class Bench:
         print(f"targets (set for N = 100,000; this run N = {self.n}):")
         for label, value, met in checks:
             print(f"  {'met   ' if met else 'MISSED'} {label}: {value}")
+
+
+class CommitProbe:
+    """One round trip with a commit, timed: a one-row INSERT into a bare table in autocommit, on a plain
+    connection of its own (Odoo's cursor opens each transaction with a BEGIN of its own)."""
+
+    def __init__(self, dbname):
+        _db, info = odoo.sql_db.connection_info_for(dbname)
+        self.connection = psycopg2.connect(**info)
+        self.connection.autocommit = True
+        self.cursor = self.connection.cursor()
+        self.table = SQL.identifier(f"{FLOOR_TABLE}_commit")
+        self.cursor.execute(SQL("DROP TABLE IF EXISTS %s", self.table).code)
+        self.cursor.execute(SQL("CREATE TABLE %s (id serial PRIMARY KEY, v int)", self.table).code)
+        self.insert = SQL("INSERT INTO %s (v) VALUES (%s)", self.table, 0).code
+
+    def __call__(self):
+        """Seconds of one round trip that commits."""
+        t = time.perf_counter()
+        self.cursor.execute(self.insert, [1])
+        return time.perf_counter() - t
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.cursor.execute(SQL("DROP TABLE %s", self.table).code)
+        self.connection.close()
 
 
 def prefork_harness():
@@ -668,21 +973,29 @@ def main():
                         help="add-tag jobs of each production drain (in-process, 1 server, 2 servers)")
     parser.add_argument("--prod-emails", type=int, default=5_000,
                         help="email jobs of each production drain (in-process, 1 server, 2 servers)")
-    parser.add_argument("--parts", default="steps,events,workers,references,production",
-                        help="comma-separated parts to run (steps, events, workers, references, production), "
-                             "e.g. workers")
+    parser.add_argument("--http-singles", type=int, default=300, help="single events posted over HTTP")
+    parser.add_argument("--http-batches", type=int, default=20, help="batches of 500 events posted over HTTP")
+    parser.add_argument("--parts", default="floors,steps,events,http,workers,references,production",
+                        help="comma-separated parts to run (floors, steps, events, http, workers, references, "
+                             "production), e.g. floors,workers")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     odoo.tools.config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
     bench = Bench(args.database, args.contacts, args.ref_contacts, min(args.events, args.contacts),
                   min(args.worker_jobs, args.contacts), args.prod_contacts, args.prod_emails)
     bench.setup_contacts()
+    if "floors" in parts:
+        log("0. floors")
+        bench.bench_floors()
     if "steps" in parts:
         log("1-2. segment launch and steps")
         bench.bench_launch_and_steps()
     if "events" in parts:
         log("3. event dispatch")
         bench.bench_events()
+    if "http" in parts:
+        log("4. events over HTTP (odoo-bin, prefork, 2 HTTP workers)")
+        bench.bench_http(singles=args.http_singles, batches=args.http_batches)
     if "workers" in parts:
         log("5. workers")
         bench.bench_workers()

@@ -5,9 +5,10 @@ the event stored and retried by the event cron instead of losing it."""
 import json
 import logging
 import traceback
+import uuid
 
 from dateutil.relativedelta import relativedelta
-from psycopg2 import IntegrityError
+from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -15,6 +16,7 @@ from odoo.tools import SQL
 
 from ..tools.form_values import FormValueError, convert_form_value
 from ..tools.secrets import redact_known
+from .salesjet_flow import REENTRY_KEYS
 
 _logger = logging.getLogger(__name__)
 
@@ -177,38 +179,331 @@ class SalesjetEvent(models.Model):
             raise UserError(_("Event code and data cannot contain NUL characters."))
         partner = self.env["res.partner"].browse(partner.id if hasattr(partner, "id") else partner or [])
         lead = self.env["crm.lead"].browse(lead.id if hasattr(lead, "id") else lead or [])
-        # only what is needed: a contact has a hundred columns
-        partner.fetch(["company_id"])
-        lead.fetch(["company_id", "partner_id"])
-        company = partner.company_id or lead.company_id or self.env.company
-        if external_id:
-            existing = self._find_received(kind, external_id, company)
-            if existing:
-                return existing
-        vals = {
-            "kind": kind, "code": code, "partner_id": partner.id, "lead_id": lead.id, "data": data or {},
-            "source": source, "external_id": external_id or False, "company_id": company.id,
-        }
+        vals = {"kind": kind, "code": code, "partner_id": partner.id, "lead_id": lead.id, "data": data or {},
+                "source": source, "external_id": external_id or False, "state": "new", "attempts": 0,
+                "date_processed": False}
         if process:
             # stored as processed at once: a failing dispatch rewrites it as failed (the event row is
             # outside the dispatch's savepoint), which saves an UPDATE per event on the hot path
             vals.update(state="done", date_processed=fields.Datetime.now(), attempts=1)
-        if external_id:
-            try:
-                with self.env.cr.savepoint():
-                    event = self.sudo().create(vals)
-            except IntegrityError:
-                # the same external id arrived at the same moment through another transaction
-                return self._find_received(kind, external_id, company)
+        event = self._post_direct(vals) if process else None
+        if event is None:
+            event = self._insert_received([vals])[0]
+            dispatch = process
         else:
-            event = self.sudo().create(vals)
-        if process:
+            dispatch = False  # stored and dispatched in one round trip
+        if not event:
+            # the event of this kind and company already received with this external id (before, or at
+            # the same moment through another transaction)
+            partner.fetch(["company_id"])
+            lead.fetch(["company_id"])
+            return self._find_received(kind, external_id, partner.company_id or lead.company_id or self.env.company)
+        if dispatch:
             event._dispatch_safely(attempts=1)
-        else:
+        elif not process:
             cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_events", raise_if_not_found=False)
             if cron:
                 cron._trigger()
         return event
+
+    @api.model
+    def _post_api_batch(self, items, source="api"):
+        """Store and process many API events at once, set-based: what ``post`` does for each, with one
+        insert of the events (``_insert_received``), one enrolment statement and one job statement per
+        flow (``_dispatch_grouped``), and one search per company for the external ids already received.
+
+        An external id already received (or given twice in ``items``) is answered with its event, as
+        ``post`` does. If the grouped dispatch fails, each event is dispatched on its own, so that only
+        the events that fail are kept as failed for the event cron.
+
+        :param list items: dicts with ``code``, ``partner`` (a ``res.partner`` record), ``data`` and
+            ``external_id``, already validated
+        :return: a list of ``(event, replayed)`` in the order of ``items``
+        """
+        if not self.env.su and not self.env.user.has_group("salesjet_flows.group_salesjet_user"):
+            raise AccessError(_("Only Flows users may post flow events."))
+        if any(item.get("data") is not None and not isinstance(item["data"], dict) for item in items):
+            raise UserError(_("Event data must be a dictionary of values."))
+        if contains_nul([[item.get("code"), item.get("data"), item.get("external_id")] for item in items]):
+            raise UserError(_("Event code and data cannot contain NUL characters."))
+        now = fields.Datetime.now()
+        events = self._insert_received([{
+            "kind": "api", "code": item["code"], "partner_id": item["partner"].id, "lead_id": False,
+            "data": item.get("data") or {}, "source": source, "external_id": item.get("external_id") or False,
+            # stored as processed at once, as ``post`` does: a failing dispatch rewrites it as failed
+            "state": "done", "date_processed": now, "attempts": 1,
+        } for item in items])
+        created = self.sudo().union(*events)
+        if created:
+            try:
+                with self.env.cr.savepoint():
+                    created._dispatch_grouped()
+            except Exception:  # noqa: BLE001 - the events are dispatched one by one, the failing ones kept
+                _logger.info("SalesJet: grouped dispatch of %s events failed; dispatching them one by one",
+                             len(created), exc_info=True)
+                for event in created:
+                    event._dispatch_safely(attempts=1)
+        # the external ids already received (before, or earlier in this batch): their events, in one search
+        # per company
+        replayed = {}
+        missing = [item for item, event in zip(items, events, strict=True) if not event]
+        if missing:
+            partners = self.env["res.partner"].union(*(item["partner"] for item in missing))
+            partners.fetch(["company_id"])
+            by_company = {}
+            for item in missing:
+                company = item["partner"].company_id or self.env.company
+                by_company.setdefault(company, set()).add(item["external_id"])
+            for company, external_ids in by_company.items():
+                for event in self.sudo().search([("kind", "=", "api"), ("company_id", "=", company.id),
+                                                 ("external_id", "in", list(external_ids))]):
+                    replayed[company.id, event.external_id] = event
+        return [(event, False) if event else
+                (replayed[(item["partner"].company_id or self.env.company).id, item["external_id"]], True)
+                for item, event in zip(items, events, strict=True)]
+
+    def _dispatch_grouped(self):
+        """Dispatch these new events of contacts already known (API events) together: each event's
+        matching triggers as in ``_enroll_in_matching_flows`` (the first of a flow that accepts the contact;
+        found once per kind, company and code where every candidate trigger is an API trigger), a trigger's
+        contact filter applied once to all the contacts, then one ``_enroll_events`` for all."""
+        Trigger = self.env["salesjet.flow.trigger"].sudo()
+        accepted = {}  # trigger id -> ids of this batch's contacts its contact filter accepts
+        matching = {}  # (kind, company id, code) -> matching triggers, when they depend on nothing else
+        entries = []
+        for event in self:
+            partner = event._get_partner()
+            if not partner:
+                continue
+            key = (event.kind, event.company_id.id, (event.code or "").strip())
+            if key not in matching:
+                candidates = Trigger._cached_triggers(key[0], key[1])
+                by_code = all(row[1] == "api" for row in candidates)
+                matching[key] = event._matching_triggers() if by_code else None
+            done_flows = set()
+            for trigger_id, _type, _code, flow_id, partner_domain in (
+                    matching[key] if matching[key] is not None else event._matching_triggers()):
+                if flow_id in done_flows:
+                    continue
+                if partner_domain and partner_domain.strip() not in ("[]", ""):
+                    if trigger_id not in accepted:
+                        contacts = self.partner_id | self.lead_id.partner_id
+                        accepted[trigger_id] = set(contacts.filtered_domain(
+                            Trigger.browse(trigger_id)._get_partner_domain()).ids)
+                    if partner.id not in accepted[trigger_id]:
+                        continue
+                done_flows.add(flow_id)
+                entries.append((flow_id, partner.id, trigger_id, event.id, event.lead_id.id, event.data))
+        self.env["salesjet.flow"].sudo()._enroll_events(entries)
+
+    @api.model
+    def _insert_received(self, vals_list):
+        """Store events with one statement (an event's hot path, and a batch's, see bench/): each one's
+        company is read by the statement itself (its contact's, else its lead's, else the current
+        company), and an event whose kind, company and external id were already received is not stored
+        (``ON CONFLICT`` on the unique constraint: also between two transactions at once, and between two
+        events of ``vals_list``, where the first is stored).
+
+        What ``create`` would do is done here: every column of ``vals`` plus the company and the log
+        fields (the transaction's time, as the ORM takes it), and the records' cache holds what was
+        written. ``create`` computes defaults record by record, which cost a batch of 500 events more
+        than the rest of its processing (profiled). The caller has checked the rights and the kinds
+        (see ``post``).
+
+        :param list vals_list: dicts of kind, code, partner_id, lead_id, data, source, external_id, state,
+            attempts, date_processed (False for none)
+        :return: a list of the new events (sudo) in the order of ``vals_list``, with an empty recordset
+            where an external id was already received
+        """
+        self.env["res.partner"].flush_model(["company_id"])
+        if any(vals["lead_id"] for vals in vals_list):
+            self.env["crm.lead"].flush_model(["company_id"])
+        def column(key, convert=lambda value: value or None):
+            return [convert(vals[key]) for vals in vals_list]
+
+        def text(value):
+            # as the ORM: an empty string stays one
+            return None if value is None or value is False else value
+
+        self.env.cr.execute(SQL(
+            """
+            INSERT INTO salesjet_event (kind, code, partner_id, lead_id, company_id, data, source, external_id, state,
+                                        attempts, date_processed, create_uid, create_date, write_uid, write_date)
+            SELECT t.kind, t.code, t.partner, t.lead, COALESCE(p.company_id, l.company_id, %(company)s), t.data,
+                   t.source, t.external_id, t.state, t.attempts, t.date_processed,
+                   %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
+              FROM unnest(%(kind)s::varchar[], %(code)s::varchar[], %(partner)s::int[], %(lead)s::int[],
+                          %(data)s::jsonb[], %(source)s::varchar[], %(external_id)s::varchar[], %(state)s::varchar[],
+                          %(attempts)s::int[], %(date_processed)s::timestamp[])
+                   WITH ORDINALITY AS t(kind, code, partner, lead, data, source, external_id, state, attempts,
+                                        date_processed, n)
+              LEFT JOIN res_partner p ON p.id = t.partner
+              LEFT JOIN crm_lead l ON l.id = t.lead
+             ORDER BY t.n
+            ON CONFLICT (kind, company_id, external_id) DO NOTHING
+            RETURNING id, company_id, create_date, external_id, partner_id, lead_id
+            """,
+            company=self.env.company.id, uid=self.env.uid, kind=column("kind"), code=column("code", text),
+            partner=column("partner_id"), lead=column("lead_id"), source=column("source", text),
+            external_id=column("external_id"), state=column("state"), attempts=column("attempts", int),
+            date_processed=column("date_processed"),
+            data=column("data", lambda value: json.dumps(value) if value else None),
+        ))
+        # RETURNING gives the stored rows in the order of the SELECT (the ORM's create relies on it too):
+        # an event missing from them is one whose external id was already received. Two events of the same
+        # contact and lead belong to the same company, so the contact, the lead and the external id tell
+        # a row from the one of the next event.
+        rows = iter(self.env.cr.fetchall())
+        row = next(rows, None)
+        events, stored, stored_vals = [], [], []
+        for vals in vals_list:
+            if row and (row[3], row[4], row[5]) == (vals["external_id"] or None, vals["partner_id"] or None,
+                                                    vals["lead_id"] or None):
+                events.append(self.sudo().browse(row[0]))
+                stored.append(row)
+                stored_vals.append(vals)
+                row = next(rows, None)
+            else:
+                events.append(self.sudo().browse())
+        self._cache_received(stored, stored_vals)
+        return events
+
+    @api.model
+    def _post_direct(self, vals):
+        """Store an event and start its runs in one round trip, when its dispatch would only enrol its contact:
+        the contact given (no lead, nothing to resolve, not a website form) and every trigger listening to
+        its kind, in any company, an API trigger without contact filter whose flow's first step is due at
+        once. One statement opens a savepoint, inserts the event (as ``_insert_received``: its company read
+        by the statement, ``ON CONFLICT`` on a known external id) and the runs of the flows of its company
+        and code (as ``_enroll_events``); one more queues their first jobs. An error rolls back to the
+        savepoint and leaves the event to the general path, which stores it and keeps it failed if its
+        dispatch fails again.
+
+        :return: the event; an empty recordset when its external id was already received; None when the
+            event takes the general path (nothing stored)
+        """
+        kind = vals["kind"]
+        if (kind == "website_form" or not vals["partner_id"] or vals["lead_id"]
+                or getattr(self, f"_resolve_{kind}", None)):
+            return None
+        Trigger = self.env["salesjet.flow.trigger"].sudo()
+        Flow = self.env["salesjet.flow"].sudo()
+        code = (vals["code"] or "").strip()
+        entries, infos = [], {}
+        for company_id in Trigger._listening_company_ids(kind):
+            candidates = Trigger._cached_triggers(kind, company_id)
+            if any(trigger_type != "api" or (partner_domain and partner_domain.strip() not in ("[]", ""))
+                   for _id, trigger_type, _code, _flow, partner_domain in candidates):
+                return None
+            for trigger_id, _type, event_code, flow_id, _domain in candidates:
+                if flow_id in infos or (event_code or "").strip() != code:
+                    continue
+                infos[flow_id] = Flow._engine_info(flow_id)
+                if not infos[flow_id][4]:
+                    return None
+                if infos[flow_id][0]:
+                    entries.append((flow_id, trigger_id))
+        if not entries:
+            return None  # nothing to enrol: the general path stores the event in one statement
+        self.env.flush_all()
+        now = fields.Datetime.now()
+        savepoint = f"salesjet_event_{uuid.uuid4().hex}"
+        policies = [infos[flow_id][2] for flow_id, _trigger in entries]
+        query = SQL(
+            """
+            SAVEPOINT %(savepoint)s;
+            WITH ev AS (
+                INSERT INTO salesjet_event (kind, code, partner_id, company_id, data, source, external_id, state,
+                                            attempts, date_processed, create_uid, create_date, write_uid, write_date)
+                VALUES (%(kind)s, %(code)s, %(partner)s,
+                        COALESCE((SELECT company_id FROM res_partner WHERE id = %(partner)s), %(company)s),
+                        %(data)s, %(source)s, %(external_id)s, %(state)s, %(attempts)s, %(date_processed)s,
+                        %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC')
+                ON CONFLICT (kind, company_id, external_id) DO NOTHING
+                RETURNING id, company_id, create_date, partner_id, data
+            ), runs AS (
+                INSERT INTO salesjet_flow_enrollment
+                    (flow_id, partner_id, company_id, trigger_id, event_id, data, state,
+                     reentry_key, date_start, create_uid, create_date, write_uid, write_date)
+                SELECT t.f, ev.partner_id, t.c, t.tr, ev.id, ev.data, 'running', t.k,
+                       %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM ev
+                  JOIN unnest(%(f)s::int[], %(c)s::int[], %(tr)s::int[], %(pol)s::varchar[], %(k)s::varchar[])
+                       WITH ORDINALITY AS t(f, c, tr, pol, k, n) ON t.c = ev.company_id
+                 WHERE CASE t.pol
+                       WHEN 'once' THEN NOT EXISTS (
+                           SELECT 1 FROM salesjet_flow_enrollment e
+                            WHERE e.flow_id = t.f AND e.partner_id = ev.partner_id)
+                       WHEN 'no_active' THEN NOT EXISTS (
+                           SELECT 1 FROM salesjet_flow_enrollment e
+                            WHERE e.flow_id = t.f AND e.partner_id = ev.partner_id AND e.state = 'running')
+                       ELSE TRUE END
+                 ORDER BY t.n
+                ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
+                RETURNING id, flow_id, partner_id, event_id
+            )
+            SELECT ev.id, ev.company_id, ev.create_date, r.id, r.flow_id, r.partner_id, r.event_id
+              FROM ev LEFT JOIN runs r ON TRUE
+            """,
+            savepoint=SQL.identifier(savepoint), kind=kind, code=vals["code"], partner=vals["partner_id"],
+            company=self.env.company.id, data=json.dumps(vals["data"]) if vals["data"] else None,
+            source=None if vals["source"] is False else vals["source"], external_id=vals["external_id"] or None,
+            state=vals["state"], attempts=vals["attempts"], date_processed=vals["date_processed"] or None,
+            uid=self.env.uid, now=now, f=[flow_id for flow_id, _trigger in entries],
+            c=[infos[flow_id][1] for flow_id, _trigger in entries],
+            tr=[trigger_id for _flow, trigger_id in entries], pol=policies,
+            k=[REENTRY_KEYS[policy] for policy in policies],
+        )
+        try:
+            self.env.cr.execute(query)
+        except Exception:
+            # sent and failed: the savepoint, opened first in the same round trip, exists
+            if self.env.cr.connection.get_transaction_status() != TRANSACTION_STATUS_INERROR:
+                raise
+            Flow._rollback_to(savepoint)
+            _logger.info("SalesJet: direct dispatch failed; the event takes the general path", exc_info=True)
+            return None
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return self.sudo().browse()
+        self._cache_received([rows[0][:3]], [vals])
+        try:
+            Flow._schedule_event_runs(infos, [row[3:] for row in rows if row[3]], now)
+        except Exception:  # noqa: BLE001 - the general path stores the event and keeps it failed
+            Flow._rollback_to(savepoint)
+            _logger.info("SalesJet: direct dispatch failed; the event takes the general path", exc_info=True)
+            return None
+        return self.sudo().browse(rows[0][0])
+
+    @api.model
+    def _cache_received(self, stored, stored_vals):
+        """Put what ``_insert_received`` wrote in the records' cache, field by field for all (a batch reads
+        them next). ``stored``: (id, company id, create date) of each of ``stored_vals``."""
+        def text(value):
+            return None if value is None or value is False else value
+
+        records = self.sudo().browse([row[0] for row in stored])
+        cache, uid = self.env.cache, self.env.uid
+        for fname, values in (
+            ("kind", [vals["kind"] for vals in stored_vals]),
+            ("code", [text(vals["code"]) for vals in stored_vals]),
+            ("partner_id", [vals["partner_id"] or None for vals in stored_vals]),
+            ("lead_id", [vals["lead_id"] or None for vals in stored_vals]),
+            ("data", [self._fields["data"].convert_to_cache(vals["data"], records) for vals in stored_vals]),
+            ("source", [text(vals["source"]) for vals in stored_vals]),
+            ("external_id", [vals["external_id"] or None for vals in stored_vals]),
+            ("state", [vals["state"] for vals in stored_vals]),
+            ("attempts", [vals["attempts"] for vals in stored_vals]),
+            ("date_processed", [vals["date_processed"] or None for vals in stored_vals]),
+            ("company_id", [row[1] for row in stored]),
+            ("create_date", [row[2] for row in stored]),
+            ("write_date", [row[2] for row in stored]),
+            ("create_uid", [uid] * len(stored)),
+            ("write_uid", [uid] * len(stored)),
+            ("error", [None] * len(stored)),
+            ("date_next_attempt", [None] * len(stored)),
+        ):
+            cache.update(records, self._fields[fname], values)
 
     @api.model
     def _find_received(self, kind, external_id, company):
@@ -240,8 +535,9 @@ class SalesjetEvent(models.Model):
         """
         self.ensure_one()
         try:
-            with self.env.cr.savepoint():
-                self._dispatch()
+            if not self._dispatch_direct():
+                with self.env.cr.savepoint():
+                    self._dispatch()
         except Exception:  # noqa: BLE001 - the event stays stored for a retry
             # Flows users read event errors: no token quoted by an exception (a URL, a header) may stay in it
             error = redact_known(self.env, traceback.format_exc(limit=5))
@@ -251,6 +547,36 @@ class SalesjetEvent(models.Model):
                         # 1, 4, 16, 64 minutes
                         "date_next_attempt": fields.Datetime.now() + relativedelta(minutes=4 ** (attempts - 1))})
             return False
+        return True
+
+    def _dispatch_direct(self):
+        """``_dispatch`` in the fewest round trips, for the usual event: its contact known, nothing to resolve
+        or to write on the contact, and every candidate trigger an API trigger without contact filter
+        whose flow's first step is due at once. The runs of every matching flow are inserted by one statement
+        and their first jobs by one more (``_enroll_events``); the first statement also opens the savepoint
+        an error rolls back to, and the commit releases it (an event otherwise pays a round trip for each).
+
+        :return: False, having done nothing, when the event needs ``_dispatch``
+        """
+        if self.kind == "website_form" or not self.partner_id or getattr(self, f"_resolve_{self.kind}", None):
+            return False
+        candidates = self.env["salesjet.flow.trigger"].sudo()._cached_triggers(self.kind, self.company_id.id)
+        if any(trigger_type != "api" or (partner_domain and partner_domain.strip() not in ("[]", ""))
+               for _id, trigger_type, _code, _flow, partner_domain in candidates):
+            return False
+        Flow = self.env["salesjet.flow"].sudo()
+        matching = self._matching_triggers()
+        if any(not Flow._engine_info(flow_id)[4] for _id, _type, _code, flow_id, _domain in matching):
+            return False
+        entries, done_flows = [], set()
+        for trigger_id, _type, _code, flow_id, _domain in matching:
+            if flow_id not in done_flows:
+                done_flows.add(flow_id)
+                entries.append((flow_id, self.partner_id.id, trigger_id, self.id, self.lead_id.id, self.data))
+        if not entries:
+            return True
+        # an error rolls back to the savepoint (see _enroll_events) and reaches _dispatch_safely
+        Flow._enroll_events(entries, savepoint=f"salesjet_event_{self.id}")
         return True
 
     def _get_partner(self):

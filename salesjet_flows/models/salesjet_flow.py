@@ -7,6 +7,8 @@ still be chosen. Bridge modules add their kinds' types by extending ``_kind_sugg
 import json
 import secrets
 
+from psycopg2.extensions import TRANSACTION_STATUS_INERROR
+
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
@@ -444,6 +446,107 @@ class SalesjetFlow(models.Model):
             for (enrollment_id, partner_id), date in zip(rows, dates, strict=True)
         ])  # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)
         return enrollments
+
+    @api.model
+    def _enroll_events(self, entries, savepoint=None):
+        """``_enroll`` for events, many at once and in any flows (an event's hot path and the inbound API's
+        batches): one statement enrols each entry's contact in its flow with its trigger, event, lead and
+        data, and one more schedules every first step (``_create_pending``).
+
+        Each flow's re-entry policy holds across the entries as across separate events: the statement's
+        exclusions see the runs already stored, and the partial unique index on ``reentry_key``
+        (``ON CONFLICT DO NOTHING``) keeps a second run of one contact in the same statement out.
+        Flows that do not listen (draft, stopped, archived) enrol nobody.
+
+        :param list entries: tuples ``(flow_id, partner_id, trigger_id, event_id, lead_id, data)``
+        :param str savepoint: open a savepoint of this name in the same round trip, before the runs'
+            statement (see ``salesjet.event._dispatch_direct``)
+        :return: ``(enrollment id, event id)`` pairs of the new runs
+        """
+        infos = {flow_id: self._engine_info(flow_id) for flow_id in {entry[0] for entry in entries}}
+        entries = [entry for entry in entries if infos[entry[0]][0]]
+        if not entries:
+            return []
+        self.env.flush_all()
+        now = fields.Datetime.now()
+        columns = list(zip(*entries, strict=True))
+        policies = [infos[flow_id][2] for flow_id in columns[0]]
+        query = SQL(
+            """
+            %(savepoint)s
+            INSERT INTO salesjet_flow_enrollment
+                (flow_id, partner_id, company_id, trigger_id, event_id, lead_id, data, state,
+                 reentry_key, date_start, create_uid, create_date, write_uid, write_date)
+            SELECT t.f, t.p, t.c, t.tr, t.ev, t.ld, t.dt, 'running', t.k, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM unnest(%(f)s::int[], %(p)s::int[], %(c)s::int[], %(tr)s::int[], %(ev)s::int[], %(ld)s::int[],
+                          %(dt)s::jsonb[], %(pol)s::varchar[], %(k)s::varchar[])
+                   WITH ORDINALITY AS t(f, p, c, tr, ev, ld, dt, pol, k, n)
+             WHERE CASE t.pol
+                   WHEN 'once' THEN NOT EXISTS (
+                       SELECT 1 FROM salesjet_flow_enrollment e WHERE e.flow_id = t.f AND e.partner_id = t.p)
+                   WHEN 'no_active' THEN NOT EXISTS (
+                       SELECT 1 FROM salesjet_flow_enrollment e
+                        WHERE e.flow_id = t.f AND e.partner_id = t.p AND e.state = 'running')
+                   ELSE TRUE END
+             ORDER BY t.n
+            ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
+            RETURNING id, flow_id, partner_id, event_id
+            """,
+            savepoint=SQL("SAVEPOINT %s;", SQL.identifier(savepoint)) if savepoint else SQL(),
+            now=now, uid=self.env.uid, f=list(columns[0]), p=list(columns[1]),
+            c=[infos[flow_id][1] for flow_id in columns[0]], tr=[trigger_id or None for trigger_id in columns[2]],
+            ev=[event_id or None for event_id in columns[3]], ld=[lead_id or None for lead_id in columns[4]],
+            dt=[json.dumps(data) if data else None for data in columns[5]], pol=policies,
+            k=[REENTRY_KEYS[policy] for policy in policies],
+        )
+        if not savepoint:
+            self.env.cr.execute(query)
+            return self._schedule_event_runs(infos, self.env.cr.fetchall(), now)
+        try:
+            self.env.cr.execute(query)
+        except Exception:
+            # sent and failed: the savepoint, opened first in the same round trip, exists
+            if self.env.cr.connection.get_transaction_status() == TRANSACTION_STATUS_INERROR:
+                self._rollback_to(savepoint)
+            raise
+        try:
+            return self._schedule_event_runs(infos, self.env.cr.fetchall(), now)
+        except Exception:
+            self._rollback_to(savepoint)
+            raise
+
+    @api.model
+    def _rollback_to(self, savepoint):
+        """Undo what was done since ``savepoint`` (as Odoo's savepoint does: the transaction's cache too)."""
+        self.env.cr.clear()
+        self.env.cr.execute(SQL("ROLLBACK TO SAVEPOINT %s", SQL.identifier(savepoint)))
+
+    @api.model
+    def _schedule_event_runs(self, infos, rows, now):
+        """The first jobs of the runs ``_enroll_events`` inserted (``rows``: id, flow, partner, event), in one
+        statement; runs of flows without steps end at once."""
+        by_flow = {}
+        for row in rows:
+            by_flow.setdefault(row[1], []).append(row)
+        jobs, finished = [], []
+        for flow_id, flow_rows in by_flow.items():
+            _listens, company_id, _policy, first_step_id, due_at_once = infos[flow_id]
+            if not first_step_id:
+                finished += [row[0] for row in flow_rows]
+                continue
+            if due_at_once:
+                dates = [now] * len(flow_rows)
+            else:
+                dates = self.browse(flow_id)._first_step()._compute_scheduled_dates(
+                    now, [(partner_id, company_id, now, run_id) for run_id, _f, partner_id, _e in flow_rows])
+            jobs += [(enrollment_id, flow_id, first_step_id, partner_id, company_id, date, 0)
+                     for (enrollment_id, _f, partner_id, _e), date in zip(flow_rows, dates, strict=True)]
+        if finished:
+            self._invalidate_engine_cache()
+            self.env["salesjet.flow.enrollment"].browse(finished)._finish("done", now)
+        # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)
+        self.env["salesjet.flow.job"]._create_pending(jobs)
+        return [(enrollment_id, event_id) for enrollment_id, _flow_id, _partner_id, event_id in rows]
 
     # ---- Export and import ----
     def action_export_json(self):

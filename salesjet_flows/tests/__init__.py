@@ -18,6 +18,7 @@ from . import test_sources_website
 from . import test_sources_mailing
 from . import test_sources_facebook
 from . import test_sources_api
+from . import test_sources_api_batch
 from . import test_i18n
 from . import test_test_run
 from . import test_templates

@@ -3,6 +3,7 @@ from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import users
+from odoo.tools import mute_logger
 
 from odoo.addons.salesjet_flows.models.salesjet_flow import SalesjetFlow
 
@@ -89,7 +90,9 @@ class TestDispatch(SalesjetCase):
     def test_event_is_stored_when_processing_fails_and_retried(self):
         flow = self.make_flow([self.tag_step(self.tag_a)])
         partner = self.make_partners(1)
-        with patch.object(SalesjetFlow, "_enroll", side_effect=RuntimeError("database hiccup"), autospec=True):
+        with patch.object(SalesjetFlow, "_enroll", side_effect=RuntimeError("database hiccup"), autospec=True), \
+                patch.object(SalesjetFlow, "_schedule_event_runs", side_effect=RuntimeError("database hiccup"),
+                             autospec=True):
             event = self.Event.post("sj_test", partner)
         self.assertEqual(event.state, "failed")
         self.assertEqual(event.attempts, 1)
@@ -145,16 +148,18 @@ class TestDispatch(SalesjetCase):
             self.assertFalse(self.Event.post("sj_test", first).enrollment_ids)
 
     def test_dispatching_one_event_costs_a_bounded_number_of_queries(self):
-        """The hot path of an event (see bench/): store it, enrol, queue the first job in 6 queries: the
-        contact's company, the event, a savepoint, the run, the job with the scheduler check, the release
-        (plus, outside a test, the transaction time once per transaction). It took 10 before the flow
-        and its first step were cached and the scheduler check joined the job insert."""
+        """The hot path of an event (see bench/): store it, enrol, queue the first job in 2 queries: a
+        savepoint, the event (its company read by the statement, a known external id settled by ON CONFLICT)
+        and the run in one, the job with the scheduler check; the commit releases the savepoint. It took 10
+        before the flow and its first step were cached and the scheduler check joined the job insert, then
+        6 (the contact's company, the transaction time the ORM's create reads, a savepoint and its release
+        of their own)."""
         flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
         partners = self.make_partners(2)
         self.Event.post("sj_test", partners[0])  # warms the trigger and flow caches
         self.env.flush_all()
         self.env.invalidate_all()
-        with self.assertQueryCount(6):
+        with self.assertQueryCount(2):
             event = self.Event.post("sj_test", partners[1])
         self.assertEqual(event.enrollment_ids.flow_id, flow)
         self.assertEqual(event.state, "done")
@@ -214,3 +219,61 @@ class TestSegmentLaunch(SalesjetCase):
         flow.action_unarchive()
         wizard.action_launch()
         self.assertEqual(flow.enrollment_ids.partner_id, partner)
+
+    def test_a_failure_after_the_run_is_inserted_leaves_no_half_done_run(self):
+        """The direct dispatch inserts the runs, then their jobs: an error in between rolls the runs back
+        to the savepoint opened with them, the event is kept failed, and its retry starts one run."""
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
+        partner = self.make_partners(1)
+        with patch.object(type(self.env["salesjet.flow.job"]), "_create_pending",
+                          side_effect=RuntimeError("job insert failed")):
+            event = self.Event.post("sj_test", partner)
+        self.assertEqual(event.state, "failed")
+        self.assertIn("job insert failed", event.error)
+        self.assertFalse(flow.enrollment_ids, "the run inserted before the error was rolled back")
+        with self.at(event.date_next_attempt):
+            self.Event._cron_process_events()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(len(flow.enrollment_ids), 1)
+        self.assertEqual(len(flow.enrollment_ids.job_ids), 1)
+
+    def test_a_statement_that_fails_in_the_database_keeps_the_event_failed_and_the_transaction_usable(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
+        partner = self.make_partners(1)
+        trigger = flow.trigger_ids
+        # a trigger deleted after the cache was read: the run's foreign key fails in the database
+        cached = [(999999999, "api", "sj_test", flow.id, False)]
+        with patch.object(type(self.env["salesjet.flow.trigger"]), "_cached_triggers", return_value=cached), \
+                mute_logger("odoo.sql_db"):
+            event = self.Event.post("sj_test", partner)
+        self.assertEqual(event.state, "failed")
+        self.assertFalse(flow.enrollment_ids)
+        self.assertTrue(self.env["res.partner"].search_count([("id", "=", partner.id)]), "the transaction goes on")
+        self.assertTrue(trigger.exists())
+
+    def test_an_event_stored_by_the_hot_path_reads_as_one_the_orm_created(self):
+        """``post`` stores an event with one SQL statement: what the ORM would have set is there, in the
+        database and in the cache alike."""
+        company = self.env["res.company"].create({"name": "SJ second company"})
+        partner = self.make_partners(1)
+        other = self.env["res.partner"].create({"name": "SJ other company contact", "company_id": company.id})
+        lead = self.env["crm.lead"].create({"name": "SJ lead", "company_id": company.id})
+        before = self.env.cr.now()
+        events = [self.Event.post("sj_test", partner, data={"k": 1}, external_id="hot-1", source="shop"),
+                  self.Event.post("sj_test", other), self.Event.post("sj_test", lead=lead),
+                  self.Event.post("sj_test", partner, process=False)]
+        cached = [event.read(["kind", "code", "partner_id", "lead_id", "company_id", "data", "source", "external_id",
+                              "state", "attempts", "create_uid", "create_date", "write_date"])[0] for event in events]
+        self.env.invalidate_all()
+        stored = [event.read(list(values))[0] for event, values in zip(events, cached, strict=True)]
+        self.assertEqual(cached, stored, "the cache holds what the database holds")
+        self.assertEqual([values["company_id"][0] for values in stored],
+                         [self.env.company.id, company.id, company.id, self.env.company.id],
+                         "the contact's company, else the lead's, else the current one")
+        self.assertEqual(stored[0]["create_uid"][0], self.env.uid)
+        self.assertEqual(stored[0]["create_date"], before, "the transaction's time, as the ORM writes it")
+        self.assertEqual((stored[0]["data"], stored[0]["source"], stored[0]["external_id"]),
+                         ({"k": 1}, "shop", "hot-1"))
+        self.assertEqual([values["state"] for values in stored], ["done", "done", "done", "new"])
+        self.assertEqual(events[0].display_name, f"sj_test · {partner.display_name}")
+        self.assertEqual(self.Event.search([("external_id", "=", "hot-1")]), events[0])

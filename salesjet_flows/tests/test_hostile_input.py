@@ -102,6 +102,45 @@ class TestHostileEndpoints(SalesjetHttpCase):
                 self.assertRefused(self.api_post(raw, auth), statuses, label)
         self.assertEqual(self.counts(), before, "nothing half-stored")
 
+    def test_api_batch_refuses_each_hostile_event_and_stores_none_of_them(self):
+        before = self.counts()
+        ok = {"code": "sj_hostile", "email": "hostile@example.com"}
+        cases = [
+            ("oversized", {**ok, "data": {"x": "y" * 70000}}, 413),
+            ("SQL in the code", {**ok, "code": "x'; DROP TABLE salesjet_event; --"}, 400),
+            ("markup in the code", {**ok, "code": "<script>"}, 400),
+            ("data not an object", {**ok, "data": "<b>"}, 400),
+            ("partner id as SQL", {"code": "sj_hostile", "partner_id": "1 OR 1=1"}, 400),
+            ("partner id of nobody", {"code": "sj_hostile", "partner_id": 2 ** 31 - 1}, 400),
+            ("partner id too large for the database", {"code": "sj_hostile", "partner_id": 2 ** 63}, 400),
+            ("markup as email", {"code": "sj_hostile", "email": HOSTILE}, 400),
+            ("huge name", {**ok, "name": "n" * 5000}, 400),
+            ("external id too long", {**ok, "external_id": "e" * 500}, 400),
+            ("external id not text", {**ok, "external_id": {"$ne": None}}, 400),
+            ("no contact", {"code": "sj_hostile", "data": {}}, 400),
+            ("a list", [ok], 400),
+            ("a number", 7, 400),
+        ]
+        response = self.opener.post(f"{self.base_url()}/salesjet/api/v1/events/batch", timeout=30,
+                                    data=json.dumps({"events": [event for _label, event, _status in cases]}).encode(),
+                                    headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"})
+        self.assertEqual(response.status_code, 200, response.text[:300])
+        self.assertNotIn("Traceback", response.text)
+        for (label, _event, status), result in zip(cases, response.json()["results"], strict=True):
+            with self.subTest(label):
+                self.assertEqual(result["status"], status, result)
+                self.assertLess(len(result["error"]), 200, "a short answer")
+                self.assertNotIn("psycopg2", result["error"])
+        self.assertEqual(self.counts(), before, "nothing half-stored")
+        for label, auth in (("no key", ""), ("wrong key", "Bearer not-a-key"),
+                            ("SQL in the key", "Bearer ' OR '1'='1")):
+            with self.subTest(label):
+                response = self.opener.post(f"{self.base_url()}/salesjet/api/v1/events/batch", timeout=30,
+                                            data=json.dumps({"events": [ok]}).encode(),
+                                            headers={"Content-Type": "application/json", "Authorization": auth})
+                self.assertRefused(response, (401,), label)
+        self.assertEqual(self.counts(), before)
+
     def test_api_stores_markup_and_sql_as_plain_data_and_ignores_unknown_fields(self):
         response = self.api_post(json.dumps({
             "code": "sj_hostile", "email": "plain.data@example.com", "name": HOSTILE,

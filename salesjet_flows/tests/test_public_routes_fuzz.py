@@ -19,6 +19,7 @@ from odoo import http
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..controllers import common as controllers_common
+from ..controllers.api import API_BATCH_MAX_BYTES
 from .sources_common import SalesjetHttpCase
 
 SECRET = "fuzz-app-secret"
@@ -50,6 +51,13 @@ CONTENT_TYPES = st.one_of(st.sampled_from([
     b"multipart/form-data", b"application/json; charset=latin-1", b"", b"application/json\xff\xfe",
 ]), HEADER_BYTES)
 TEXT = st.text(max_size=60)
+# what a batch's events hold: valid-looking values mixed with wrong types, markup, foreign digits
+API_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["sj_fuzz", "fuzz@example.com", "+32 470 12 34 56", "<script>", "٠١٢", "", " "]),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
 
 
 def nested(depth, kind):
@@ -175,6 +183,32 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
         with self.refused_cleanly("api") as responses:
             responses.append(self.send("POST", "/salesjet/api/v1/events", body, headers))
 
+    @FUZZ
+    @given(body=bodies('{"events": [{"code": "sj_fuzz", "email": "fuzz@example.com"}]}'), content_type=CONTENT_TYPES,
+           auth=st.one_of(st.just(None), HEADER_BYTES, HEADER_BYTES.map(lambda b: b"Bearer " + b)))
+    def test_inbound_api_batch_answers_any_body_and_key_with_a_4xx(self, body, content_type, auth):
+        headers = {"Content-Type": content_type,
+                   "Authorization": f"Bearer {self.key}".encode() if auth is None else auth}
+        with self.refused_cleanly("api batch") as responses:
+            responses.append(self.send("POST", "/salesjet/api/v1/events/batch", body, headers))
+
+    @FUZZ
+    @given(events=st.lists(st.one_of(
+        st.dictionaries(st.sampled_from(["code", "email", "phone", "partner_id", "name", "data", "external_id"]),
+                        API_VALUES, max_size=7),
+        API_VALUES), min_size=1, max_size=8))
+    def test_inbound_api_batch_answers_any_event_on_its_own_and_stores_only_those_it_accepts(self, events):
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"}
+        with self.refused_cleanly("api batch events", allowed=(200,), changes=True) as responses:
+            before = self.counts()["salesjet.event"]
+            response = self.send("POST", "/salesjet/api/v1/events/batch", json.dumps({"events": events}), headers)
+            responses.append(response)
+        results = response.json()["results"]
+        self.assertEqual(len(results), len(events))
+        self.assertTrue({result["status"] for result in results} <= {200, 201, 400, 413}, results)
+        self.assertEqual(self.counts()["salesjet.event"] - before,
+                         sum(1 for result in results if result["status"] == 201), "one event per 201, no other")
+
     # ------------------------------------------------------------------ Facebook webhook
 
     @FUZZ
@@ -291,6 +325,9 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
             deep = f'{{"code": "sj_fuzz", "email": "a@example.com", "data": {nested(20000, "[")}}}'.encode()
             responses.append(self.send("POST", "/salesjet/api/v1/events", deep,
                                        {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"}))
+            deep = f'{{"events": [{{"code": "sj_fuzz", "email": "a@example.com", "data": {nested(20000, "[")}}}]}}'
+            responses.append(self.send("POST", "/salesjet/api/v1/events/batch", deep.encode(),
+                                       {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"}))
             deep = nested(40000, "{").encode()
             responses.append(self.send("POST", "/salesjet/facebook/webhook", deep,
                                        {"Content-Type": "application/json",
@@ -302,6 +339,8 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
                 body = f'{{"code": "sj_fuzz", "email": "a@example.com", "data": {{"n": {number}}}}}'.encode()
                 responses.append(self.send("POST", "/salesjet/api/v1/events", body, {
                     "Content-Type": "application/json", "Authorization": f"Bearer {self.key}"}))
+                responses.append(self.send("POST", "/salesjet/api/v1/events/batch", b'{"events": [' + body + b"]}", {
+                    "Content-Type": "application/json", "Authorization": f"Bearer {self.key}"}))
 
     def test_keys_signatures_and_csrf_tokens_in_any_script_are_refused_not_crashed(self):
         body = b'{"object": "page", "entry": []}'
@@ -311,8 +350,9 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
             responses.append(self.send("POST", "/salesjet/facebook/webhook", body, {
                 "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=\xe9".encode("latin-1")}))
             for key in (b"Bearer abc\x00def", "Bearer clé".encode("latin-1"), b"Bearer " + b"k" * 300):
-                responses.append(self.send("POST", "/salesjet/api/v1/events", body, {
-                    "Content-Type": "application/json", "Authorization": key}))
+                for route in ("/salesjet/api/v1/events", "/salesjet/api/v1/events/batch"):
+                    responses.append(self.send("POST", route, body, {
+                        "Content-Type": "application/json", "Authorization": key}))
         # a logged-in visitor's website form: Odoo checks its CSRF token, any text of it
         user = new_test_user(self.env, login="sj_fuzz_portal", groups="base.group_portal")
         self.authenticate(user.login, user.login)
@@ -330,6 +370,8 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
             responses.append(self.send("POST", "/salesjet/page_left", b" " * (8 * 1024),
                                        {"Content-Type": "application/json"}))
             responses.append(self.send("POST", "/salesjet/api/v1/events", b" " * (80 * 1024), api_headers))
+            responses.append(self.send("POST", "/salesjet/api/v1/events/batch",
+                                       b" " * (API_BATCH_MAX_BYTES + 1024), api_headers))
             responses.append(self.send("POST", "/salesjet/facebook/webhook", b" " * (300 * 1024), {
                 "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=0"}))
         # a chunked body announces no length: refused at the limit (413) or, where the server does not
@@ -338,6 +380,8 @@ class TestPublicRoutesFuzz(SalesjetHttpCase):
             responses.append(self.send("POST", "/salesjet/page_left", chunks(8 * 1024),
                                        {"Content-Type": "application/json"}))
             responses.append(self.send("POST", "/salesjet/api/v1/events", chunks(80 * 1024), api_headers))
+            responses.append(self.send("POST", "/salesjet/api/v1/events/batch", chunks(API_BATCH_MAX_BYTES + 1024),
+                                       api_headers))
 
 
 def depth_of(value):
