@@ -49,3 +49,5 @@ from . import test_wait_until
 from . import test_lifecycle
 from . import test_where_users_look
 from . import test_server_actions
+from . import test_canvas
+from . import test_canvas_browser
