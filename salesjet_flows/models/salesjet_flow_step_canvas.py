@@ -16,11 +16,11 @@ _lt = LazyTranslate(__name__)
 
 # The picker's families, in their order; a type of no known family goes to "other".
 ACTION_FAMILIES = [
-    ("messages", _lt("Messages")),
-    ("contact", _lt("Contact")),
+    ("messages", _lt("Messaging")),
+    ("contact", _lt("Contact and lists")),
     ("crm", _lt("CRM")),
     ("products", _lt("Products and offers")),
-    ("flows", _lt("Flows")),
+    ("flows", _lt("Flow control")),
     ("integrations", _lt("Integrations")),
     ("loyalty", _lt("Loyalty")),
     ("other", _lt("Other actions")),
@@ -215,7 +215,7 @@ class SalesjetFlowStepCanvas(models.AbstractModel):
             job_domain = [("step_id", "=", self.id), ("mailing_trace_id", "any", CONTACT_KINDS[kind])]
         # the figures are read from the step's own mailing: its traces may be hidden to the user
         partners = self.env["salesjet.flow.job"].sudo().search(job_domain).partner_id
-        labels = {"sent": _("Sent"), "opened": _("Opened"), "clicked": _("Clicked")}
+        labels = {"sent": _("Sent to"), "opened": _("Opened by"), "clicked": _("Clicked by")}
         return {
             "type": "ir.actions.act_window",
             "name": _("%(step)s: %(figure)s", step=self.display_name, figure=labels[kind]),

@@ -180,7 +180,7 @@ export class FlowDiagram extends Component {
         this.dialog.add(FormViewDialog, {
             resModel: "salesjet.flow.trigger",
             resId: trigger.id,
-            title: _t("Trigger"),
+            title: _t("Flow trigger"),
             onRecordSaved: () => this.reload(),
         });
     }
@@ -215,13 +215,16 @@ export class FlowDiagram extends Component {
 
     removeStep(step) {
         this.dialog.add(ConfirmationDialog, {
-            title: _t("Remove step"),
+            title: _t("Remove this step"),
             body: _t(
                 "Remove step “%s”? If contacts wait on it, you choose next what happens to them.",
                 step.title
             ),
-            confirmLabel: _t("Remove"),
+            confirmLabel: _t("Yes, remove"),
             confirm: async () => {
+                if (!(await this.ensureSaved())) {
+                    return;
+                }
                 const action = await this.orm.call("salesjet.flow.step", "action_canvas_remove", [
                     [step.id],
                 ]);
@@ -239,7 +242,7 @@ export class FlowDiagram extends Component {
     async moveStep(step, offset) {
         const chain = this.data.steps.filter((s) => s.branch_id === step.branch_id);
         const target = chain[chain.indexOf(step) + offset];
-        if (!target) {
+        if (!target || !(await this.ensureSaved())) {
             return;
         }
         await this.orm.call("salesjet.flow.step", "canvas_move", [step.id, target.id, offset > 0]);
@@ -250,7 +253,7 @@ export class FlowDiagram extends Component {
         const stepId = parseInt(element.dataset.stepId);
         const after = previous && parseInt(previous.dataset.stepId);
         const before = next && parseInt(next.dataset.stepId);
-        if (stepId && (after || before)) {
+        if (stepId && (after || before) && (await this.ensureSaved())) {
             await this.orm.call("salesjet.flow.step", "canvas_move", [
                 stepId,
                 after || before,

@@ -52,11 +52,11 @@ export class StepCard extends Component {
         if (!stats) {
             return [];
         }
-        const figures = [{ kind: "sent", label: _t("Sent"), icon: "fa-paper-plane", value: stats.sent }];
+        const figures = [{ kind: "sent", label: _t("Sent to"), icon: "fa-paper-plane", value: stats.sent }];
         if (stats.opened !== null && stats.opened !== undefined) {
             figures.push({
                 kind: "opened",
-                label: _t("Opened"),
+                label: _t("Opened by"),
                 icon: "fa-envelope-open-o",
                 value: stats.opened,
                 rate: stats.opened_rate,
@@ -64,7 +64,7 @@ export class StepCard extends Component {
         }
         figures.push({
             kind: "clicked",
-            label: _t("Clicked"),
+            label: _t("Clicked by"),
             icon: "fa-mouse-pointer",
             value: stats.clicked,
             rate: stats.clicked_rate,
