@@ -1,6 +1,7 @@
 import logging
 import re
 import shutil
+from contextlib import contextmanager
 
 from odoo.tests import HttpCase, tagged
 
@@ -19,6 +20,23 @@ def _require_browser(case):
         case.fail("websocket-client is not installed in this Python: pip install websocket-client.")
 
 
+@contextmanager
+def _browser_console(case, lines):
+    """Collect the browser's console lines (logged by Odoo on a child of the test's logger), whatever the
+    log level the runner set."""
+    handler = logging.Handler(level=logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger(case._logger.name)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 @tagged("post_install", "-at_install")
 class TestCanvasInTheBrowser(HttpCase):
 
@@ -27,18 +45,12 @@ class TestCanvasInTheBrowser(HttpCase):
         as Odoo's own web/tests/test_js.py runs the web client's."""
         _require_browser(self)
         lines = []
-        handler = logging.Handler(level=logging.INFO)
-        handler.emit = lambda record: lines.append(record.getMessage())
-        logger = logging.getLogger(self._logger.name)  # the browser's console goes to a child of it
-        logger.addHandler(handler)
-        try:
+        with _browser_console(self, lines):
             self.browser_js(
                 # the filter is a regular expression (/.../) on the tests' full names: this module's suite only
                 "/web/tests?headless&loglevel=2&preset=desktop&timeout=15000&filter=%2F%40salesjet_flows%2F",
                 "", "", login="admin", timeout=600, success_signal="[HOOT] test suite succeeded",
                 error_checker=unit_test_error_checker)
-        finally:
-            logger.removeHandler(handler)
         passed = [line for line in lines if "passed" in line and "tests" in line]
         self.assertTrue(passed, "Hoot said how many tests passed")
         self.assertRegex(passed[-1], r"passed ([1-9]\d*) tests", "the filter found the canvas tests")
@@ -84,11 +96,7 @@ class TestCanvasInTheBrowser(HttpCase):
             {"flow_id": flow.id, "sequence": 10 * (i + 1), "action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]}
             for i in range(150)])
         lines = []
-        handler = logging.Handler(level=logging.INFO)
-        handler.emit = lambda record: lines.append(record.getMessage())
-        logger = logging.getLogger(self._logger.name)
-        logger.addHandler(handler)
-        try:
+        with _browser_console(self, lines):
             # from the loaded web client, open the flow's form twice (the first time also loads its views);
             # the action resolves once the form and its canvas are drawn
             self.browser_js("/odoo/action-salesjet_flows.salesjet_flow_action", """
@@ -114,8 +122,6 @@ class TestCanvasInTheBrowser(HttpCase):
                 })();
                 0;  // do not make the browser driver await the promise: the page says when it is done
             """.replace("FLOW_ID", str(flow.id)), ready="", login="admin", timeout=180)
-        finally:
-            logger.removeHandler(handler)
         drawn = [line for line in lines if line.startswith("[salesjet canvas]")]
         self.assertTrue(drawn, "the page said when the canvas was drawn")
         self.assertIn("(compact)", drawn[0])

@@ -24,6 +24,13 @@ export class StepCard extends Component {
         onMove: { type: Function, optional: true },
     };
 
+    /** A click on the card opens the step, as its title button does (the other buttons do their own). */
+    onCardClick(ev) {
+        if (!ev.target.closest("button, .o_sj_drag")) {
+            this.props.onOpen();
+        }
+    }
+
     get title() {
         return this.props.step.card_title || this.props.step.title;
     }
