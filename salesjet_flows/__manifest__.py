@@ -73,6 +73,9 @@
         "web.assets_tests": [
             "salesjet_flows/static/tests/tours/*.js",
         ],
+        "web.assets_unit_tests": [
+            "salesjet_flows/static/tests/**/*.test.js",
+        ],
     },
     "application": True,
     "installable": True,

@@ -16,6 +16,7 @@ from . import salesjet_flow_step_product
 from . import salesjet_flow_step_placeholder
 from . import salesjet_flow_step_preview
 from . import salesjet_flow_step_split
+from . import salesjet_flow_step_canvas
 from . import salesjet_flow_step_timing
 from . import salesjet_flow_condition_email
 from . import salesjet_flow_condition_product

@@ -578,23 +578,39 @@ class SalesjetFlow(models.Model):
     @api.depends("trigger_ids", "trigger_ids.name", "step_ids", "step_ids.summary", "step_ids.active",
                  "step_ids.sequence", "step_ids.condition_ids", "step_ids.branch_id", "step_ids.branch_id.name")
     def _compute_diagram_data(self):
-        counts = {}
-        flow_ids = [flow_id for flow_id in self.ids if isinstance(flow_id, int)]
-        if flow_ids:
-            # one query for the counts of every step of these flows
-            for step, state, count in self.env["salesjet.flow.job"]._read_group(
-                    [("flow_id", "in", flow_ids)], ["step_id", "state"], ["__count"]):
-                counts.setdefault(step.id, {})[state] = count
+        counts = self._diagram_counts()
         actions = dict(self.env["salesjet.flow.step"]._fields["action_type"]._description_selection(self.env))
+        stats = self.step_ids._diagram_message_stats()
+        editable = self.env["salesjet.flow.step"].has_access("create")
         for flow in self:
             # unsaved steps after the saved ones of their sequence, as they will be once saved (ids grow):
             # the diagram opens a new step after saving by its rank among the new ones
             steps = flow.step_ids.sorted(lambda s: (s.sequence, not s.id, s.id or 0))
+            nodes = []
+            for step in steps:
+                node = step._diagram_node(actions, counts.get(step.id, {}))
+                if step.id in stats:
+                    node["stats"] = stats[step.id]
+                nodes.append(node)
             flow.diagram_data = {
                 "triggers": [{"id": t.id or 0, "name": t.name or ""} for t in flow.trigger_ids],
-                "steps": [step._diagram_node(actions, counts.get(step.id, {})) for step in steps],
+                "steps": nodes,
+                # the canvas offers its "+", drag and remove to who may change the flow
+                "editable": editable,
             }
         self._diagram_place_branches()
+
+    def _diagram_counts(self):
+        """The job counts of every step of these flows, as the diagram shows them:
+        ``{step id: {"pending": n, "done": n, "skipped": n, "failed": n, ...}}`` (a state without
+        jobs may be missing). One query for all the steps."""
+        counts = {}
+        flow_ids = [flow_id for flow_id in self.ids if isinstance(flow_id, int)]
+        if flow_ids:
+            for step, state, count in self.env["salesjet.flow.job"]._read_group(
+                    [("flow_id", "in", flow_ids)], ["step_id", "state"], ["__count"]):
+                counts.setdefault(step.id, {})[state] = count
+        return counts
 
     # ---- Statistics ----
     stat_sent = fields.Integer(string="Emails sent", compute="_compute_flow_statistics")
@@ -756,18 +772,31 @@ class SalesjetFlow(models.Model):
 
     # ---- A/B splits ----
     def _diagram_place_branches(self):
-        """Draw each branch's steps right after their split, their title prefixed with the branch."""
+        """Draw each branch's steps right after their split, their title prefixed with the branch; each
+        split's node lists its branches (id, name, share, winner) for the canvas' columns."""
         for flow in self:
             steps = flow.step_ids
+            splits = {step.id: step for step in steps if step.action_type == "split" and isinstance(step.id, int)}
+            nodes = flow.diagram_data["steps"]  # (a copy: the field is assigned again below)
+            for node in nodes:
+                split = splits.get(node["id"])
+                if split:
+                    node["branches"] = [{
+                        "id": branch.id, "name": branch.name or "", "percentage": branch.percentage,
+                        "winner": split.split_winner_id == branch,
+                    } for branch in split.branch_ids.sorted(lambda b: (b.sequence, b.id))
+                        if isinstance(branch.id, int)]
             if not any(steps.mapped("branch_id")):
+                if splits:
+                    flow.diagram_data = dict(flow.diagram_data, steps=nodes)
                 continue
             by_id = {step.id if isinstance(step.id, int) else 0: step for step in steps}
-            nodes = flow.diagram_data["steps"]
             main, branched = [], {}
             for node in nodes:
                 branch = by_id[node["id"]].branch_id if node["id"] in by_id else False
                 if branch:
                     node["branch"] = branch.name
+                    node["card_title"] = node["title"]
                     node["title"] = _("Branch %(branch)s › %(title)s", branch=branch.name, title=node["title"])
                     branched.setdefault(branch.split_step_id.id, []).append(node)
                 else:

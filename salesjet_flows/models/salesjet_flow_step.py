@@ -101,6 +101,7 @@ class SalesjetFlowStep(models.Model):
         "salesjet.flow.step.timing",
         "salesjet.flow.step.server_action",
         "salesjet.flow.step.lead",
+        "salesjet.flow.step.canvas",
         "salesjet.flow.step.action",  # last: the base of the hooks that the type families above extend
     ]
     _check_company_auto = True
@@ -400,7 +401,25 @@ class SalesjetFlowStep(models.Model):
                         max=self.repeat_max) if self.repeat else "",
             "active": self.active,
             "counts": {state: counts.get(state, 0) for state in ("pending", "done", "skipped", "failed")},
+            # what the canvas builds with: the type, its picker family, the step's place
+            "action_type": self.action_type,
+            "family": self._action_family(),
+            "sequence": self.sequence,
+            "branch_id": self.branch_id.id or False,
         }
+
+    def _diagram_message_stats(self):
+        """Sent, opened and clicked of these message steps (emails and SMS) with their rates, by step id,
+        as the canvas shows them; an SMS has no opens (None)."""
+        messages = self.filtered(lambda s: s.action_type in ("email", "sms") and isinstance(s.id, int))
+        messages = messages.with_prefetch()  # compute the figures of these steps only
+        return {step.id: {
+            "sent": step.stat_sent,
+            "opened": step.stat_opened if step.action_type == "email" else None,
+            "clicked": step.stat_clicked,
+            "opened_rate": round(step.stat_opened_ratio, 1) if step.action_type == "email" else None,
+            "clicked_rate": round(step.stat_clicked_ratio, 1),
+        } for step in messages}
 
     def _diagram_icon(self):
         """The Font Awesome icon of this step's action in the diagram; bridges add their action types'."""

@@ -56,3 +56,5 @@ from . import test_lead_triggers
 from . import test_conditions_lead
 from . import test_email_designer
 from . import test_action_lead
+from . import test_canvas
+from . import test_canvas_browser

@@ -19,6 +19,14 @@ class SalesjetFlowStep(models.Model):
     def _diagram_icon(self):
         return "fa-graduation-cap" if self.action_type == "course_enroll" else super()._diagram_icon()
 
+    def _action_family(self):
+        return "products" if self.action_type == "course_enroll" else super()._action_family()
+
+    def _action_help(self):
+        if self.action_type == "course_enroll":
+            return _("Enrol the contact in an eLearning course.")
+        return super()._action_help()
+
     def _settings_fields(self):
         return super()._settings_fields() + ["enroll_course_id"]
 

@@ -22,6 +22,14 @@ class SalesjetFlowStep(models.Model):
     def _diagram_icon(self):
         return "fa-star" if self.action_type == "loyalty_accrue" else super()._diagram_icon()
 
+    def _action_family(self):
+        return "loyalty" if self.action_type == "loyalty_accrue" else super()._action_family()
+
+    def _action_help(self):
+        if self.action_type == "loyalty_accrue":
+            return _("Add bonus points to the contact's loyalty card, valid for a number of days.")
+        return super()._action_help()
+
     @api.model
     def _placeholder_methods(self):
         # {{ object.salesjet_offer_coupon() }} (the newest running coupon) or (step id): a loyalty.card
