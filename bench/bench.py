@@ -85,7 +85,8 @@ class Bench:
             return [row[0] for row in cr.fetchall()]
 
     def make_flow(self, env, name, steps, domain=None, trigger=None):
-        flow = env["salesjet.flow"].create({"name": name, "reentry_policy": "always"})
+        # running: a draft flow enrols nobody (the flow lifecycle)
+        flow = env["salesjet.flow"].create({"name": name, "reentry_policy": "always", "state": "running"})
         env["salesjet.flow.step"].create([{"flow_id": flow.id, "sequence": i, **step} for i, step in enumerate(steps)])
         env["salesjet.flow.trigger"].create(
             {"flow_id": flow.id, **(trigger or {"trigger_type": "segment", "partner_domain": repr(domain)})})
