@@ -232,11 +232,16 @@ class SalesjetFlowJob(models.Model):
 
     @api.model
     def _count_due(self):
-        """Due jobs, counted up to ``salesjet.cron``'s cap (the scheduler only needs to know there are more)."""
+        """Due jobs, counted up to ten batches (the scheduler only needs to know there are more).
+
+        Counted after every call of the scheduler: up to 100,000, PostgreSQL read the whole due range of the
+        index (a bitmap scan, about 70 ms at 130,000 due jobs and growing with the backlog), a few percent of
+        each call on a large launch; up to ten batches it reads them in order and stops (about 9 ms).
+        """
         return self.env["salesjet.cron"]._count_capped(SQL(
             "SELECT 1 FROM salesjet_flow_job WHERE state = 'pending' AND scheduled_date <= %s AND %s",
             fields.Datetime.now(), self._due_filter(),
-        ))
+        ), cap=10 * self._get_batch_size())
 
     @api.model
     def _process_due_batch(self, limit=None):

@@ -75,3 +75,18 @@ class TestEmailFastPath(SalesjetCase, MockEmail):
         for sent in self._mails:
             self.assertIn("List-Unsubscribe", sent["headers"])
             self.assertIn("/mail/track/", sent["body"])
+
+
+class TestDueCount(SalesjetCase):
+
+    def test_scheduler_counts_due_jobs_up_to_ten_batches_only(self):
+        """After each call the scheduler only tells Odoo that work remains: it counts up to ten batches, so
+        the count stops early on a large backlog instead of reading all of it."""
+        self.make_flow([self.tag_step(self.tag_a)])
+        for partner in self.make_partners(15):
+            self.Event.post("sj_test", partner)
+        self.assertEqual(self.Job._count_due(), 15)
+        self.env["ir.config_parameter"].sudo().set_param("salesjet_flows.job_batch_size", 1)
+        self.assertEqual(self.Job._count_due(), 10)
+        self.assertEqual(self.run_scheduler(), 15, "every due job still runs")
+        self.assertEqual(self.Job._count_due(), 0)
