@@ -193,6 +193,83 @@ class Bench:
             "name": "Bench SMS", "model_id": env["ir.model"]._get_id("res.partner"), "body": SMS_BODY})
         return {"sms_template_id": template.id}
 
+    # -- 8. a million contacts --------------------------------------------------------
+
+    def create_contacts_setwise(self, count, marker, chunk=100_000):
+        """Insert ``count`` contacts with SQL in chunks of ``chunk`` (one transaction each), returning no ids:
+        the million part keeps no list of a million ids in this process."""
+        for start in range(0, count, chunk):
+            with self.registry.cursor() as cr:
+                cr.execute(SQL(
+                    """
+                    INSERT INTO res_partner (name, complete_name, email, email_normalized, mobile, phone_sanitized,
+                                             ref, active, type, is_company, lang, country_id,
+                                             create_uid, write_uid, create_date, write_date)
+                    SELECT 'Bench ' || i, 'Bench ' || i, 'm' || i || '@' || %(m)s || '.example.com',
+                           'm' || i || '@' || %(m)s || '.example.com', '+3248' || lpad(i::text, 7, '0'),
+                           '+3248' || lpad(i::text, 7, '0'), %(m)s, TRUE, 'contact', FALSE, 'en_US',
+                           (SELECT id FROM res_country WHERE code = 'BE'), 1, 1, now(), now()
+                      FROM generate_series(%(a)s, %(b)s) AS i
+                    """, m=marker, a=start + 1, b=min(start + chunk, count)))
+            with self.registry.cursor() as cr:
+                cr.execute(SQL("UPDATE res_partner SET commercial_partner_id = id "
+                               "WHERE ref = %s AND commercial_partner_id IS NULL", marker))
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("ANALYZE res_partner"))
+
+    def drain_flow(self, flow_id):
+        """:meth:`drain_with_cron` for one flow, asking only whether a due job is left (``LIMIT 1``): counting a
+        backlog of a million jobs before each call would itself grow with the backlog."""
+        with self.registry.cursor() as cr:
+            cron = self.env(cr).ref("salesjet_flows.ir_cron_salesjet_process_jobs")
+            job = {**cron.read(load=None)[0], "done": 0, "remaining": 0, "timed_out_counter": 0}
+        calls = 0
+        while True:
+            with self.registry.cursor() as cr:
+                cr.execute(SQL(
+                    "SELECT 1 FROM salesjet_flow_job WHERE state = 'pending' AND scheduled_date <= %s "
+                    "AND flow_id = %s LIMIT 1", odoo.fields.Datetime.now(), flow_id))
+                if not cr.fetchone():
+                    return calls
+            with self.registry.cursor() as cron_cr:
+                self.registry["ir.cron"]._process_job(self.dbname, cron_cr, dict(job))
+            calls += 1
+
+    def bench_million(self):
+        """Launch and add tag at the base size and at a million contacts, in this run, on flows shaped as the
+        steps part's (an add-tag step, then an email step a day later): the tag drain also schedules the
+        next step. Peak RSS of this process is measured over the part alone (``/proc/self/clear_refs``)."""
+        rss_reset = reset_peak_rss()
+        self.million_rates = {}
+        for size in (self.million_base, self.million):
+            marker = f"million{size}"
+            log(f"  creating {size} contacts")
+            t = time.perf_counter()
+            self.create_contacts_setwise(size, marker)
+            log(f"  {time.perf_counter() - t:.1f}s")
+            with self.registry.cursor() as cr:
+                env = self.env(cr)
+                tag = env["res.partner.category"].create({"name": f"Bench {marker}"})
+                steps = [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]},
+                         {"action_type": "email", "timing": "delay", "delay_value": 1, "delay_unit": "days",
+                          **self.email_step_values(env)}]
+                flow = self.make_flow(env, f"Bench {marker}", steps, domain=[("ref", "=", marker)])
+                flow_id = flow.id
+                cr.commit()
+                t = time.perf_counter()
+                count = flow._launch_segment(flow.trigger_ids)
+                cr.commit()
+                launch = self.row(f"8a. launch, {size:,} contacts", count, time.perf_counter() - t, "enrolments")
+            t = time.perf_counter()
+            calls = self.drain_flow(flow_id)
+            elapsed = time.perf_counter() - t
+            tag_rate = self.row(f"8b. add-tag step, {size:,} contacts", self.count_jobs([flow_id]), elapsed,
+                                "jobs", extra=f"{calls} cron calls")
+            self.million_rates[size] = (launch, tag_rate)
+            log(f"  peak RSS so far in this part: {peak_rss_mb():.0f} MB")
+        self.million_rss = peak_rss_mb()
+        self.million_rss_scope = "this part" if rss_reset else "the whole run"
+
     # -- 3. event dispatch ---------------------------------------------------------
 
     def api_flows(self):
@@ -841,6 +918,25 @@ class Bench:
             return f"{self.floor_rows / rate:.1f} x insert"
         return ""
 
+    def report_million(self):
+        """The million part's targets: launch and add-tag rates at N at least 90 % of those at the base size,
+        peak RSS at most 500 MB."""
+        rates = getattr(self, "million_rates", None)
+        if not rates or len(rates) < 2:
+            return
+        (base_launch, base_tag), (big_launch, big_tag) = rates[self.million_base], rates[self.million]
+        launch, tag = big_launch / base_launch, big_tag / base_tag
+        print()
+        print(f"a million: {self.million:,} contacts against {self.million_base:,} in this run; "
+              f"peak RSS {self.million_rss:.0f} MB ({self.million_scope_label()})")
+        for label, ratio in (("launch", launch), ("add-tag step", tag)):
+            print(f"  {'met   ' if ratio >= 0.9 else 'MISSED'} {label} at {self.million:,} >= 90 % of the rate at "
+                  f"{self.million_base:,}: {ratio:.0%}")
+        print(f"  {'met   ' if self.million_rss <= 500 else 'MISSED'} peak RSS <= 500 MB: {self.million_rss:.0f} MB")
+
+    def million_scope_label(self):
+        return f"this process, over {self.million_rss_scope}"
+
     def report_targets(self, peak_rss):
         """The issue's targets (set for N = 100,000 on a 2-core machine), each met or missed."""
         rows = {what.split(".")[0]: (seconds, rate)
@@ -923,6 +1019,27 @@ class CommitProbe:
         self.cursor.execute(SQL("DROP TABLE %s", self.table).code)
         self.connection.close()
 
+def reset_peak_rss():
+    """Reset this process's peak RSS (``VmHWM``), so that a part measures its own peak; False if Linux refuses."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb():
+    """This process's peak RSS in MB since the last :func:`reset_peak_rss` (``VmHWM``), else since it started."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 
 def prefork_harness():
     """The production tests' harness (``OdooServer``, pausing and restoring the other crons). Odoo logs an
@@ -978,6 +1095,15 @@ def main():
     parser.add_argument("--parts", default="floors,steps,events,http,workers,references,production",
                         help="comma-separated parts to run (floors, steps, events, http, workers, references, "
                              "production), e.g. floors,workers")
+
+    parser.add_argument("--parts", default="steps,events,workers,references,production",
+                        help="comma-separated parts to run (steps, events, workers, references, production), "
+                             "e.g. workers")
+    parser.add_argument("--million", type=int, default=0, metavar="N",
+                        help="also run the million part (not in the default parts): launch and add tag for N "
+                             "contacts (e.g. 1000000) and for --million-base contacts, in this run")
+    parser.add_argument("--million-base", type=int, default=100_000,
+                        help="the size the million part compares N with (default 100,000)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     odoo.tools.config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
@@ -1006,7 +1132,12 @@ def main():
     if "production" in parts:
         log("7. production: prefork cron workers")
         bench.bench_production()
+    if args.million:
+        log(f"8. a million contacts: {args.million_base:,} then {args.million:,}")
+        bench.million, bench.million_base = args.million, args.million_base
+        bench.bench_million()
     bench.report()
+    bench.report_million()
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ class SalesjetCron(models.AbstractModel):
         self.env.cr.postcommit.add(self.env["ir.cron"]._notifydb)
 
     @api.model
-    def _count_capped(self, query):
-        """Rows of ``query`` (an SQL that selects rows), counted up to REMAINING_COUNT_CAP."""
-        self.env.cr.execute(SQL("SELECT count(*) FROM (%s LIMIT %s) AS remaining", query, REMAINING_COUNT_CAP))
+    def _count_capped(self, query, cap=REMAINING_COUNT_CAP):
+        """Rows of ``query`` (an SQL that selects rows), counted up to ``cap`` (default REMAINING_COUNT_CAP)."""
+        self.env.cr.execute(SQL("SELECT count(*) FROM (%s LIMIT %s) AS remaining", query, cap))
         return self.env.cr.fetchone()[0]

@@ -58,3 +58,4 @@ from . import test_email_designer
 from . import test_action_lead
 from . import test_canvas
 from . import test_canvas_browser
+from . import test_fast_paths
