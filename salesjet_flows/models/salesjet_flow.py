@@ -17,8 +17,8 @@ from ..tools.caps import CAP_CHANNELS, CAP_POLICIES
 from ..tools.goal import parse_goal
 from ..tools.placeholders import checking_stored_texts
 from .salesjet_flow_job import GOAL_BATCH_SIZE
-from .salesjet_flow_step_stat import COUNTED_STATES
 from .salesjet_flow_step_split import _rebuild_splits, _split_layout
+from .salesjet_flow_step_stat import COUNTED_STATES
 from .salesjet_flow_version import ENGINE_FIELDS, VERSION_DATA_KEY
 
 FLOW_KINDS = [

@@ -158,12 +158,12 @@ class SalesjetFlowStepStat(models.Model):
         help="The database connection that wrote the row (0: folded by the retention cron); readers sum them.")
     entered = fields.Integer(string="Runs reached", help="Runs that reached the step (their first job there).")
     pending = fields.Integer(string="Waiting", help="Change of the number of waiting jobs that day.")
-    running = fields.Integer(string="Running")
-    done = fields.Integer(string="Done")
-    skipped = fields.Integer(string="Skipped")
-    failed = fields.Integer(string="Failed")
-    cancelled = fields.Integer(string="Cancelled")
-    converted = fields.Integer(string="Converted", help="Runs that had done the step when they converted.")
+    running = fields.Integer()
+    done = fields.Integer()
+    skipped = fields.Integer()
+    failed = fields.Integer()
+    cancelled = fields.Integer()
+    converted = fields.Integer(help="Runs that had done the step when they converted.")
 
     _sql_constraints = [
         ("step_day_slot_unique", "UNIQUE(step_id, day, slot)", "One counter row per step, day and slot."),
@@ -178,20 +178,20 @@ class SalesjetFlowStepStat(models.Model):
         cr.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'salesjet_flow_job_count_insert'")
         first = not cr.fetchone()
         for name, body in _trigger_functions().items():
-            cr.execute(f"""
+            cr.execute(SQL(f"""
                 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$
                 BEGIN
                     {body}
                     RETURN NULL;
                 END
                 $body$
-            """)
+            """))
         for name, table, event, transition, function in TRIGGERS:
-            cr.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-            cr.execute(f"""
+            cr.execute(SQL(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+            cr.execute(SQL(f"""
                 CREATE TRIGGER {name} AFTER {event} ON {table}
                 REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}()
-            """)
+            """))
         if first:
             self._backfill()
 
@@ -202,7 +202,7 @@ class SalesjetFlowStepStat(models.Model):
         cr.execute("SELECT 1 FROM salesjet_flow_job LIMIT 1")
         if not cr.fetchone():
             return
-        cr.execute(f"""
+        cr.execute(SQL(f"""
             INSERT INTO salesjet_flow_step_stat
                    (step_id, flow_id, company_id, day, slot, entered, {", ".join(COUNTED_STATES)}, converted)
             SELECT step_id, min(flow_id), min(company_id), day, 0, sum(entered),
@@ -210,15 +210,15 @@ class SalesjetFlowStepStat(models.Model):
               FROM ({_delta_select("salesjet_flow_job", 1)}) AS d
              GROUP BY step_id, day
             ON CONFLICT (step_id, day, slot) DO NOTHING
-        """)
-        cr.execute(f"""
+        """))
+        cr.execute(SQL(f"""
             INSERT INTO salesjet_flow_step_skip_reason (step_id, flow_id, company_id, reason_key, slot, reason, count)
             SELECT step_id, min(flow_id), min(company_id), md5(reason), 0, min(reason), sum(n)
               FROM ({_reason_select("salesjet_flow_job", 1)}) AS r
              GROUP BY step_id, md5(reason)
             ON CONFLICT (step_id, reason_key, slot) DO NOTHING
-        """)
-        cr.execute(f"""
+        """))
+        cr.execute(SQL(f"""
             INSERT INTO salesjet_flow_step_stat AS c
                    (step_id, flow_id, company_id, day, slot, entered, {", ".join(COUNTED_STATES)}, converted)
             SELECT j.step_id, min(j.flow_id), min(j.company_id), {_TODAY}, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -227,7 +227,7 @@ class SalesjetFlowStepStat(models.Model):
              WHERE j.state = 'done' AND e.converted
              GROUP BY j.step_id
             ON CONFLICT (step_id, day, slot) DO UPDATE SET converted = c.converted + EXCLUDED.converted
-        """)
+        """))
 
     # ------------------------------------------------------------------
     # Readers

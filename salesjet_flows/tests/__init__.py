@@ -50,3 +50,4 @@ from . import test_lifecycle
 from . import test_where_users_look
 from . import test_server_actions
 from . import test_statistics_counters
+from . import test_retention
