@@ -703,11 +703,11 @@ class Bench:
                 """
                 INSERT INTO salesjet_flow_enrollment (flow_id, partner_id, company_id, state, date_start, date_done,
                                                       converted, create_uid, create_date, write_uid, write_date)
-                SELECT %(flow)s, (%(partners)s::int[])[1 + i %% %(n)s], %(company)s,
-                       CASE WHEN i %% 10 = 0 THEN 'running' ELSE 'done' END,
-                       (now() AT TIME ZONE 'UTC') - (i %% %(days)s) * interval '1 day' - interval '6 days',
-                       CASE WHEN i %% 10 = 0 THEN NULL
-                            ELSE (now() AT TIME ZONE 'UTC') - (i %% %(days)s) * interval '1 day' END,
+                SELECT %(flow)s, (%(partners)s::int[])[1 + mod(i, %(n)s)], %(company)s,
+                       CASE WHEN mod(i, 10) = 0 THEN 'running' ELSE 'done' END,
+                       (now() AT TIME ZONE 'UTC') - mod(i, %(days)s) * interval '1 day' - interval '6 days',
+                       CASE WHEN mod(i, 10) = 0 THEN NULL
+                            ELSE (now() AT TIME ZONE 'UTC') - mod(i, %(days)s) * interval '1 day' END,
                        FALSE, 1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
                   FROM generate_series(%(low)s, %(high)s - 1) AS i
                 RETURNING id
@@ -729,14 +729,14 @@ class Bench:
                   FROM salesjet_flow_enrollment e
                  CROSS JOIN unnest(%(steps)s::int[]) WITH ORDINALITY AS s(step_id, k)
                  CROSS JOIN LATERAL (SELECT CASE WHEN e.state = 'running' AND s.k = %(last)s THEN 'pending'
-                                                 WHEN (e.id + s.k) %% 20 = 0 THEN 'skipped'
-                                                 WHEN (e.id + s.k) %% 97 = 0 THEN 'failed'
+                                                 WHEN mod(e.id + s.k, 20) = 0 THEN 'skipped'
+                                                 WHEN mod(e.id + s.k, 97) = 0 THEN 'failed'
                                                  ELSE 'done' END AS state) AS j
                  WHERE e.id = ANY(%(ids)s)
                 """,
                 steps=step_ids, last=last, ids=ids))
             # conversions go through the runs' trigger, as the goal cron's write does
-            cr.execute(SQL("UPDATE salesjet_flow_enrollment SET converted = TRUE WHERE id = ANY(%s) AND id %% 7 = 0 "
+            cr.execute(SQL("UPDATE salesjet_flow_enrollment SET converted = TRUE WHERE id = ANY(%s) AND mod(id, 7) = 0 "
                            "AND state = 'done'", ids))
 
     def insert_steady(self, flow_id, company_id, step_id, partners, count, offset):
@@ -748,11 +748,11 @@ class Bench:
                     INSERT INTO salesjet_flow_enrollment (flow_id, partner_id, company_id, state, date_start,
                                                           date_done, converted, create_uid, create_date, write_uid,
                                                           write_date)
-                    SELECT %(flow)s, (%(partners)s::int[])[1 + i %% %(n)s], %(company)s, 'done', d, d, FALSE,
+                    SELECT %(flow)s, (%(partners)s::int[])[1 + mod(i, %(n)s)], %(company)s, 'done', d, d, FALSE,
                            1, d, 1, d
                       FROM generate_series(1, %(count)s) AS i,
                            LATERAL (SELECT (now() AT TIME ZONE 'UTC') - %(offset)s * interval '1 day'
-                                           - (i %% 30) * interval '1 day' AS d) AS t
+                                           - mod(i, 30) * interval '1 day' AS d) AS t
                     RETURNING id, partner_id, date_start
                 )
                 INSERT INTO salesjet_flow_job (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date,
@@ -769,7 +769,9 @@ class Bench:
         """Call the retention cron's action as Odoo's cron does (one cursor per call, commits per batch) until
         nothing is left; return (jobs deleted, seconds, calls, longest call in seconds)."""
         with self.registry.cursor() as cr:
-            self.env(cr)["ir.config_parameter"].set_param("salesjet_flows.job_retention_days", retention)
+            env = self.env(cr)
+            env["ir.config_parameter"].set_param("salesjet_flows.job_retention_days", retention)
+            env.flush_all()  # the cursor's commit does not flush the ORM here
             cr.execute("SELECT count(*) FROM salesjet_flow_job")
             total = cr.fetchone()[0]
         started, calls, longest = time.perf_counter(), 0, 0.0
@@ -777,7 +779,7 @@ class Bench:
             call = time.perf_counter()
             with self.registry.cursor() as cr:
                 env = self.env(cr)
-                env["salesjet.flow.retention"].with_context(cron_id=0)._cron_purge_ended_jobs()
+                env["salesjet.flow.retention"]._cron_purge_ended_jobs()
                 remaining = env["salesjet.flow.retention"]._count_purgeable()
             calls += 1
             longest = max(longest, time.perf_counter() - call)

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
+from odoo.tests import HttpCase, tagged
 
 from odoo.addons.salesjet_flows.models.salesjet_flow_step import SalesjetFlowStep
 
@@ -170,6 +171,36 @@ class TestStatisticsCounters(SalesjetCase):
             flow._convert_reached()
         first, second = flow.step_ids.sorted("sequence")
         self.assertEqual((first.converted_count, second.converted_count), (1, 0))
+
+
+# Clicks the Statistics tab of the form and waits for a funnel bar and a day of the chart; any JS error fails.
+OPEN_STATISTICS = """
+    const started = Date.now();
+    const wait = () => {
+        const tab = document.querySelector('.o_notebook .nav-link[name=statistics]');
+        if (tab && !tab.classList.contains('active')) { tab.click(); }
+        const row = document.querySelector('.o_salesjet_statistics tr[data-step-id] .o_sj_funnel[aria-valuenow="100"]');
+        if (row && document.querySelector('.o_salesjet_statistics svg.o_sj_chart rect.o_sj_done')) {
+            console.log('test successful');
+        } else if (Date.now() - started > 20000) { console.error('the statistics tab was not drawn'); }
+        else { setTimeout(wait, 100); }
+    };
+    wait();
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestStatisticsTab(HttpCase, SalesjetCase):
+    """The statistics tab draws its funnel and charts in the web client, for a marketer."""
+
+    def test_marketer_sees_the_funnel_and_the_charts_on_the_statistics_tab(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)])
+        for partner in self.make_partners(2):
+            self.Event.post("sj_test", partner)
+        self.run_scheduler()
+        self.user_marketing.password = "user_marketing"  # browser_js logs in with the login as password
+        self.browser_js(f"/odoo/action-salesjet_flows.salesjet_flow_action/{flow.id}", OPEN_STATISTICS, ready="",
+                        login="user_marketing", timeout=60)
 
 
 class TestCountersUnderConcurrentWorkers(CommittedQueueCase):
