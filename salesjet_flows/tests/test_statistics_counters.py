@@ -157,6 +157,29 @@ class TestStatisticsCounters(SalesjetCase):
         self.assertEqual(second["daily"]["entered"][-2:], [4, 0], "reached when the first step was done")
         self.assertEqual(sum(second["daily"]["done"]), second["entered"])
 
+    def test_folding_old_slots_keeps_every_total(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)])
+        for partner in self.make_partners(3):
+            self.Event.post("sj_test", partner)
+        self.run_scheduler()
+        step = flow.step_ids
+        Stat = self.env["salesjet.flow.step.stat"]
+        # rows of other connections, days ago, as several workers leave them
+        self.env.cr.execute("""
+            UPDATE salesjet_flow_step_stat SET day = day - 10 WHERE step_id = %s;
+            INSERT INTO salesjet_flow_step_stat (step_id, flow_id, company_id, day, slot, entered, pending, running,
+                                                 done, skipped, failed, cancelled, converted)
+            SELECT step_id, flow_id, company_id, day, slot + 1, 1, 0, 0, 2, 0, 1, 0, 0
+              FROM salesjet_flow_step_stat WHERE step_id = %s
+        """, [step.id, step.id])
+        before = Stat._totals(step_ids=step.ids)
+        self.assertGreater(Stat._count_unfolded(), 0)
+        Stat._fold_slots(1000)
+        self.assertEqual(Stat._totals(step_ids=step.ids), before)
+        self.env.cr.execute("SELECT DISTINCT slot FROM salesjet_flow_step_stat WHERE step_id = %s", [step.id])
+        self.assertEqual(self.env.cr.fetchall(), [(0,)], "one row per day is left, in slot 0")
+        self.assertEqual(Stat._count_unfolded(), 0)
+
     def test_conversions_per_step_are_counted_when_the_run_converts(self):
         flow = self.make_flow([self.tag_step(self.tag_a), self.tag_step(self.tag_b, timing="delay", delay_value=1,
                                                                          delay_unit="days")],
