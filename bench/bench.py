@@ -620,7 +620,7 @@ class Bench:
 
     # -- 8. statistics and retention (issue 21) -----------------------------------------
 
-    def bench_statistics(self, runs, jobs_per_run=5, cycles=8, cycle_jobs=50_000):
+    def bench_statistics(self, runs, jobs_per_run=5, cycles=12, cycle_jobs=50_000):
         """A flow of ``runs`` runs and ``runs * jobs_per_run`` jobs made set-wise with SQL (the counters' triggers
         count them as they are inserted); the server time of the web client's calls that open its form, diagram
         and statistics tab; a purge of its jobs older than the retention period (figures compared before and
@@ -906,6 +906,8 @@ def main():
                         help="email jobs of each production drain (in-process, 1 server, 2 servers)")
     parser.add_argument("--stat-runs", type=int, default=1_000_000,
                         help="runs of the statistics part's flow (one job per step, 5 steps)")
+    parser.add_argument("--stat-cycles", type=int, default=12,
+                        help="periods of 30 days of steady load in the statistics part (retention 180 days)")
     parser.add_argument("--parts", default="steps,events,workers,references,production",
                         help="comma-separated parts to run (steps, events, workers, references, production), "
                              "e.g. workers")
@@ -933,7 +935,7 @@ def main():
         bench.bench_production()
     if "statistics" in parts:
         log("8. statistics and retention")
-        bench.bench_statistics(args.stat_runs)
+        bench.bench_statistics(args.stat_runs, cycles=args.stat_cycles)
     bench.report()
 
 
