@@ -991,6 +991,242 @@ class Bench:
         for label, value, met in checks:
             print(f"  {'met   ' if met else 'MISSED'} {label}: {value}")
 
+    # -- 8. statistics and retention (issue 21) -----------------------------------------
+
+    def bench_statistics(self, runs, jobs_per_run=5, cycles=12, cycle_jobs=50_000):
+        """A flow of ``runs`` runs and ``runs * jobs_per_run`` jobs made set-wise with SQL (the counters' triggers
+        count them as they are inserted); the server time of the web client's calls that open its form, diagram
+        and statistics tab; a purge of its jobs older than the retention period (figures compared before and
+        after); then ``cycles`` periods of 30 days of steady load, each purged, with the job table's rows and
+        size (table + indexes) after each."""
+        partners = self.partner_ids
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            tag = env["res.partner.category"].create({"name": "bench statistics"})
+            steps = [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)], "timing": "delay", "delay_value": 1,
+                      "delay_unit": "days"} for _i in range(jobs_per_run)]
+            flow = self.make_flow(env, "Bench statistics", steps,
+                                  trigger={"trigger_type": "api", "event_code": "bench_statistics"})
+            load = self.make_flow(env, "Bench steady load", steps[:1],
+                                  trigger={"trigger_type": "api", "event_code": "bench_load"})
+            flow_id, load_id, company_id = flow.id, load.id, flow.company_id.id
+            step_ids = flow.step_ids.sorted("sequence").ids
+            load_step_id = load.step_ids.id
+        log(f"creating {runs:,} runs and {runs * jobs_per_run:,} jobs with SQL")
+        started = time.perf_counter()
+        chunk = 200_000
+        for low in range(0, runs, chunk):
+            self.insert_history(flow_id, company_id, step_ids, partners, low, min(low + chunk, runs), 360)
+        seconds = time.perf_counter() - started
+        self.row("statistics: runs + jobs inserted", runs * (1 + jobs_per_run), seconds, "rows",
+                 extra="(counted by the triggers as inserted)")
+        with self.registry.cursor() as cr:
+            cr.execute("ANALYZE salesjet_flow_job")
+            cr.execute("ANALYZE salesjet_flow_enrollment")
+        timings = self.web_client_calls(flow_id)
+        before = self.figures(flow_id)
+        log("purging the jobs older than the retention period (the cron's calls)")
+        rows_before, size_before = self.job_table()
+        purged, seconds, calls, longest = self.purge()
+        rows_after, size_after = self.job_table()
+        after = self.figures(flow_id)
+        timings_after = self.web_client_calls(flow_id)
+        self.row("retention: old jobs purged", purged, seconds, "jobs", extra=f"({calls} cron calls, longest "
+                                                                               f"{longest:.2f} s)")
+        log("steady load: each cycle adds 30 days of ended jobs, then the cron purges")
+        cycle_rows = []
+        for cycle in range(cycles):
+            # cycle c's jobs end in the 30 days ending (cycles - c - 1) * 30 days ago; a retention of 180 days
+            # plus that offset purges exactly what a purge at the end of the cycle would
+            offset = (cycles - cycle - 1) * 30
+            self.insert_steady(load_id, company_id, load_step_id, partners, cycle_jobs, offset)
+            with self.registry.cursor() as cr:
+                cr.execute(SQL("SELECT count(*) FROM salesjet_flow_job WHERE flow_id = %s", load_id))
+                peak = cr.fetchone()[0]
+            count, _seconds, _calls, _longest = self.purge(retention=180 + offset)
+            self.vacuum()
+            rows, size = self.job_table()
+            with self.registry.cursor() as cr:
+                cr.execute(SQL("SELECT count(*) FROM salesjet_flow_job WHERE flow_id = %s", load_id))
+                left = cr.fetchone()[0]
+            cycle_rows.append((cycle + 1, peak, count, left, rows, size))
+        print()
+        print(f"Statistics of a flow with {runs:,} runs and {runs * jobs_per_run:,} jobs "
+              "(server time of the web client's calls, best of 3, cold ORM cache):")
+        for (what, seconds), (_what, seconds_after) in zip(timings, timings_after, strict=True):
+            mark = "ok" if seconds <= 1.0 else "MISSED"
+            print(f"  {what:<58} {seconds * 1000:8.1f} ms  (after the purge {seconds_after * 1000:8.1f} ms)"
+                  f"  <= 1 s: {mark}")
+        print(f"  figures identical after the purge: {before == after}")
+        print(f"  job table: {rows_before:,} rows, {size_before / 2**20:,.0f} MB before the purge; "
+              f"{rows_after:,} rows, {size_after / 2**20:,.0f} MB after (space reused, not returned)")
+        print(f"Steady load: {cycle_jobs:,} ended jobs per 30 days, retention 180 days, autovacuum's VACUUM after "
+              "each purge:")
+        print(f"  {'cycle':>5} {'load jobs before purge':>23} {'purged':>8} {'load jobs kept':>15} "
+              f"{'all jobs':>10} {'table+indexes MB':>17}")
+        for cycle, peak, count, left, rows, size in cycle_rows:
+            print(f"  {cycle:>5} {peak:>23,} {count:>8,} {left:>15,} {rows:>10,} {size / 2**20:>17,.1f}")
+        print()
+
+    def insert_history(self, flow_id, company_id, step_ids, partners, low, high, days):
+        """Runs ``low``..``high`` of a flow with one job per step each, started over the last ``days`` days: one
+        run in ten still waits on its last step, one job in 20 skipped, one in 97 failed, one run in 7 converted."""
+        with self.registry.cursor() as cr:
+            cr.execute(SQL(
+                """
+                INSERT INTO salesjet_flow_enrollment (flow_id, partner_id, company_id, state, date_start, date_done,
+                                                      converted, create_uid, create_date, write_uid, write_date)
+                SELECT %(flow)s, (%(partners)s::int[])[1 + mod(i, %(n)s)], %(company)s,
+                       CASE WHEN mod(i, 10) = 0 THEN 'running' ELSE 'done' END,
+                       (now() AT TIME ZONE 'UTC') - mod(i, %(days)s) * interval '1 day' - interval '6 days',
+                       CASE WHEN mod(i, 10) = 0 THEN NULL
+                            ELSE (now() AT TIME ZONE 'UTC') - mod(i, %(days)s) * interval '1 day' END,
+                       FALSE, 1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
+                  FROM generate_series(%(low)s, %(high)s - 1) AS i
+                RETURNING id
+                """,
+                flow=flow_id, partners=partners, n=len(partners), company=company_id, days=days, low=low,
+                high=high))
+            ids = [row[0] for row in cr.fetchall()]
+            last = len(step_ids)
+            cr.execute(SQL(
+                """
+                INSERT INTO salesjet_flow_job (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date,
+                                               state, repeat_index, attempts, date_done, result,
+                                               create_uid, create_date, write_uid, write_date)
+                SELECT e.id, e.flow_id, s.step_id, e.partner_id, e.company_id, e.date_start + s.k * interval '1 day',
+                       j.state, 0, 1, CASE WHEN j.state = 'pending' THEN NULL
+                                           ELSE e.date_start + s.k * interval '1 day' END,
+                       CASE WHEN j.state = 'skipped' THEN 'Bench: the contact did not qualify.' END,
+                       1, e.date_start + (s.k - 1) * interval '1 day', 1, e.date_start + s.k * interval '1 day'
+                  FROM salesjet_flow_enrollment e
+                 CROSS JOIN unnest(%(steps)s::int[]) WITH ORDINALITY AS s(step_id, k)
+                 CROSS JOIN LATERAL (SELECT CASE WHEN e.state = 'running' AND s.k = %(last)s THEN 'pending'
+                                                 WHEN mod(e.id + s.k, 20) = 0 THEN 'skipped'
+                                                 WHEN mod(e.id + s.k, 97) = 0 THEN 'failed'
+                                                 ELSE 'done' END AS state) AS j
+                 WHERE e.id = ANY(%(ids)s)
+                """,
+                steps=step_ids, last=last, ids=ids))
+            # conversions go through the runs' trigger, as the goal cron's write does
+            cr.execute(SQL("UPDATE salesjet_flow_enrollment SET converted = TRUE WHERE id = ANY(%s) AND mod(id, 7) = 0 "
+                           "AND state = 'done'", ids))
+
+    def insert_steady(self, flow_id, company_id, step_id, partners, count, offset):
+        """``count`` done runs and jobs ended over the 30 days ending ``offset`` days ago."""
+        with self.registry.cursor() as cr:
+            cr.execute(SQL(
+                """
+                WITH runs AS (
+                    INSERT INTO salesjet_flow_enrollment (flow_id, partner_id, company_id, state, date_start,
+                                                          date_done, converted, create_uid, create_date, write_uid,
+                                                          write_date)
+                    SELECT %(flow)s, (%(partners)s::int[])[1 + mod(i, %(n)s)], %(company)s, 'done', d, d, FALSE,
+                           1, d, 1, d
+                      FROM generate_series(1, %(count)s) AS i,
+                           LATERAL (SELECT (now() AT TIME ZONE 'UTC') - %(offset)s * interval '1 day'
+                                           - mod(i, 30) * interval '1 day' AS d) AS t
+                    RETURNING id, partner_id, date_start
+                )
+                INSERT INTO salesjet_flow_job (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date,
+                                               state, repeat_index, attempts, date_done, create_uid, create_date,
+                                               write_uid, write_date)
+                SELECT id, %(flow)s, %(step)s, partner_id, %(company)s, date_start, 'done', 0, 1, date_start,
+                       1, date_start, 1, date_start
+                  FROM runs
+                """,
+                flow=flow_id, partners=partners, n=len(partners), company=company_id, count=count, offset=offset,
+                step=step_id))
+
+    def purge(self, retention=180):
+        """Call the retention cron's action as Odoo's cron does (one cursor per call, commits per batch) until
+        nothing is left; return (jobs deleted, seconds, calls, longest call in seconds)."""
+        with self.registry.cursor() as cr:
+            env = self.env(cr)
+            env["ir.config_parameter"].set_param("salesjet_flows.job_retention_days", retention)
+            env.flush_all()  # the cursor's commit does not flush the ORM here
+            cr.execute("SELECT count(*) FROM salesjet_flow_job")
+            total = cr.fetchone()[0]
+        started, calls, longest = time.perf_counter(), 0, 0.0
+        while True:
+            call = time.perf_counter()
+            with self.registry.cursor() as cr:
+                env = self.env(cr)
+                env["salesjet.flow.retention"]._cron_purge_ended_jobs()
+                remaining = env["salesjet.flow.retention"]._count_purgeable()
+            calls += 1
+            longest = max(longest, time.perf_counter() - call)
+            if not remaining:
+                break
+        seconds = time.perf_counter() - started
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM salesjet_flow_job")
+            return total - cr.fetchone()[0], seconds, calls, longest
+
+    def vacuum(self):
+        """What autovacuum does between purges: the deleted rows' space becomes reusable."""
+        connection = odoo.sql_db.db_connect(self.dbname)
+        with connection.cursor() as cr:
+            cr._cnx.autocommit = True
+            cr.execute("VACUUM salesjet_flow_job")
+
+    def job_table(self):
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT count(*), pg_total_relation_size('salesjet_flow_job') FROM salesjet_flow_job")
+            return cr.fetchone()
+
+    def figures(self, flow_id):
+        """What a user reads about the flow (its counts, diagram counts, statistics tab, per step figures)."""
+        with self.registry.cursor() as cr:
+            flow = self.env(cr)["salesjet.flow"].browse(flow_id)
+            return (flow.read(["job_count", "pending_job_count", "failed_job_count", "statistics_data"]),
+                    [step["counts"] for step in flow.diagram_data["steps"]],
+                    flow.step_ids.read(["done_job_count", "skipped_job_count", "failed_job_count", "skip_reasons",
+                                        "converted_count"]))
+
+    def web_client_calls(self, flow_id, rounds=3):
+        """Server time of the calls the web client makes: ``web_read`` of the form's fields (the specification
+        built from ``get_views`` as the form view builds it), then of the diagram field alone and of the
+        statistics tab's fields, as an administrator, each with a fresh cursor and ORM cache."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, 2, {"lang": "en_US"})
+            models = env["salesjet.flow"].get_views([(False, "form")])["models"]
+
+        def spec(model, seen):
+            result = {}
+            for name, desc in models[model]["fields"].items():
+                relation = desc.get("relation")
+                if desc["type"] in ("one2many", "many2many") and relation in models and relation not in seen:
+                    result[name] = {"fields": spec(relation, seen | {model}), "context": {"active_test": False}}
+                elif desc["type"] in ("many2one", "one2many", "many2many"):
+                    result[name] = {"fields": {"display_name": {}}}
+                else:
+                    result[name] = {}
+            return result
+
+        form = spec("salesjet.flow", {"salesjet.flow"})
+        calls = [
+            ("form: web_read of every field of the flow form", form),
+            ("diagram: web_read of diagram_data", {"diagram_data": {}}),
+            ("statistics tab: web_read of its fields and step list",
+             {key: form[key] for key in ("enrollment_count", "done_count", "converted_count", "conversion_rate",
+                                         "stat_sent", "stat_opened_ratio", "stat_clicked_ratio", "statistics_data",
+                                         "step_ids") if key in form}),
+        ]
+        timings = []
+        for what, specification in calls:
+            best = None
+            for _round in range(rounds):
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, 2, {"lang": "en_US"})
+                    started = time.perf_counter()
+                    env["salesjet.flow"].browse(flow_id).web_read(specification)
+                    seconds = time.perf_counter() - started
+                best = seconds if best is None else min(best, seconds)
+            timings.append((what, best))
+            log(f"  {what}: {best * 1000:.1f} ms")
+        return timings
+
 
 class CommitProbe:
     """One round trip with a commit, timed: a one-row INSERT into a bare table in autocommit, on a plain
@@ -1094,11 +1330,12 @@ def main():
     parser.add_argument("--http-batches", type=int, default=20, help="batches of 500 events posted over HTTP")
     parser.add_argument("--parts", default="floors,steps,events,http,workers,references,production",
                         help="comma-separated parts to run (floors, steps, events, http, workers, references, "
-                             "production), e.g. floors,workers")
+                             "production, statistics), e.g. floors,workers")
 
-    parser.add_argument("--parts", default="steps,events,workers,references,production",
-                        help="comma-separated parts to run (steps, events, workers, references, production), "
-                             "e.g. workers")
+    parser.add_argument("--stat-runs", type=int, default=1_000_000,
+                        help="runs of the statistics part's flow (one job per step, 5 steps)")
+    parser.add_argument("--stat-cycles", type=int, default=12,
+                        help="periods of 30 days of steady load in the statistics part (retention 180 days)")
     parser.add_argument("--million", type=int, default=0, metavar="N",
                         help="also run the million part (not in the default parts): launch and add tag for N "
                              "contacts (e.g. 1000000) and for --million-base contacts, in this run")
@@ -1136,6 +1373,9 @@ def main():
         log(f"8. a million contacts: {args.million_base:,} then {args.million:,}")
         bench.million, bench.million_base = args.million, args.million_base
         bench.bench_million()
+    if "statistics" in parts:
+        log("8. statistics and retention")
+        bench.bench_statistics(args.stat_runs, cycles=args.stat_cycles)
     bench.report()
     bench.report_million()
 

@@ -21,6 +21,7 @@
         "data/salesjet_special_offer_cron.xml",
         "data/salesjet_flow_goal_cron.xml",
         "data/salesjet_split_cron.xml",
+        "data/salesjet_retention_cron.xml",
         "data/salesjet_flow_template_data.xml",
         "wizard/salesjet_flow_launch_views.xml",
         "wizard/salesjet_flow_start_views.xml",
@@ -66,6 +67,7 @@
             "salesjet_flows/static/src/flow_diagram/*",
             "salesjet_flows/static/src/email_designer/*",
             "salesjet_flows/static/src/sms_composer/*",
+            "salesjet_flows/static/src/flow_statistics/*",
         ],
         "web.assets_frontend": [
             "salesjet_flows/static/src/js/exit_intent.js",

@@ -65,3 +65,6 @@ from . import salesjet_flow_branch
 from . import res_company
 from . import salesjet_flow_version
 from . import ir_actions_server
+from . import salesjet_flow_step_skip_reason
+from . import salesjet_flow_step_stat
+from . import salesjet_flow_retention

@@ -17,6 +17,13 @@ class ResConfigSettings(models.TransientModel):
         help="A job whose step raises an error is retried after 1, 4, 16... minutes, up to this many attempts.",
     )
 
+    salesjet_job_retention_days = fields.Integer(
+        string="Keep ended jobs (days)", default=180, config_parameter="salesjet_flows.job_retention_days",
+        help="Done, skipped and cancelled jobs older than this many days are deleted in batches by the scheduled "
+             "action “Flows: delete old ended jobs”; the step counters keep counting them, so statistics and "
+             "A/B results do not change. Failed and waiting jobs are kept. 0 keeps every job.",
+    )
+
     # ---- Phone calls and webhooks ----
     salesjet_call_provider = fields.Selection(
         selection="_salesjet_call_providers", string="Phone calls through",

@@ -6,6 +6,7 @@ still be chosen. Bridge modules add their kinds' types by extending ``_kind_sugg
 """
 import json
 import secrets
+from datetime import timedelta
 
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
@@ -19,6 +20,7 @@ from ..tools.goal import parse_goal
 from ..tools.placeholders import checking_stored_texts
 from .salesjet_flow_job import GOAL_BATCH_SIZE
 from .salesjet_flow_step_split import _rebuild_splits, _split_layout
+from .salesjet_flow_step_stat import COUNTED_STATES
 from .salesjet_flow_version import ENGINE_FIELDS, VERSION_DATA_KEY
 
 FLOW_KINDS = [
@@ -43,6 +45,9 @@ REENTRY_POLICIES = [
 REENTRY_KEYS = {"once": "once", "no_active": "active", "always": None}
 
 LAUNCH_BATCH_SIZE = 10000
+
+# days drawn by the statistics tab's chart of each step
+STATISTICS_DAYS = 30
 
 # A flow's life: only a running flow enrols contacts (events, triggers, launches, follow-up and chain steps).
 FLOW_STATES = [
@@ -123,16 +128,13 @@ class SalesjetFlow(models.Model):
             flow.done_count = counts["done"]
 
     def _compute_job_counters(self):
-        data = {
-            (flow.id, state): count
-            for flow, state, count in self.env["salesjet.flow.job"]._read_group(
-                [("flow_id", "in", self.ids)], ["flow_id", "state"], ["__count"],
-            )
-        }
+        # kept set-wise by the job table's triggers (salesjet.flow.step.stat), not counted from the jobs
+        totals = self.env["salesjet.flow.step.stat"]._totals(flow_ids=self.ids, by="flow_id")
         for flow in self:
-            flow.job_count = sum(count for (flow_id, _state), count in data.items() if flow_id == flow.id)
-            flow.pending_job_count = data.get((flow.id, "pending"), 0)
-            flow.failed_job_count = data.get((flow.id, "failed"), 0)
+            counts = totals.get(flow.id) or dict.fromkeys(COUNTED_STATES, 0)
+            flow.job_count = sum(counts[state] for state in COUNTED_STATES)
+            flow.pending_job_count = counts["pending"]
+            flow.failed_job_count = counts["failed"]
 
     @api.depends("trigger_ids.trigger_type")
     def _compute_has_segment_trigger(self):
@@ -603,14 +605,12 @@ class SalesjetFlow(models.Model):
     def _diagram_counts(self):
         """The job counts of every step of these flows, as the diagram shows them:
         ``{step id: {"pending": n, "done": n, "skipped": n, "failed": n, ...}}`` (a state without
-        jobs may be missing). One query for all the steps."""
-        counts = {}
+        jobs may be missing). One query for all the steps: the counts are kept set-wise by the job table's
+        triggers (salesjet.flow.step.stat), not counted from the jobs."""
         flow_ids = [flow_id for flow_id in self.ids if isinstance(flow_id, int)]
-        if flow_ids:
-            for step, state, count in self.env["salesjet.flow.job"]._read_group(
-                    [("flow_id", "in", flow_ids)], ["step_id", "state"], ["__count"]):
-                counts.setdefault(step.id, {})[state] = count
-        return counts
+        if not flow_ids:
+            return {}
+        return self.env["salesjet.flow.step.stat"]._state_counts(flow_ids=flow_ids)
 
     # ---- Statistics ----
     stat_sent = fields.Integer(string="Emails sent", compute="_compute_flow_statistics")
@@ -625,6 +625,37 @@ class SalesjetFlow(models.Model):
             flow.stat_sent = sent
             flow.stat_opened_ratio = 100.0 * sum(steps.mapped("stat_opened")) / sent if sent else 0.0
             flow.stat_clicked_ratio = 100.0 * sum(steps.mapped("stat_clicked")) / sent if sent else 0.0
+
+    statistics_data = fields.Json(
+        string="Statistics charts", compute="_compute_statistics_data",
+        help="What the statistics tab draws: the runs that reached each step (the funnel) and each step's jobs "
+             "of the last 30 days, per UTC day, read from the step counters.",
+    )
+
+    def _compute_statistics_data(self):
+        """One query on the counters for the totals of every step, one for their last 30 days."""
+        Stat = self.env["salesjet.flow.step.stat"]
+        last = fields.Datetime.now().date()
+        days = [last - timedelta(days=offset) for offset in range(STATISTICS_DAYS - 1, -1, -1)]
+        steps = self.step_ids.filtered("id")
+        totals = Stat._totals(step_ids=steps.ids)
+        daily = Stat._daily(steps.ids, days[0], last)
+        kinds = ("entered", "done", "skipped", "failed")
+        for flow in self:
+            rows = []
+            for step in flow.step_ids.filtered("id").sorted(lambda s: (s.sequence, s.id)):
+                counts = totals.get(step.id, {})
+                per_day = daily.get(step.id, {})
+                rows.append({
+                    "id": step.id, "name": step.display_name, "entered": counts.get("entered", 0),
+                    "pending": counts.get("pending", 0),
+                    "daily": {kind: [per_day.get(day, {}).get(kind, 0) for day in days] for kind in kinds},
+                })
+            flow.statistics_data = {
+                "days": [fields.Date.to_string(day) for day in days],
+                "runs": flow.enrollment_count,
+                "steps": rows,
+            }
 
     # ---- Webhooks ----
     webhook_secret = fields.Char(

@@ -194,17 +194,14 @@ class SalesjetFlowStep(models.Model):
             step.display_name = label
 
     def _compute_job_counts(self):
-        data = {
-            (step.id, state): count
-            for step, state, count in self.env["salesjet.flow.job"]._read_group(
-                [("step_id", "in", self.ids)], ["step_id", "state"], ["__count"],
-            )
-        }
+        # kept set-wise by the job table's triggers (salesjet.flow.step.stat), not counted from the jobs
+        data = self.env["salesjet.flow.step.stat"]._totals(step_ids=self.ids)
         for step in self:
-            step.pending_job_count = data.get((step.id, "pending"), 0)
-            step.done_job_count = data.get((step.id, "done"), 0)
-            step.skipped_job_count = data.get((step.id, "skipped"), 0)
-            step.failed_job_count = data.get((step.id, "failed"), 0)
+            counts = data.get(step.id, {})
+            step.pending_job_count = counts.get("pending", 0)
+            step.done_job_count = counts.get("done", 0)
+            step.skipped_job_count = counts.get("skipped", 0)
+            step.failed_job_count = counts.get("failed", 0)
 
     # ------------------------------------------------------------------
     # Validation
@@ -477,19 +474,8 @@ class SalesjetFlowStep(models.Model):
             step.stat_clicked_ratio = 100.0 * clicked / sent if sent else 0.0
 
     def _compute_skip_reasons(self):
-        reasons = {}
-        step_ids = [s for s in self.ids if isinstance(s, int)]
-        if step_ids:
-            self.env["salesjet.flow.job"].flush_model(["step_id", "state", "result"])
-            self.env.cr.execute(SQL(
-                """
-                SELECT step_id, coalesce(result, ''), count(*) FROM salesjet_flow_job
-                 WHERE step_id = ANY(%s) AND state = 'skipped'
-                 GROUP BY step_id, result
-                 ORDER BY step_id, count(*) DESC
-                """, step_ids))
-            for step_id, reason, count in self.env.cr.fetchall():
-                reasons.setdefault(step_id, []).append((reason, count))
+        # counted by reason by the job table's triggers: jobs deleted by the retention cron stay counted
+        reasons = self.env["salesjet.flow.step.stat"]._skip_reasons([s for s in self.ids if isinstance(s, int)])
         for step in self:
             rows = reasons.get(step.id, [])
             lines = [f"{count} × {reason or _('no reason given')}" for reason, count in rows[:SKIP_REASONS_SHOWN]]
@@ -540,20 +526,10 @@ class SalesjetFlowStep(models.Model):
     )
 
     def _compute_converted_count(self):
-        counts = {}
-        step_ids = [s for s in self.ids if isinstance(s, int)]
-        if step_ids:
-            self.env.flush_all()
-            self.env.cr.execute(SQL(
-                """
-                SELECT j.step_id, count(DISTINCT j.enrollment_id) FROM salesjet_flow_job j
-                  JOIN salesjet_flow_enrollment e ON e.id = j.enrollment_id
-                 WHERE j.step_id = ANY(%s) AND j.state = 'done' AND e.converted
-                 GROUP BY j.step_id
-                """, step_ids))
-            counts = dict(self.env.cr.fetchall())
+        # counted when a run converts by the runs' trigger (salesjet.flow.step.stat)
+        totals = self.env["salesjet.flow.step.stat"]._totals(step_ids=self.ids)
         for step in self:
-            step.converted_count = counts.get(step.id, 0)
+            step.converted_count = totals.get(step.id, {}).get("converted", 0)
 
     # ---- Frequency caps ----
     transactional = fields.Boolean(

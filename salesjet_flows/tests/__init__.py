@@ -59,3 +59,5 @@ from . import test_action_lead
 from . import test_canvas
 from . import test_canvas_browser
 from . import test_fast_paths
+from . import test_statistics_counters
+from . import test_retention
