@@ -61,6 +61,15 @@ ACTION_TYPE_HELP = {
     "offer_remove": _lt("End the contact's special offer."),
     "split": _lt("Test variants: contacts go down branches by share, the best branch wins."),
     "server_action": _lt("Run an Odoo server action on the contact or the lead."),
+    "lead_assign": _lt("Give the run's lead a salesperson, or a sales team whose members take leads in turn."),
+    "lead_stage": _lt("Move the run's lead to a stage."),
+    "lead_tag_add": _lt("Add tags to the run's lead."),
+    "lead_tag_remove": _lt("Take tags off the run's lead."),
+    "lead_lost": _lt("Mark the run's lead lost, with a reason."),
+    "lead_won": _lt("Mark the run's lead won."),
+    "lead_priority": _lt("Set the priority of the run's lead."),
+    "lead_activity": _lt("Schedule an activity on the run's lead for its salesperson."),
+    "lead_convert": _lt("Convert the run's lead to an opportunity."),
 }
 
 # the numbers of a step card that open contacts, and the trace filter of each (email steps)

@@ -2,7 +2,7 @@ import { registry } from "@web/core/registry";
 
 /**
  * Build the newsletter welcome flow on the canvas of a new, empty flow: a trigger,
- * a welcome email, an SMS one day later, an A/B split with a step in each branch;
+ * a welcome email designed in Odoo's email designer, an SMS one day later, an A/B split with a step in each branch;
  * then start it. (The test posts an event between this tour and the next.)
  */
 registry.category("web_tour.tours").add("salesjet_canvas_build_tour", {
@@ -56,7 +56,16 @@ registry.category("web_tour.tours").add("salesjet_canvas_build_tour", {
             run: "click",
         },
         {
-            trigger: ".modal .o_field_widget[name=email_body] .odoo-editor-editable p",
+            content: "The email is designed in Odoo's email designer: take its basic theme",
+            trigger: '.modal [name="email_body_arch"] :iframe #basic',
+            run: "click",
+        },
+        {
+            trigger: '.modal [name="email_body_arch"] :iframe html:not(:has(.o_mail_theme_selector_new))',
+        },
+        {
+            content: "Write the welcome in the designed email",
+            trigger: '.modal [name="email_body_arch"] :iframe .o_layout p:first-child',
             run: "editor Thanks for joining us!",
         },
         {
