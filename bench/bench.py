@@ -79,21 +79,28 @@ class Bench:
         log(f"  {what}: {count} in {seconds:.2f}s = {rate:,.0f} {unit}/s {extra}")
         return rate
 
+    @staticmethod
+    def insert_contacts(cr, marker, first, last, email_prefix="bench", phone_prefix="+3247"):
+        """Insert contacts ``first``..``last`` (numbers) with SQL, marked by ``ref = marker``: the ORM would
+        dominate the set-up time."""
+        cr.execute(SQL(
+            """
+            INSERT INTO res_partner (name, complete_name, email, email_normalized, mobile, phone_sanitized,
+                                     ref, active, type, is_company, lang, country_id,
+                                     create_uid, write_uid, create_date, write_date)
+            SELECT 'Bench ' || i, 'Bench ' || i, %(e)s || i || '@' || %(m)s || '.example.com',
+                   %(e)s || i || '@' || %(m)s || '.example.com', %(ph)s || lpad(i::text, 7, '0'),
+                   %(ph)s || lpad(i::text, 7, '0'), %(m)s, TRUE, 'contact', FALSE, 'en_US',
+                   (SELECT id FROM res_country WHERE code = 'BE'), 1, 1, now(), now()
+              FROM generate_series(%(a)s, %(b)s) AS i
+            """, m=marker, e=email_prefix, ph=phone_prefix, a=first, b=last))
+        cr.execute(SQL("UPDATE res_partner SET commercial_partner_id = id "
+                       "WHERE ref = %s AND commercial_partner_id IS NULL", marker))
+
     def create_contacts(self, count, marker):
-        """Insert contacts with SQL (the ORM would dominate the set-up time), in one statement."""
+        """Insert ``count`` contacts in one statement and return their ids."""
         with self.registry.cursor() as cr:
-            cr.execute(SQL(
-                """
-                INSERT INTO res_partner (name, complete_name, email, email_normalized, mobile, phone_sanitized,
-                                         ref, active, type, is_company, lang, country_id,
-                                         create_uid, write_uid, create_date, write_date)
-                SELECT 'Bench ' || i, 'Bench ' || i, 'bench' || i || '@' || %(m)s || '.example.com',
-                       'bench' || i || '@' || %(m)s || '.example.com', '+3247' || lpad(i::text, 7, '0'),
-                       '+3247' || lpad(i::text, 7, '0'), %(m)s, TRUE, 'contact', FALSE, 'en_US',
-                       (SELECT id FROM res_country WHERE code = 'BE'), 1, 1, now(), now()
-                  FROM generate_series(1, %(n)s) AS i
-                """, m=marker, n=count))
-            cr.execute(SQL("UPDATE res_partner SET commercial_partner_id = id WHERE ref = %s", marker))
+            self.insert_contacts(cr, marker, 1, count)
             cr.execute(SQL("SELECT id FROM res_partner WHERE ref = %s ORDER BY id", marker))
             return [row[0] for row in cr.fetchall()]
 
@@ -200,20 +207,7 @@ class Bench:
         the million part keeps no list of a million ids in this process."""
         for start in range(0, count, chunk):
             with self.registry.cursor() as cr:
-                cr.execute(SQL(
-                    """
-                    INSERT INTO res_partner (name, complete_name, email, email_normalized, mobile, phone_sanitized,
-                                             ref, active, type, is_company, lang, country_id,
-                                             create_uid, write_uid, create_date, write_date)
-                    SELECT 'Bench ' || i, 'Bench ' || i, 'm' || i || '@' || %(m)s || '.example.com',
-                           'm' || i || '@' || %(m)s || '.example.com', '+3248' || lpad(i::text, 7, '0'),
-                           '+3248' || lpad(i::text, 7, '0'), %(m)s, TRUE, 'contact', FALSE, 'en_US',
-                           (SELECT id FROM res_country WHERE code = 'BE'), 1, 1, now(), now()
-                      FROM generate_series(%(a)s, %(b)s) AS i
-                    """, m=marker, a=start + 1, b=min(start + chunk, count)))
-            with self.registry.cursor() as cr:
-                cr.execute(SQL("UPDATE res_partner SET commercial_partner_id = id "
-                               "WHERE ref = %s AND commercial_partner_id IS NULL", marker))
+                self.insert_contacts(cr, marker, start + 1, min(start + chunk, count), "m", "+3248")
         with self.registry.cursor() as cr:
             cr.execute(SQL("ANALYZE res_partner"))
 

@@ -59,6 +59,19 @@ def api_key_user(env, key):
 
 class SalesjetApi(http.Controller):
 
+    def _authenticated_payload(self, max_bytes):
+        """(refusal, None) for a bad key (401/403), a body over ``max_bytes`` (413) or a malformed one (400);
+        else (None, the body's JSON object)."""
+        refused = self._authenticate()
+        if refused:
+            return refused, None
+        try:
+            return None, read_json_object(max_bytes)
+        except BodyTooLarge:
+            return reply(413, payload={"error": f"The body exceeds {max_bytes} bytes."}), None
+        except ValueError as e:
+            return reply(400, payload={"error": f"Malformed request: {e}."}), None
+
     @http.route("/salesjet/api/v1/events", type="http", auth="none", methods=["POST"], csrf=False,
                 sitemap=False, save_session=False, max_content_length=API_MAX_BYTES)
     def post_event(self, **_kwargs):
@@ -69,15 +82,9 @@ class SalesjetApi(http.Controller):
         Answers 201 ``{"id": event id}``, 200 with the same id for an external id already received,
         400 malformed, 401 bad key, 403 not a Flows user, 413 too large.
         """
-        refused = self._authenticate()
+        refused, payload = self._authenticated_payload(API_MAX_BYTES)
         if refused:
             return refused
-        try:
-            payload = read_json_object(API_MAX_BYTES)
-        except BodyTooLarge:
-            return reply(413, payload={"error": f"The body exceeds {API_MAX_BYTES} bytes."})
-        except ValueError as e:
-            return reply(400, payload={"error": f"Malformed request: {e}."})
         error, values = self._validate(payload)
         if error:
             return reply(400, payload={"error": error})
@@ -113,15 +120,9 @@ class SalesjetApi(http.Controller):
         API_MAX_BYTES. The whole request: 400 malformed envelope, 401 / 403 as ``post_event``, 413 over
         API_BATCH_MAX_EVENTS events or API_BATCH_MAX_BYTES.
         """
-        refused = self._authenticate()
+        refused, payload = self._authenticated_payload(API_BATCH_MAX_BYTES)
         if refused:
             return refused
-        try:
-            payload = read_json_object(API_BATCH_MAX_BYTES)
-        except BodyTooLarge:
-            return reply(413, payload={"error": f"The body exceeds {API_BATCH_MAX_BYTES} bytes."})
-        except ValueError as e:
-            return reply(400, payload={"error": f"Malformed request: {e}."})
         events = payload.get("events")
         if not isinstance(events, list) or not events:
             return reply(400, payload={"error": "“events” must be a non-empty list of events."})

@@ -16,7 +16,7 @@ from odoo.tools import SQL
 
 from ..tools.form_values import FormValueError, convert_form_value
 from ..tools.secrets import redact_known
-from .salesjet_flow import REENTRY_KEYS
+from .salesjet_flow import REENTRY_KEYS, reentry_allows
 
 _logger = logging.getLogger(__name__)
 
@@ -430,14 +430,7 @@ class SalesjetEvent(models.Model):
                   FROM ev
                   JOIN unnest(%(f)s::int[], %(c)s::int[], %(tr)s::int[], %(pol)s::varchar[], %(k)s::varchar[])
                        WITH ORDINALITY AS t(f, c, tr, pol, k, n) ON t.c = ev.company_id
-                 WHERE CASE t.pol
-                       WHEN 'once' THEN NOT EXISTS (
-                           SELECT 1 FROM salesjet_flow_enrollment e
-                            WHERE e.flow_id = t.f AND e.partner_id = ev.partner_id)
-                       WHEN 'no_active' THEN NOT EXISTS (
-                           SELECT 1 FROM salesjet_flow_enrollment e
-                            WHERE e.flow_id = t.f AND e.partner_id = ev.partner_id AND e.state = 'running')
-                       ELSE TRUE END
+                 WHERE %(allowed)s
                  ORDER BY t.n
                 ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
                 RETURNING id, flow_id, partner_id, event_id
@@ -445,7 +438,8 @@ class SalesjetEvent(models.Model):
             SELECT ev.id, ev.company_id, ev.create_date, r.id, r.flow_id, r.partner_id, r.event_id
               FROM ev LEFT JOIN runs r ON TRUE
             """,
-            savepoint=SQL.identifier(savepoint), kind=kind, code=vals["code"], partner=vals["partner_id"],
+            savepoint=SQL.identifier(savepoint), allowed=reentry_allows(SQL("t.pol"), SQL("t.f"), SQL("ev.partner_id")),
+            kind=kind, code=vals["code"], partner=vals["partner_id"],
             company=self.env.company.id, data=json.dumps(vals["data"]) if vals["data"] else None,
             source=None if vals["source"] is False else vals["source"], external_id=vals["external_id"] or None,
             state=vals["state"], attempts=vals["attempts"], date_processed=vals["date_processed"] or None,

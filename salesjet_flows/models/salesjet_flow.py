@@ -44,6 +44,21 @@ REENTRY_POLICIES = [
 # a second enrolment, even when two events of one contact arrive at once.
 REENTRY_KEYS = {"once": "once", "no_active": "active", "always": None}
 
+
+def reentry_allows(policy, flow_id, partner_id):
+    """SQL: whether a flow's re-entry ``policy`` lets the contact ``partner_id`` start a run of ``flow_id`` (SQL
+    expressions of the statement). "once": no run ever; "no_active": none running; else any time. The unique
+    index on (flow, contact, reentry_key) closes the race between two transactions."""
+    return SQL(
+        """CASE %(policy)s
+           WHEN 'once' THEN NOT EXISTS (
+               SELECT 1 FROM salesjet_flow_enrollment e WHERE e.flow_id = %(flow)s AND e.partner_id = %(partner)s)
+           WHEN 'no_active' THEN NOT EXISTS (
+               SELECT 1 FROM salesjet_flow_enrollment e
+                WHERE e.flow_id = %(flow)s AND e.partner_id = %(partner)s AND e.state = 'running')
+           ELSE TRUE END""",
+        policy=policy, flow=flow_id, partner=partner_id)
+
 LAUNCH_BATCH_SIZE = 10000
 
 # days drawn by the statistics tab's chart of each step
@@ -483,18 +498,13 @@ class SalesjetFlow(models.Model):
               FROM unnest(%(f)s::int[], %(p)s::int[], %(c)s::int[], %(tr)s::int[], %(ev)s::int[], %(ld)s::int[],
                           %(dt)s::jsonb[], %(pol)s::varchar[], %(k)s::varchar[])
                    WITH ORDINALITY AS t(f, p, c, tr, ev, ld, dt, pol, k, n)
-             WHERE CASE t.pol
-                   WHEN 'once' THEN NOT EXISTS (
-                       SELECT 1 FROM salesjet_flow_enrollment e WHERE e.flow_id = t.f AND e.partner_id = t.p)
-                   WHEN 'no_active' THEN NOT EXISTS (
-                       SELECT 1 FROM salesjet_flow_enrollment e
-                        WHERE e.flow_id = t.f AND e.partner_id = t.p AND e.state = 'running')
-                   ELSE TRUE END
+             WHERE %(allowed)s
              ORDER BY t.n
             ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
             RETURNING id, flow_id, partner_id, event_id
             """,
             savepoint=SQL("SAVEPOINT %s;", SQL.identifier(savepoint)) if savepoint else SQL(),
+            allowed=reentry_allows(SQL("t.pol"), SQL("t.f"), SQL("t.p")),
             now=now, uid=self.env.uid, f=list(columns[0]), p=list(columns[1]),
             c=[infos[flow_id][1] for flow_id in columns[0]], tr=[trigger_id or None for trigger_id in columns[2]],
             ev=[event_id or None for event_id in columns[3]], ld=[lead_id or None for lead_id in columns[4]],
