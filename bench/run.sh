@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark SalesJet Flows on a fresh database (see bench/bench.py for what is measured).
 # Usage: bench/run.sh [--contacts N] [--ref-contacts M] [--events E] [--worker-jobs W] [--prod-contacts P] [--prod-emails Q]
-#                     [--parts steps,events,workers,references,production]
+#                     [--parts floors,steps,events,http,workers,references,production,statistics] [--stat-runs R]
 #                     [--million N [--million-base B]]   (the million part, not in the default parts)
 # Defaults: N = 100000 contacts, M = 5000 for the two references. KEEP_DB=1 keeps the database.
 source "$(dirname "$0")/../scripts/lib.sh"
