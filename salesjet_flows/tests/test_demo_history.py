@@ -15,9 +15,9 @@ class TestDemoHistory(TransactionCase):
         if not nurture:
             self.skipTest("the demo history needs the demo data")
         now = fields.Datetime.now()
-        ran = generate(self.env, contacts=60, days=20, seed=7, tick_hours=12)
+        ran = generate(self.env, contacts=90, days=20, seed=7, tick_hours=12)
         self.assertTrue(ran)
-        self.assertFalse(generate(self.env, contacts=60, days=20, seed=7), "made once per database")
+        self.assertFalse(generate(self.env, contacts=90, days=20, seed=7), "made once per database")
         self.assertTrue(self.env["ir.config_parameter"].get_param(HISTORY_PARAM))
         Job = self.env["salesjet.flow.job"]
         ab_flow = self.env["salesjet.flow"].search([("name", "=", "Spring offer: subject line A/B test")])
