@@ -104,6 +104,15 @@ class Bench:
             cr.execute(SQL("SELECT id FROM res_partner WHERE ref = %s ORDER BY id", marker))
             return [row[0] for row in cr.fetchall()]
 
+    def make_tag_then_email_flow(self, env, name, marker):
+        """A flow for the contacts marked ``marker``, shaped as the steps part's: an add-tag step, then an email
+        step a day later (so that each tag job also schedules the next step)."""
+        tag = env["res.partner.category"].create({"name": name})
+        steps = [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]},
+                 {"action_type": "email", "timing": "delay", "delay_value": 1, "delay_unit": "days",
+                  **self.email_step_values(env)}]
+        return self.make_flow(env, name, steps, domain=[("ref", "=", marker)])
+
     def make_flow(self, env, name, steps, domain=None, trigger=None):
         # running: a draft flow enrols nobody (the flow lifecycle)
         flow = env["salesjet.flow"].create({"name": name, "reentry_policy": "always", "state": "running"})
@@ -242,12 +251,7 @@ class Bench:
             self.create_contacts_setwise(size, marker)
             log(f"  {time.perf_counter() - t:.1f}s")
             with self.registry.cursor() as cr:
-                env = self.env(cr)
-                tag = env["res.partner.category"].create({"name": f"Bench {marker}"})
-                steps = [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]},
-                         {"action_type": "email", "timing": "delay", "delay_value": 1, "delay_unit": "days",
-                          **self.email_step_values(env)}]
-                flow = self.make_flow(env, f"Bench {marker}", steps, domain=[("ref", "=", marker)])
+                flow = self.make_tag_then_email_flow(self.env(cr), f"Bench {marker}", marker)
                 flow_id = flow.id
                 cr.commit()
                 t = time.perf_counter()

@@ -104,12 +104,7 @@ def main():
     ids = bench.create_contacts(args.contacts, marker)
     log(f"{len(ids)} contacts {marker}")
     with bench.registry.cursor() as cr:
-        env = bench.env(cr)
-        tag = env["res.partner.category"].create({"name": f"Profile {marker}"})
-        steps = [{"action_type": "add_tag", "tag_ids": [(6, 0, tag.ids)]},
-                 {"action_type": "email", "timing": "delay", "delay_value": 1, "delay_unit": "days",
-                  **bench.email_step_values(env)}]
-        flow = bench.make_flow(env, f"Profile {marker}", steps, domain=[("ref", "=", marker)])
+        flow = bench.make_tag_then_email_flow(bench.env(cr), f"Profile {marker}", marker)
         cr.commit()
         flow_id = flow.id
         if "launch" in phases:
