@@ -10,11 +10,12 @@ import uuid
 from dateutil.relativedelta import relativedelta
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..tools.form_values import FormValueError, convert_form_value
+from ..tools.prepared import execute_prepared
 from ..tools.secrets import redact_known
 from .salesjet_flow import REENTRY_KEYS, reentry_allows
 
@@ -369,6 +370,33 @@ class SalesjetEvent(models.Model):
         return events
 
     @api.model
+    @tools.ormcache("kind", "code")
+    def _direct_plan(self, kind, code):
+        """The runs an event of ``kind`` and ``code`` starts on the direct path, as a tuple of (flow, trigger,
+        company, re-entry policy, first step) per flow; None when such an event takes the general path
+        (a trigger of the kind that is not a plain API trigger, or a filter on contacts, or a first step not
+        due at once) or starts nothing. Cached with the triggers and flows it reads (cleared with them)."""
+        Trigger = self.env["salesjet.flow.trigger"].sudo()
+        Flow = self.env["salesjet.flow"].sudo()
+        entries, seen = [], set()
+        for company_id in Trigger._listening_company_ids(kind):
+            candidates = Trigger._cached_triggers(kind, company_id)
+            if any(trigger_type != "api" or (partner_domain and partner_domain.strip() not in ("[]", ""))
+                   for _id, trigger_type, _code, _flow, partner_domain in candidates):
+                return None
+            for trigger_id, _type, event_code, flow_id, _domain in candidates:
+                if flow_id in seen or (event_code or "").strip() != code:
+                    continue
+                seen.add(flow_id)
+                listens, flow_company_id, policy, first_step_id, due_at_once = Flow._engine_info(flow_id)
+                if not due_at_once:
+                    return None
+                if listens:
+                    entries.append((flow_id, trigger_id, flow_company_id, policy, first_step_id))
+        # nothing to enrol: the general path stores the event in one statement
+        return tuple(entries) or None
+
+    @api.model
     def _post_direct(self, vals):
         """Store an event and start its runs in one round trip, when its dispatch would only enrol its contact:
         the contact given (no lead, nothing to resolve, not a website form) and every trigger listening to
@@ -386,32 +414,19 @@ class SalesjetEvent(models.Model):
         if (kind == "website_form" or not vals["partner_id"] or vals["lead_id"]
                 or getattr(self, f"_resolve_{kind}", None)):
             return None
-        Trigger = self.env["salesjet.flow.trigger"].sudo()
-        Flow = self.env["salesjet.flow"].sudo()
-        code = (vals["code"] or "").strip()
-        entries, infos = [], {}
-        for company_id in Trigger._listening_company_ids(kind):
-            candidates = Trigger._cached_triggers(kind, company_id)
-            if any(trigger_type != "api" or (partner_domain and partner_domain.strip() not in ("[]", ""))
-                   for _id, trigger_type, _code, _flow, partner_domain in candidates):
-                return None
-            for trigger_id, _type, event_code, flow_id, _domain in candidates:
-                if flow_id in infos or (event_code or "").strip() != code:
-                    continue
-                infos[flow_id] = Flow._engine_info(flow_id)
-                if not infos[flow_id][4]:
-                    return None
-                if infos[flow_id][0]:
-                    entries.append((flow_id, trigger_id))
+        entries = self._direct_plan(kind, (vals["code"] or "").strip())
         if not entries:
-            return None  # nothing to enrol: the general path stores the event in one statement
+            return None
+        Flow = self.env["salesjet.flow"].sudo()
         self.env.flush_all()
         now = fields.Datetime.now()
         savepoint = f"salesjet_event_{uuid.uuid4().hex}"
-        policies = [infos[flow_id][2] for flow_id, _trigger in entries]
+        policies = [entry[3] for entry in entries]
+        Job = self.env["salesjet.flow.job"]
+        cron_id, wake = Job._scheduler_check(now)
+        # every parameter typed by its column or a cast: the statement is prepared (tools/prepared.py)
         query = SQL(
             """
-            SAVEPOINT %(savepoint)s;
             WITH ev AS (
                 INSERT INTO salesjet_event (kind, code, partner_id, company_id, data, source, external_id, state,
                                             attempts, date_processed, create_uid, create_date, write_uid, write_date)
@@ -426,30 +441,38 @@ class SalesjetEvent(models.Model):
                     (flow_id, partner_id, company_id, trigger_id, event_id, data, state,
                      reentry_key, date_start, create_uid, create_date, write_uid, write_date)
                 SELECT t.f, ev.partner_id, t.c, t.tr, ev.id, ev.data, 'running', t.k,
-                       %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                       %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp
                   FROM ev
                   JOIN unnest(%(f)s::int[], %(c)s::int[], %(tr)s::int[], %(pol)s::varchar[], %(k)s::varchar[])
                        WITH ORDINALITY AS t(f, c, tr, pol, k, n) ON t.c = ev.company_id
                  WHERE %(allowed)s
                  ORDER BY t.n
                 ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
-                RETURNING id, flow_id, partner_id, event_id
+                RETURNING id, flow_id, partner_id, company_id, event_id
+            ), jobs AS (
+                INSERT INTO salesjet_flow_job
+                    (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index,
+                     state, attempts, create_uid, create_date, write_uid, write_date)
+                SELECT r.id, r.flow_id, s.s, r.partner_id, r.company_id, %(now)s::timestamp, 0, 'pending', 0,
+                       %(uid)s::int, %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp
+                  FROM runs r JOIN unnest(%(f)s::int[], %(s)s::int[]) AS s(f, s) ON s.f = r.flow_id
             )
-            SELECT ev.id, ev.company_id, ev.create_date, r.id, r.flow_id, r.partner_id, r.event_id
+            SELECT ev.id, ev.company_id, ev.create_date, r.id, r.flow_id, r.partner_id, r.event_id,
+                   r.id IS NOT NULL AND COALESCE((%(wake)s), FALSE)
               FROM ev LEFT JOIN runs r ON TRUE
             """,
-            savepoint=SQL.identifier(savepoint), allowed=reentry_allows(SQL("t.pol"), SQL("t.f"), SQL("ev.partner_id")),
+            allowed=reentry_allows(SQL("t.pol"), SQL("t.f"), SQL("ev.partner_id")),
             kind=kind, code=vals["code"], partner=vals["partner_id"],
             company=self.env.company.id, data=json.dumps(vals["data"]) if vals["data"] else None,
             source=None if vals["source"] is False else vals["source"], external_id=vals["external_id"] or None,
             state=vals["state"], attempts=vals["attempts"], date_processed=vals["date_processed"] or None,
-            uid=self.env.uid, now=now, f=[flow_id for flow_id, _trigger in entries],
-            c=[infos[flow_id][1] for flow_id, _trigger in entries],
-            tr=[trigger_id for _flow, trigger_id in entries], pol=policies,
-            k=[REENTRY_KEYS[policy] for policy in policies],
+            uid=self.env.uid, now=now, f=[entry[0] for entry in entries], c=[entry[2] for entry in entries],
+            tr=[entry[1] for entry in entries], pol=policies, k=[REENTRY_KEYS[policy] for policy in policies],
+            s=[entry[4] for entry in entries],
+            wake=wake or SQL("SELECT FALSE"),
         )
         try:
-            self.env.cr.execute(query)
+            execute_prepared(self.env.cr, query, before=f'SAVEPOINT "{savepoint}"')
         except Exception:
             # sent and failed: the savepoint, opened first in the same round trip, exists
             if self.env.cr.connection.get_transaction_status() != TRANSACTION_STATUS_INERROR:
@@ -461,12 +484,11 @@ class SalesjetEvent(models.Model):
         if not rows:
             return self.sudo().browse()
         self._cache_received([rows[0][:3]], [vals])
-        try:
-            Flow._schedule_event_runs(infos, [row[3:] for row in rows if row[3]], now)
-        except Exception:  # noqa: BLE001 - the general path stores the event and keeps it failed
-            Flow._rollback_to(savepoint)
-            _logger.info("SalesJet: direct dispatch failed; the event takes the general path", exc_info=True)
-            return None
+        if rows[0][3]:
+            # the runs and their first jobs were written with SQL
+            Flow._invalidate_engine_cache()
+            if any(row[7] for row in rows):
+                self.env["ir.cron"].browse(cron_id)._trigger(at=now)
         return self.sudo().browse(rows[0][0])
 
     @api.model

@@ -20,6 +20,7 @@ from odoo.tools import SQL
 from ..tools.batch import JobBatch
 from ..tools.caps import CAP_CHANNELS, CAPPED_TYPES, DAY, WEEK
 from ..tools.http import PermanentError
+from ..tools.prepared import execute_prepared
 from ..tools.secrets import known_secrets, redact, redact_known
 from ..tools.timing import delta
 
@@ -110,14 +111,16 @@ class SalesjetFlowJob(models.Model):
         first = min(columns[5])
         cron_id, check = self._scheduler_check(first)
         # a data-modifying WITH runs to completion whether or not its rows are read: one round trip
-        # inserts the jobs and asks the scheduler's state (an event's hot path, see bench/)
-        self.env.cr.execute(SQL(
+        # inserts the jobs and asks the scheduler's state; prepared, as it runs for every event that
+        # takes the general path and every batch (tools/prepared.py)
+        execute_prepared(self.env.cr, SQL(
             """
             WITH inserted AS (
                 INSERT INTO salesjet_flow_job
                     (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index,
                      state, attempts, create_uid, create_date, write_uid, write_date)
-                SELECT e, f, s, p, c, d, r, 'pending', 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+                SELECT e, f, s, p, c, d, r, 'pending', 0,
+                       %(uid)s::int, %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp
                   FROM unnest(%(e)s::int[], %(f)s::int[], %(s)s::int[], %(p)s::int[], %(c)s::int[],
                               %(d)s::timestamp[], %(r)s::int[]) AS t(e, f, s, p, c, d, r)
             )

@@ -56,9 +56,13 @@ def _delta_select(alias, sign, states=COUNTED_STATES, entered=True):
     return sql
 
 
-def _upsert(deltas, reasons=None):
+def _upsert(deltas, reasons=None, skipped_in=None, steps_exist=False):
     """The statements that apply ``deltas`` (a SELECT of step_id, flow_id, company_id, day, state, n, entered)
-    to the counters, and the skipped jobs' reasons (a SELECT of step_id, flow_id, company_id, reason, n)."""
+    to the counters, and the skipped jobs' reasons (a SELECT of step_id, flow_id, company_id, reason, n), those
+    only when one of the transition tables ``skipped_in`` holds a skipped job (most statements hold none: an
+    event's jobs, a batch without skips; the check costs less than the statement it spares). ``steps_exist``:
+    every step of the rows exists (an insert: the jobs' foreign keys were checked before statement triggers
+    run), so the counters need not look."""
     sums = ",\n".join(f"COALESCE(sum(d.n) FILTER (WHERE d.state = '{s}'), 0)" for s in COUNTED_STATES)
     updates = ", ".join(f"{s} = c.{s} + EXCLUDED.{s}" for s in ("entered", *COUNTED_STATES))
     sql = f"""
@@ -67,7 +71,7 @@ def _upsert(deltas, reasons=None):
         SELECT d.step_id, min(d.flow_id), min(d.company_id), d.day, pg_backend_pid(), sum(d.entered),
                {sums}, 0
           FROM ({deltas}) AS d
-         WHERE EXISTS (SELECT 1 FROM salesjet_flow_step s WHERE s.id = d.step_id)
+         {"" if steps_exist else "WHERE EXISTS (SELECT 1 FROM salesjet_flow_step s WHERE s.id = d.step_id)"}
          GROUP BY d.step_id, d.day
         HAVING sum(d.entered) <> 0 OR {" OR ".join(f"COALESCE(sum(d.n) FILTER (WHERE d.state = '{s}'), 0) <> 0"
                                                   for s in COUNTED_STATES)}
@@ -75,7 +79,10 @@ def _upsert(deltas, reasons=None):
         ON CONFLICT (step_id, day, slot) DO UPDATE SET {updates};
     """
     if reasons:
+        skipped = " OR ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {table}.state = 'skipped')"
+                              for table in skipped_in)
         sql += f"""
+        IF {skipped} THEN
         INSERT INTO salesjet_flow_step_skip_reason AS c (step_id, flow_id, company_id, reason_key, slot, reason, count)
         SELECT r.step_id, min(r.flow_id), min(r.company_id), md5(r.reason), pg_backend_pid(), min(r.reason),
                sum(r.n)
@@ -84,6 +91,7 @@ def _upsert(deltas, reasons=None):
          GROUP BY r.step_id, md5(r.reason)
          ORDER BY r.step_id, md5(r.reason)
         ON CONFLICT (step_id, reason_key, slot) DO UPDATE SET count = c.count + EXCLUDED.count;
+        END IF;
     """
     return sql
 
@@ -104,10 +112,12 @@ def _trigger_functions():
             OR (n.state = 'skipped' AND n.result IS DISTINCT FROM o.result)"""
     changed_new = changed.replace("SELECT o.*", "SELECT n.*")
     return {
-        "salesjet_flow_job_count_insert": _upsert(_delta_select("new_rows", 1), _reason_select("new_rows", 1)),
+        "salesjet_flow_job_count_insert": _upsert(_delta_select("new_rows", 1), _reason_select("new_rows", 1),
+                                                  skipped_in=["new_rows"], steps_exist=True),
         "salesjet_flow_job_count_update": _upsert(
             f"{_delta_select('o', -1)} UNION ALL {_delta_select('n', 1)}",
             f"{_reason_select('o', -1)} UNION ALL {_reason_select('n', 1)}",
+            skipped_in=["old_rows", "new_rows"],
         ).replace("FROM o WHERE", f"FROM ({changed}) AS o WHERE").replace(
             "FROM n WHERE", f"FROM ({changed_new}) AS n WHERE"),
         # ended jobs stay counted (history, retention): only the live states lose the deleted jobs

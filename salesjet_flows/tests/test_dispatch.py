@@ -90,9 +90,11 @@ class TestDispatch(SalesjetCase):
     def test_event_is_stored_when_processing_fails_and_retried(self):
         flow = self.make_flow([self.tag_step(self.tag_a)])
         partner = self.make_partners(1)
+        # the general path (the direct one is test_a_failure_after_the_run_is_inserted_leaves_no_half_done_run)
         with patch.object(SalesjetFlow, "_enroll", side_effect=RuntimeError("database hiccup"), autospec=True), \
                 patch.object(SalesjetFlow, "_schedule_event_runs", side_effect=RuntimeError("database hiccup"),
-                             autospec=True):
+                             autospec=True), \
+                patch.object(type(self.Event), "_post_direct", return_value=None):
             event = self.Event.post("sj_test", partner)
         self.assertEqual(event.state, "failed")
         self.assertEqual(event.attempts, 1)
@@ -148,20 +150,22 @@ class TestDispatch(SalesjetCase):
             self.assertFalse(self.Event.post("sj_test", first).enrollment_ids)
 
     def test_dispatching_one_event_costs_a_bounded_number_of_queries(self):
-        """The hot path of an event (see bench/): store it, enrol, queue the first job in 2 queries: a
-        savepoint, the event (its company read by the statement, a known external id settled by ON CONFLICT)
-        and the run in one, the job with the scheduler check; the commit releases the savepoint. It took 10
-        before the flow and its first step were cached and the scheduler check joined the job insert, then
-        6 (the contact's company, the transaction time the ORM's create reads, a savepoint and its release
-        of their own)."""
+        """The hot path of an event (see bench/): store it, enrol, queue the first job in 1 query: a
+        savepoint and a prepared statement (tools/prepared.py) inserting the event (its company read by the
+        statement, a known external id settled by ON CONFLICT), the run and its first job, and asking the
+        scheduler's state; the commit releases the savepoint. It took 10 before the flow and its first step
+        were cached and the scheduler check joined the job insert, then 6 (the contact's company, the
+        transaction time the ORM's create reads, a savepoint and its release of their own), then 2 (the
+        jobs in a statement of their own)."""
         flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
         partners = self.make_partners(2)
         self.Event.post("sj_test", partners[0])  # warms the trigger and flow caches
         self.env.flush_all()
         self.env.invalidate_all()
-        with self.assertQueryCount(2):
+        with self.assertQueryCount(1):
             event = self.Event.post("sj_test", partners[1])
         self.assertEqual(event.enrollment_ids.flow_id, flow)
+        self.assertEqual(event.enrollment_ids.job_ids.step_id, flow.step_ids)
         self.assertEqual(event.state, "done")
 
     def test_event_data_must_be_a_dict(self):
@@ -221,15 +225,22 @@ class TestSegmentLaunch(SalesjetCase):
         self.assertEqual(flow.enrollment_ids.partner_id, partner)
 
     def test_a_failure_after_the_run_is_inserted_leaves_no_half_done_run(self):
-        """The direct dispatch inserts the runs, then their jobs: an error in between rolls the runs back
-        to the savepoint opened with them, the event is kept failed, and its retry starts one run."""
+        """The direct dispatch inserts the event, the runs and then their jobs in one statement: the jobs'
+        insert failing in the database (a first step deleted after the engine's cache read it) rolls the
+        runs back to the savepoint opened with them, the general path fails the same way and keeps the
+        event failed, and its retry starts one run."""
         flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
         partner = self.make_partners(1)
-        with patch.object(type(self.env["salesjet.flow.job"]), "_create_pending",
-                          side_effect=RuntimeError("job insert failed")):
+        Flow = type(self.env["salesjet.flow"])
+        engine_info = Flow._engine_info
+
+        def gone_first_step(flows, flow_id):
+            return engine_info(flows, flow_id)[:3] + (999999999, True)
+
+        with patch.object(Flow, "_engine_info", gone_first_step), mute_logger("odoo.sql_db"):
             event = self.Event.post("sj_test", partner)
         self.assertEqual(event.state, "failed")
-        self.assertIn("job insert failed", event.error)
+        self.assertIn("salesjet_flow_job_step_id_fkey", event.error)
         self.assertFalse(flow.enrollment_ids, "the run inserted before the error was rolled back")
         with self.at(event.date_next_attempt):
             self.Event._cron_process_events()

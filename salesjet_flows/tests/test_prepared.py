@@ -1,0 +1,65 @@
+from unittest.mock import patch
+
+from psycopg2 import errors
+
+from odoo.sql_db import Cursor
+from odoo.tests import TransactionCase
+from odoo.tools import SQL, mute_logger
+
+from odoo.addons.salesjet_flows.tools.prepared import execute_prepared
+
+
+class TestPreparedStatements(TransactionCase):
+    """tools/prepared.py: the engine's hot statements are planned once per cursor, not on every execution."""
+
+    def query(self, value):
+        # a text of its own per test: the test cursor, and so what it prepared, outlives each test
+        return SQL(f"SELECT %s::int + 1, 'a%%' || %s::text, %s::int[] -- {self._testMethodName}",
+                   value, "b", [value, 2])
+
+    def statements(self, values):
+        """(texts sent to PostgreSQL, rows fetched) for one execution of ``query(value)`` per value."""
+        sent = []
+        execute = Cursor.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            sent.append(query.code if isinstance(query, SQL) else query)
+            return execute(cr, query, params, log_exceptions)
+
+        results = []
+        with patch.object(Cursor, "execute", spy):
+            for value in values:
+                execute_prepared(self.env.cr, self.query(value))
+                results.append(self.env.cr.fetchone())
+        return sent, results
+
+    def test_a_statement_is_prepared_once_then_executed_by_name_with_its_parameters(self):
+        sent, results = self.statements([1, 41, 99])
+        self.assertEqual(results, [(2, "a%b", [1, 2]), (42, "a%b", [41, 2]), (100, "a%b", [99, 2])])
+        self.assertEqual(len(sent), 4, "one PREPARE, then one EXECUTE per call")
+        self.assertTrue(sent[0].startswith("PREPARE salesjet_"))
+        self.assertIn("$1::int + 1", sent[0])
+        self.assertIn("'a%' || $2::text", sent[0], "a literal % is PostgreSQL's own")
+        self.assertTrue(all(text.startswith("EXECUTE salesjet_") for text in sent[1:]))
+        again, _results = self.statements([5])
+        self.assertEqual(len(again), 1, "still prepared for this cursor")
+
+    def test_a_session_that_lost_its_statements_prepares_them_again(self):
+        self.statements([1])
+        self.env.cr.execute("SAVEPOINT lost")
+        # what the pool's reset (DISCARD ALL) does to the session of a connection a cursor borrows
+        self.env.cr.execute("DEALLOCATE ALL")
+        with mute_logger("odoo.sql_db"), self.assertRaises(errors.InvalidSqlStatementName):
+            execute_prepared(self.env.cr, self.query(1))
+        self.env.cr.execute("ROLLBACK TO SAVEPOINT lost")
+        sent, results = self.statements([7])
+        self.assertEqual(results, [(8, "a%b", [7, 2])])
+        self.assertTrue(sent[0].startswith("PREPARE"))
+
+    def test_parameters_must_match_the_placeholders(self):
+        class Mismatched:
+            code = "SELECT %s::int, %s::int"
+            params = (1,)
+
+        with self.assertRaises(ValueError):
+            execute_prepared(self.env.cr, Mismatched())

@@ -1,0 +1,61 @@
+"""Server-side prepared statements for the engine's hot statements.
+
+psycopg2 sends every statement as text, so PostgreSQL parses and plans it on every execution. For the
+statements an event runs (a few rows, a few joins) planning costs about as much as executing (measured
+with ``EXPLAIN ANALYZE`` on a warm connection: 0.3-0.5 ms of planning for 0.5 ms of execution). A statement
+run through :func:`execute_prepared` is prepared once per cursor (``PREPARE``, which survives rollbacks and
+lives as long as the session) and then executed by name: after its first five executions PostgreSQL keeps a
+generic plan and plans it no more. Once per cursor, not per connection: Odoo's pool resets a connection when a
+cursor borrows it (psycopg2's ``reset()`` is ``DISCARD ALL``), which drops the session's prepared statements.
+"""
+import hashlib
+import itertools
+import re
+
+from psycopg2 import errorcodes
+
+_PLACEHOLDER = re.compile(r"%([%s])")
+# SQL text -> (statement name, text with $n parameters, number of parameters)
+_STATEMENTS = {}
+
+
+def _statement(code):
+    entry = _STATEMENTS.get(code)
+    if entry is None:
+        counter = itertools.count(1)
+        text = _PLACEHOLDER.sub(lambda match: "%" if match.group(1) == "%" else f"${next(counter)}", code)
+        name = "salesjet_" + hashlib.sha1(code.encode(), usedforsecurity=False).hexdigest()[:20]
+        entry = _STATEMENTS[code] = (name, text, next(counter) - 1)
+    return entry
+
+
+def execute_prepared(cr, query, before=None):
+    """Execute ``query`` (an ``odoo.tools.SQL``) on ``cr`` as a prepared statement of its connection.
+
+    Every parameter's type must follow from the statement's text: a column it is compared with or
+    inserted into through ``VALUES``, or an explicit cast (``%s::int[]``, and always in a ``SELECT`` list).
+
+    :param before: SQL text without parameters sent in the same round trip first (a ``SAVEPOINT``)
+    """
+    name, text, count = _statement(query.code)
+    params = list(query.params)
+    if len(params) != count:
+        raise ValueError(f"{count} placeholders for {len(params)} parameters")
+    # a test cursor wraps the cursor that holds the connection
+    holder = cr.__dict__.get("_cursor", cr)
+    prepared = holder.__dict__.setdefault("_salesjet_prepared", set())
+    prefix = f"{before};\n" if before else ""
+    if name not in prepared:
+        # its own round trip, once per cursor: an EXECUTE that fails below must not make
+        # the name look unprepared while PostgreSQL keeps it (PREPARE outlives a rollback)
+        # the text is an SQL object's own code, its parameters now $n: nothing is interpolated into it
+        cr.execute(f"{prefix}PREPARE {name} AS {text}")  # pylint: disable=sql-injection
+        prepared.add(name)
+        prefix = ""
+    arguments = f"({', '.join(['%s'] * count)})" if count else ""
+    try:
+        cr.execute(f"{prefix}EXECUTE {name}{arguments}", params)
+    except Exception as error:
+        if getattr(error, "pgcode", None) == errorcodes.INVALID_SQL_STATEMENT_NAME:
+            prepared.discard(name)  # the session lost it (DISCARD ALL): prepared again next time
+        raise
