@@ -244,6 +244,11 @@ class Bench:
         next step. Peak RSS of this process is measured over the part alone (``/proc/self/clear_refs``)."""
         rss_reset = reset_peak_rss()
         self.million_rates = {}
+        self.million_checkpoints = {}
+        with self.registry.cursor() as cr:
+            # what bounds a launch at a million rows may be the server's own settings: say which they were
+            cr.execute(SQL("SELECT current_setting('shared_buffers'), current_setting('max_wal_size')"))
+            self.million_settings = cr.fetchone()
         for size in (self.million_base, self.million):
             marker = f"million{size}"
             log(f"  creating {size} contacts")
@@ -254,10 +259,15 @@ class Bench:
                 flow = self.make_tag_then_email_flow(self.env(cr), f"Bench {marker}", marker)
                 flow_id = flow.id
                 cr.commit()
+                checkpoints = self.checkpoints_requested(cr)
                 t = time.perf_counter()
                 count = flow._launch_segment(flow.trigger_ids)
                 cr.commit()
-                launch = self.row(f"8a. launch, {size:,} contacts", count, time.perf_counter() - t, "enrolments")
+                elapsed = time.perf_counter() - t
+                forced = self.checkpoints_requested(cr) - checkpoints
+                self.million_checkpoints[size] = forced
+                launch = self.row(f"8a. launch, {size:,} contacts", count, elapsed, "enrolments",
+                                  extra=f"{forced} checkpoints forced by WAL volume during it")
             t = time.perf_counter()
             calls = self.drain_flow(flow_id)
             elapsed = time.perf_counter() - t
@@ -267,6 +277,12 @@ class Bench:
             log(f"  peak RSS so far in this part: {peak_rss_mb():.0f} MB")
         self.million_rss = peak_rss_mb()
         self.million_rss_scope = "this part" if rss_reset else "the whole run"
+
+    @staticmethod
+    def checkpoints_requested(cr):
+        """Checkpoints the server started because WAL reached ``max_wal_size`` (not on its timer), so far."""
+        cr.execute(SQL("SELECT checkpoints_req FROM pg_stat_bgwriter"))
+        return cr.fetchone()[0]
 
     # -- 3. event dispatch ---------------------------------------------------------
 
@@ -927,6 +943,10 @@ class Bench:
         print()
         print(f"a million: {self.million:,} contacts against {self.million_base:,} in this run; "
               f"peak RSS {self.million_rss:.0f} MB ({self.million_scope_label()})")
+        shared_buffers, max_wal_size = self.million_settings
+        print(f"  PostgreSQL: shared_buffers {shared_buffers}, max_wal_size {max_wal_size}; checkpoints forced by "
+              f"WAL volume during the launch: {self.million_checkpoints[self.million_base]} at "
+              f"{self.million_base:,}, {self.million_checkpoints[self.million]} at {self.million:,}")
         for label, ratio in (("launch", launch), ("add-tag step", tag)):
             print(f"  {'met   ' if ratio >= 0.9 else 'MISSED'} {label} at {self.million:,} >= 90 % of the rate at "
                   f"{self.million_base:,}: {ratio:.0%}")
@@ -940,13 +960,15 @@ class Bench:
         rows = {what.split(".")[0]: (seconds, rate)
                 for what, _count, seconds, rate, *_rest in self.rows}
         checks = []
-        if "1" in rows:
-            checks.append(("segment launch <= 10 s", f"{rows['1'][0]:.2f} s", rows["1"][0] <= 10))
-        if "2a" in rows:
-            checks.append(("add-tag step >= 5,000 jobs/s", f"{rows['2a'][1]:,.0f}/s", rows["2a"][1] >= 5000))
-        if getattr(self, "mass_rate", None) and getattr(self, "email_rate", None):
-            ratio = self.mass_rate / self.email_rate
-            checks.append(("email step vs mass mailing, time ratio <= 1.0", f"{ratio:.2f}", ratio <= 1.0))
+        # every step target is a ratio to a reference measured in the same run (issue 21)
+        for mine, reference, times, label in (
+                ("2a", "6d", 100, "add-tag step >= 100 x automation_oca's tag rate"),
+                ("1", "6b", 50, "segment launch >= 50 x automation_oca's enrolment rate"),
+                ("2b", "6a", 2, "email step >= 2 x Odoo mass mailing's rate")):
+            if mine in rows and reference in rows and rows[reference][1]:
+                ratio = rows[mine][1] / rows[reference][1]
+                checks.append((label, f"{rows[mine][1]:,.0f}/s = {ratio:.1f} x {rows[reference][1]:,.0f}/s",
+                               ratio >= times))
         if getattr(self, "dispatch_median", None) and self.commit_floor():
             ratio = self.dispatch_median / self.commit_floor()
             checks.append(("event dispatch median <= 4 x the round trip with a commit",

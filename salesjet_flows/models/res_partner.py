@@ -11,6 +11,13 @@ from .salesjet_flow_template import POPULAR_DAYS
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
+    # ---- Finding contacts ----
+    # Events (the API, website forms, lead ads, imports) find their contact by normalised email, else phone
+    # (_salesjet_find_or_create). Odoo's mail and phone_validation store both without an index: each lookup
+    # read every contact (26 ms at 114,000 contacts, measured; linear in the contacts). Indexed here.
+    email_normalized = fields.Char(index="btree_not_null")
+    phone_sanitized = fields.Char(index="btree_not_null")
+
     # ---- Product access ----
     salesjet_product_access_ids = fields.One2many(
         "salesjet.product.access", "partner_id", string="Product access",

@@ -4,6 +4,7 @@ from unittest.mock import patch
 
 from odoo import http
 from odoo.tests import tagged, users
+from odoo.tools import SQL
 
 from odoo.addons.salesjet_flows.models.salesjet_event import SalesjetEvent
 
@@ -337,3 +338,20 @@ class TestPathsAndContacts(SalesjetHttpCase):
         self.assertEqual(found[1], found[2], "the same new address gives one contact")
         self.assertEqual(found[3].phone_sanitized, "+32470123456")
         self.assertFalse(found[4])
+
+    def test_contacts_are_found_through_an_index_not_by_reading_every_contact(self):
+        """Odoo stores a contact's normalised email and phone without an index: every event finding its
+        contact read the whole contact table (26 ms at 114,000 contacts, bench/). The lookups
+        ``_salesjet_find_or_create`` makes are served by an index (sequential scans switched off, a
+        lookup that has none falls back to one)."""
+        Partner = self.env["res.partner"]
+        company = [("company_id", "in", [False, self.env.company.id])]
+        for field, values in (("email_normalized", ["known@example.com"]),
+                              ("phone_sanitized", ["+32470123456", "+32470123457"])):
+            query = Partner.with_context(active_test=False)._search([(field, "in", values), *company])
+            self.env.cr.execute("SET LOCAL enable_seqscan = off")
+            self.env.cr.execute(SQL("EXPLAIN %s", query.select()))
+            plan = "\n".join(row[0] for row in self.env.cr.fetchall())
+            self.env.cr.execute("SET LOCAL enable_seqscan = on")
+            self.assertIn(f"res_partner__{field}_index", plan)
+            self.assertNotIn("Seq Scan on res_partner", plan)
