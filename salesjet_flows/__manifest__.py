@@ -1,6 +1,6 @@
 {
     "name": "SalesJet Flows",
-    "version": "18.0.1.2.0",
+    "version": "18.0.1.3.0",
     "category": "Marketing/Marketing Automation",
     "summary": "Marketing flows: events enrol contacts into chains of timed, conditional steps",
     "author": "SalesJet Flows",
@@ -22,6 +22,7 @@
         "data/salesjet_flow_goal_cron.xml",
         "data/salesjet_split_cron.xml",
         "data/salesjet_retention_cron.xml",
+        "data/salesjet_segment_launch_cron.xml",
         "data/salesjet_flow_template_data.xml",
         "wizard/salesjet_flow_launch_views.xml",
         "wizard/salesjet_flow_start_views.xml",

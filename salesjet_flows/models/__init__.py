@@ -68,3 +68,4 @@ from . import ir_actions_server
 from . import salesjet_flow_step_skip_reason
 from . import salesjet_flow_step_stat
 from . import salesjet_flow_retention
+from . import salesjet_segment_launch

@@ -387,20 +387,32 @@ class SalesjetFlow(models.Model):
         :return: number of new enrolments
         """
         self.ensure_one()
-        Partner = self.env["res.partner"].with_company(self.company_id)
-        # the launch runs as superuser: keep to the contacts the flow's company may see
-        domain = trigger._get_partner_domain() + [("company_id", "in", [False, self.company_id.id])]
         last_id, total = 0, 0
         while True:
-            partner_ids = Partner.search(domain + [("id", ">", last_id)], order="id", limit=LAUNCH_BATCH_SIZE).ids
-            if not partner_ids:
+            read, enrolled, last_id = self._launch_segment_batch(trigger, last_id, LAUNCH_BATCH_SIZE)
+            total += enrolled
+            if read < LAUNCH_BATCH_SIZE:
                 break
-            last_id = partner_ids[-1]
-            total += len(self._enroll(partner_ids, trigger=trigger, skip_running=True))
         if total:
             self.message_post(body=_("Launched for %(count)s contacts (segment “%(trigger)s”).",
                                      count=total, trigger=trigger.display_name))
         return total
+
+    def _launch_segment_batch(self, trigger, after_id, limit):
+        """Enrol the next ``limit`` contacts of ``trigger``'s segment whose id is above ``after_id`` (one statement
+        for their runs, one for their jobs; contacts running in the flow are left alone).
+
+        :return: (contacts read, contacts enrolled, id of the last contact read, else ``after_id``)
+        """
+        self.ensure_one()
+        Partner = self.env["res.partner"].with_company(self.company_id)
+        # the launch runs as superuser: keep to the contacts the flow's company may see
+        domain = trigger._get_partner_domain() + [("company_id", "in", [False, self.company_id.id])]
+        partner_ids = Partner.search(domain + [("id", ">", after_id)], order="id", limit=limit).ids
+        if not partner_ids:
+            return 0, 0, after_id
+        enrolled = self._enroll(partner_ids, trigger=trigger, skip_running=True)
+        return len(partner_ids), len(enrolled), partner_ids[-1]
 
     def _enroll(self, partner_ids, trigger=None, event=None, lead=None, data=None, skip_running=False):
         """Enrol contacts in this flow, set-based, and schedule each run's first step.

@@ -15,7 +15,7 @@ MODELS = [
     "salesjet.product.access", "salesjet.special.offer", "salesjet.funnel", "salesjet.funnel.page",
     "salesjet.download", "salesjet.facebook.form", "salesjet.facebook.form.field",
     "salesjet.flow.launch", "salesjet.flow.stop", "salesjet.step.test", "salesjet.flow.import", "salesjet.call.test",
-    "salesjet.loyalty.accrual", "salesjet.loyalty.log",
+    "salesjet.loyalty.accrual", "salesjet.loyalty.log", "salesjet.segment.launch",
 ]
 
 

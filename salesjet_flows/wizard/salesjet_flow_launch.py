@@ -41,6 +41,24 @@ class SalesjetFlowLaunch(models.TransientModel):
             raise UserError(_("The flow “%s” is not running: start it before launching it.", self.flow_id.name))
         if not self.flow_id.step_ids:
             raise UserError(_("The flow “%s” has no steps yet: add at least one.", self.flow_id.name))
+        Launch = self.env["salesjet.segment.launch"]
+        if Launch.sudo().search_count([("trigger_id", "=", self.trigger_id.id), ("state", "=", "queued")]):
+            raise UserError(_("The flow “%s” is already being launched for this segment: its chatter says when "
+                              "it is done.", self.flow_id.name))
+        if self.contact_count > Launch._inline_max():
+            # enrolling it in this request would outlast Odoo's time limits: a scheduled action does it
+            Launch._queue(self.trigger_id.sudo(), self.contact_count)
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "info",
+                    "message": _("%(count)s contacts are being enrolled in %(flow)s in the background, batch by "
+                                 "batch: the flow's chatter says when it is done.",
+                                 count=self.contact_count, flow=self.flow_id.name),
+                    "next": {"type": "ir.actions.act_window_close"},
+                },
+            }
         # the enrolment writes runs and jobs with SQL, as superuser, once the rights are checked above
         count = self.flow_id.sudo()._launch_segment(self.trigger_id.sudo())
         return {
