@@ -423,7 +423,7 @@ class SalesjetEvent(models.Model):
         savepoint = f"salesjet_event_{uuid.uuid4().hex}"
         policies = [entry[3] for entry in entries]
         Job = self.env["salesjet.flow.job"]
-        cron_id, wake = Job._scheduler_check(now)
+        cron_id, wake = Job._scheduler_check(now, flush=False)  # flushed just above
         # every parameter typed by its column or a cast: the statement is prepared (tools/prepared.py)
         query = SQL(
             """
@@ -485,8 +485,8 @@ class SalesjetEvent(models.Model):
             return self.sudo().browse()
         self._cache_received([rows[0][:3]], [vals])
         if rows[0][3]:
-            # the runs and their first jobs were written with SQL
-            Flow._invalidate_engine_cache()
+            # the runs and their first jobs were written with SQL (after a flush: nothing to write)
+            Flow._invalidate_engine_cache(flush=False)
             if any(row[7] for row in rows):
                 self.env["ir.cron"].browse(cron_id)._trigger(at=now)
         return self.sudo().browse(rows[0][0])

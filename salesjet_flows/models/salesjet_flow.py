@@ -340,17 +340,21 @@ class SalesjetFlow(models.Model):
     # Engine: enrolment
 
     @api.model
-    def _invalidate_engine_cache(self):
-        """Runs and jobs are written with SQL: drop the cached lists and counters that show them."""
+    def _invalidate_engine_cache(self, flush=True):
+        """Runs and jobs are written with SQL: drop the cached lists and counters that show them.
+
+        :param flush: write pending changes of those fields first; False when everything was flushed before the
+            SQL and nothing changed since (an event's hot path)
+        """
         self.env["salesjet.flow"].invalidate_model([
             "enrollment_ids", "enrollment_count", "running_count", "done_count",
             "job_count", "pending_job_count", "failed_job_count",
-        ])
+        ], flush=flush)
         self.env["salesjet.flow.step"].invalidate_model([
             "job_ids", "pending_job_count", "done_job_count", "skipped_job_count", "failed_job_count",
-        ])
-        self.env["salesjet.flow.enrollment"].invalidate_model(["job_ids", "current_step_id", "next_date"])
-        self.env["salesjet.event"].invalidate_model(["enrollment_ids", "enrollment_count"])
+        ], flush=flush)
+        self.env["salesjet.flow.enrollment"].invalidate_model(["job_ids", "current_step_id", "next_date"], flush=flush)
+        self.env["salesjet.event"].invalidate_model(["enrollment_ids", "enrollment_count"], flush=flush)
 
     # ------------------------------------------------------------------
 

@@ -136,17 +136,18 @@ class SalesjetFlowJob(models.Model):
             self.env["ir.cron"].browse(cron_id)._trigger(at=first)
 
     @api.model
-    def _scheduler_check(self, at):
+    def _scheduler_check(self, at, flush=True):
         """(cron id, query): the query returns one row, true when the scheduler must be triggered for ``at``
         because its next regular run is later and no trigger is set at or before ``at``; (None, None) if
-        the scheduler is gone."""
+        the scheduler is gone. ``flush``: False when the caller just flushed everything."""
         # the xmlid lookup is cached, unlike env.ref()'s existence check
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
             "salesjet_flows.ir_cron_salesjet_process_jobs", raise_if_not_found=False)
         if not cron_id:
             return None, None
-        self.env["ir.cron"].flush_model(["active", "nextcall"])
-        self.env["ir.cron.trigger"].flush_model()
+        if flush:
+            self.env["ir.cron"].flush_model(["active", "nextcall"])
+            self.env["ir.cron.trigger"].flush_model()
         return cron_id, SQL(
             "SELECT c.active AND c.nextcall > %(at)s AND NOT %(pending)s FROM ir_cron c WHERE c.id = %(cron)s",
             at=at, cron=cron_id, pending=self._pending_trigger(at),
