@@ -18,6 +18,7 @@ from ..tools.form_values import FormValueError, convert_form_value
 from ..tools.prepared import execute_prepared
 from ..tools.secrets import redact_known
 from .salesjet_flow import REENTRY_KEYS, reentry_allows
+from .salesjet_flow_job import insert_pending
 
 _logger = logging.getLogger(__name__)
 
@@ -449,14 +450,7 @@ class SalesjetEvent(models.Model):
                  ORDER BY t.n
                 ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
                 RETURNING id, flow_id, partner_id, company_id, event_id
-            ), jobs AS (
-                INSERT INTO salesjet_flow_job
-                    (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index,
-                     state, attempts, create_uid, create_date, write_uid, write_date)
-                SELECT r.id, r.flow_id, s.s, r.partner_id, r.company_id, %(now)s::timestamp, 0, 'pending', 0,
-                       %(uid)s::int, %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp
-                  FROM runs r JOIN unnest(%(f)s::int[], %(s)s::int[]) AS s(f, s) ON s.f = r.flow_id
-            )
+            ), jobs AS (%(jobs)s)
             SELECT ev.id, ev.company_id, ev.create_date, r.id, r.flow_id, r.partner_id, r.event_id,
                    r.id IS NOT NULL AND COALESCE((%(wake)s), FALSE)
               FROM ev LEFT JOIN runs r ON TRUE
@@ -468,7 +462,10 @@ class SalesjetEvent(models.Model):
             state=vals["state"], attempts=vals["attempts"], date_processed=vals["date_processed"] or None,
             uid=self.env.uid, now=now, f=[entry[0] for entry in entries], c=[entry[2] for entry in entries],
             tr=[entry[1] for entry in entries], pol=policies, k=[REENTRY_KEYS[policy] for policy in policies],
-            s=[entry[4] for entry in entries],
+            jobs=insert_pending(SQL(
+                "SELECT r.id, r.flow_id, s.s, r.partner_id, r.company_id, %s::timestamp, 0"
+                "  FROM runs r JOIN unnest(%s::int[], %s::int[]) AS s(f, s) ON s.f = r.flow_id",
+                now, [entry[0] for entry in entries], [entry[4] for entry in entries]), self.env.uid, now),
             wake=wake or SQL("SELECT FALSE"),
         )
         try:

@@ -398,9 +398,14 @@ class SalesjetFlow(models.Model):
             if read < LAUNCH_BATCH_SIZE:
                 break
         if total:
-            self.message_post(body=_("Launched for %(count)s contacts (segment “%(trigger)s”).",
-                                     count=total, trigger=trigger.display_name))
+            self._post_launched(total, trigger)
         return total
+
+    def _post_launched(self, count, trigger):
+        """Say in the flow's chatter that a launch for ``trigger``'s segment enrolled ``count`` contacts (in the
+        request, or in the background: salesjet.segment.launch)."""
+        self.message_post(body=_("Launched for %(count)s contacts (segment “%(trigger)s”).",
+                                 count=count, trigger=trigger.display_name))
 
     def _launch_segment_batch(self, trigger, after_id, limit):
         """Enrol the next ``limit`` contacts of ``trigger``'s segment whose id is above ``after_id`` (one statement

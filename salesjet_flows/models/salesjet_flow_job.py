@@ -37,6 +37,23 @@ JOB_STATES = [
 
 DEFAULT_BATCH_SIZE = 500
 
+
+def insert_pending(rows, uid, now):
+    """SQL: insert the rows of ``rows`` as new waiting jobs (``rows``: an SQL query of enrollment, flow, step,
+    contact, company, scheduled date, repeat index). What a new job row holds is said here only: the jobs of
+    ``_create_pending`` and those an event's direct path inserts in its own statement."""
+    return SQL(
+        """
+        INSERT INTO salesjet_flow_job
+            (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index,
+             state, attempts, create_uid, create_date, write_uid, write_date)
+        SELECT e, f, s, p, c, d, r, 'pending', 0,
+               %(uid)s::int, %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp
+          FROM (%(rows)s) AS t(e, f, s, p, c, d, r)
+        """,
+        rows=rows, uid=uid, now=now,
+    )
+
 DEFAULT_MAX_ATTEMPTS = 5
 
 ACQUIRE_RETRIES = 10
@@ -113,23 +130,12 @@ class SalesjetFlowJob(models.Model):
         # a data-modifying WITH runs to completion whether or not its rows are read: one round trip
         # inserts the jobs and asks the scheduler's state; prepared, as it runs for every event that
         # takes the general path and every batch (tools/prepared.py)
+        rows = SQL(
+            "SELECT * FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::int[], %s::timestamp[], %s::int[])",
+            *(list(column) for column in columns),
+        )
         execute_prepared(self.env.cr, SQL(
-            """
-            WITH inserted AS (
-                INSERT INTO salesjet_flow_job
-                    (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index,
-                     state, attempts, create_uid, create_date, write_uid, write_date)
-                SELECT e, f, s, p, c, d, r, 'pending', 0,
-                       %(uid)s::int, %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp
-                  FROM unnest(%(e)s::int[], %(f)s::int[], %(s)s::int[], %(p)s::int[], %(c)s::int[],
-                              %(d)s::timestamp[], %(r)s::int[]) AS t(e, f, s, p, c, d, r)
-            )
-            %(check)s
-            """,
-            uid=self.env.uid, now=now, e=list(columns[0]), f=list(columns[1]), s=list(columns[2]),
-            p=list(columns[3]), c=list(columns[4]), d=list(columns[5]), r=list(columns[6]),
-            check=check or SQL("SELECT FALSE"),
-        ))
+            "WITH inserted AS (%s) %s", insert_pending(rows, self.env.uid, now), check or SQL("SELECT FALSE")))
         row = self.env.cr.fetchone()
         self.env["salesjet.flow"]._invalidate_engine_cache()
         if row and row[0]:

@@ -102,6 +102,5 @@ class SalesjetSegmentLaunch(models.Model):
             values.update(state="done", date_done=fields.Datetime.now())
         launch.write(values)
         if read < limit:
-            flow.message_post(body=_("Launched for %(count)s contacts (segment “%(trigger)s”).",
-                                     count=launch.enrolled_count, trigger=launch.trigger_id.display_name))
+            flow._post_launched(launch.enrolled_count, launch.trigger_id)
         return max(read, 1)

@@ -48,25 +48,19 @@ class SalesjetFlowLaunch(models.TransientModel):
         if self.contact_count > Launch._inline_max():
             # enrolling it in this request would outlast Odoo's time limits: a scheduled action does it
             Launch._queue(self.trigger_id.sudo(), self.contact_count)
-            return {
-                "type": "ir.actions.client",
-                "tag": "display_notification",
-                "params": {
-                    "type": "info",
-                    "message": _("%(count)s contacts are being enrolled in %(flow)s in the background, batch by "
-                                 "batch: the flow's chatter says when it is done.",
-                                 count=self.contact_count, flow=self.flow_id.name),
-                    "next": {"type": "ir.actions.act_window_close"},
-                },
-            }
+            return self._notify("info", _(
+                "%(count)s contacts are being enrolled in %(flow)s in the background, batch by batch: the flow's "
+                "chatter says when it is done.", count=self.contact_count, flow=self.flow_id.name))
         # the enrolment writes runs and jobs with SQL, as superuser, once the rights are checked above
         count = self.flow_id.sudo()._launch_segment(self.trigger_id.sudo())
+        return self._notify("success", _("%(count)s contacts enrolled in %(flow)s.", count=count,
+                                         flow=self.flow_id.name))
+
+    @staticmethod
+    def _notify(kind, message):
+        """The client action that shows ``message`` (a notification of ``kind``) and closes the wizard."""
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "message": _("%(count)s contacts enrolled in %(flow)s.", count=count, flow=self.flow_id.name),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
+            "params": {"type": kind, "message": message, "next": {"type": "ir.actions.act_window_close"}},
         }
