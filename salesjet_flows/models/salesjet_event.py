@@ -2,6 +2,7 @@
 an event whose contact is not known yet (a website form's lead, a Facebook
 lead) finds or creates it when it is processed, so that a failure there leaves
 the event stored and retried by the event cron instead of losing it."""
+import functools
 import json
 import logging
 import traceback
@@ -15,10 +16,10 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..tools.form_values import FormValueError, convert_form_value
-from ..tools.prepared import execute_prepared
+from ..tools.prepared import execute_statement
 from ..tools.secrets import redact_known
 from .salesjet_flow import REENTRY_KEYS, reentry_allows
-from .salesjet_flow_job import insert_pending
+from .salesjet_flow_job import insert_pending, scheduler_check
 
 _logger = logging.getLogger(__name__)
 
@@ -80,6 +81,65 @@ EVENT_BATCH_SIZE = 200
 INLINE_EVENTS = 50
 
 VISIT_WINDOW = 1800
+
+
+
+class _Name:
+    """A parameter of a statement composed once, named: its value is given at each execution."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+@functools.cache
+def _direct_statement(wake):
+    """(SQL code, names of its parameters in order) of an event's direct statement (``_post_direct``),
+    composed once: its text does not change from one event to the next (the flows it starts are arrays),
+    so each event spares the composition of its fragments. ``wake``: whether it checks the scheduler."""
+    p = {name: _Name(name) for name in (
+        "kind", "code", "partner", "company", "data", "source", "external_id", "state", "attempts",
+        "date_processed", "uid", "now", "cron", "f", "c", "tr", "pol", "k", "s")}
+    query = SQL(
+        """
+        WITH ev AS (
+            INSERT INTO salesjet_event (kind, code, partner_id, company_id, data, source, external_id, state,
+                                        attempts, date_processed, create_uid, create_date, write_uid, write_date)
+            VALUES (%(kind)s, %(code)s, %(partner)s,
+                    COALESCE((SELECT company_id FROM res_partner WHERE id = %(partner)s), %(company)s),
+                    %(data)s, %(source)s, %(external_id)s, %(state)s, %(attempts)s, %(date_processed)s,
+                    %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC')
+            ON CONFLICT (kind, company_id, external_id) DO NOTHING
+            RETURNING id, company_id, create_date, partner_id, data
+        ), runs AS (
+            INSERT INTO salesjet_flow_enrollment
+                (flow_id, partner_id, company_id, trigger_id, event_id, data, state,
+                 reentry_key, date_start, create_uid, create_date, write_uid, write_date)
+            SELECT t.f, ev.partner_id, t.c, t.tr, ev.id, ev.data, 'running', t.k,
+                   %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp
+              FROM ev
+              JOIN unnest(%(f)s::int[], %(c)s::int[], %(tr)s::int[], %(pol)s::varchar[], %(k)s::varchar[])
+                   WITH ORDINALITY AS t(f, c, tr, pol, k, n) ON t.c = ev.company_id
+             WHERE %(allowed)s
+             ORDER BY t.n
+            ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
+            RETURNING id, flow_id, partner_id, company_id, event_id
+        ), jobs AS (%(jobs)s)
+        SELECT ev.id, ev.company_id, ev.create_date, r.id, r.flow_id, r.partner_id, r.event_id,
+               r.id IS NOT NULL AND COALESCE((%(wake)s), FALSE)
+          FROM ev LEFT JOIN runs r ON TRUE
+        """,
+        allowed=reentry_allows(SQL("t.pol"), SQL("t.f"), SQL("ev.partner_id")),
+        jobs=insert_pending(SQL(
+            "SELECT r.id, r.flow_id, s.s, r.partner_id, r.company_id, %s::timestamp, 0"
+            "  FROM runs r JOIN unnest(%s::int[], %s::int[]) AS s(f, s) ON s.f = r.flow_id",
+            p["now"], p["f"], p["s"]), p["uid"], p["now"]),
+        wake=scheduler_check(p["cron"], p["now"]) if wake else SQL("SELECT FALSE"),
+        **{name: p[name] for name in (
+            "kind", "code", "partner", "company", "data", "source", "external_id", "state", "attempts",
+            "date_processed", "uid", "now", "f", "c", "tr", "pol", "k")},
+    )
+    return query.code, tuple(param.name for param in query.params)
 
 
 class SalesjetEvent(models.Model):
@@ -403,8 +463,8 @@ class SalesjetEvent(models.Model):
         the contact given (no lead, nothing to resolve, not a website form) and every trigger listening to
         its kind, in any company, an API trigger without contact filter whose flow's first step is due at
         once. One statement opens a savepoint, inserts the event (as ``_insert_received``: its company read
-        by the statement, ``ON CONFLICT`` on a known external id) and the runs of the flows of its company
-        and code (as ``_enroll_events``); one more queues their first jobs. An error rolls back to the
+        by the statement, ``ON CONFLICT`` on a known external id), the runs of the flows of its company
+        and code (as ``_enroll_events``) and their first jobs. An error rolls back to the
         savepoint and leaves the event to the general path, which stores it and keeps it failed if its
         dispatch fails again.
 
@@ -423,53 +483,20 @@ class SalesjetEvent(models.Model):
         now = fields.Datetime.now()
         savepoint = f"salesjet_event_{uuid.uuid4().hex}"
         policies = [entry[3] for entry in entries]
-        Job = self.env["salesjet.flow.job"]
-        cron_id, wake = Job._scheduler_check(now, flush=False)  # flushed just above
-        # every parameter typed by its column or a cast: the statement is prepared (tools/prepared.py)
-        query = SQL(
-            """
-            WITH ev AS (
-                INSERT INTO salesjet_event (kind, code, partner_id, company_id, data, source, external_id, state,
-                                            attempts, date_processed, create_uid, create_date, write_uid, write_date)
-                VALUES (%(kind)s, %(code)s, %(partner)s,
-                        COALESCE((SELECT company_id FROM res_partner WHERE id = %(partner)s), %(company)s),
-                        %(data)s, %(source)s, %(external_id)s, %(state)s, %(attempts)s, %(date_processed)s,
-                        %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC')
-                ON CONFLICT (kind, company_id, external_id) DO NOTHING
-                RETURNING id, company_id, create_date, partner_id, data
-            ), runs AS (
-                INSERT INTO salesjet_flow_enrollment
-                    (flow_id, partner_id, company_id, trigger_id, event_id, data, state,
-                     reentry_key, date_start, create_uid, create_date, write_uid, write_date)
-                SELECT t.f, ev.partner_id, t.c, t.tr, ev.id, ev.data, 'running', t.k,
-                       %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp
-                  FROM ev
-                  JOIN unnest(%(f)s::int[], %(c)s::int[], %(tr)s::int[], %(pol)s::varchar[], %(k)s::varchar[])
-                       WITH ORDINALITY AS t(f, c, tr, pol, k, n) ON t.c = ev.company_id
-                 WHERE %(allowed)s
-                 ORDER BY t.n
-                ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
-                RETURNING id, flow_id, partner_id, company_id, event_id
-            ), jobs AS (%(jobs)s)
-            SELECT ev.id, ev.company_id, ev.create_date, r.id, r.flow_id, r.partner_id, r.event_id,
-                   r.id IS NOT NULL AND COALESCE((%(wake)s), FALSE)
-              FROM ev LEFT JOIN runs r ON TRUE
-            """,
-            allowed=reentry_allows(SQL("t.pol"), SQL("t.f"), SQL("ev.partner_id")),
-            kind=kind, code=vals["code"], partner=vals["partner_id"],
-            company=self.env.company.id, data=json.dumps(vals["data"]) if vals["data"] else None,
-            source=None if vals["source"] is False else vals["source"], external_id=vals["external_id"] or None,
-            state=vals["state"], attempts=vals["attempts"], date_processed=vals["date_processed"] or None,
-            uid=self.env.uid, now=now, f=[entry[0] for entry in entries], c=[entry[2] for entry in entries],
-            tr=[entry[1] for entry in entries], pol=policies, k=[REENTRY_KEYS[policy] for policy in policies],
-            jobs=insert_pending(SQL(
-                "SELECT r.id, r.flow_id, s.s, r.partner_id, r.company_id, %s::timestamp, 0"
-                "  FROM runs r JOIN unnest(%s::int[], %s::int[]) AS s(f, s) ON s.f = r.flow_id",
-                now, [entry[0] for entry in entries], [entry[4] for entry in entries]), self.env.uid, now),
-            wake=wake or SQL("SELECT FALSE"),
-        )
+        # the statement checks the scheduler (scheduler_check) on ir.cron, flushed just above
+        cron_id = self.env["salesjet.flow.job"]._scheduler_cron_id()
+        code, names = _direct_statement(bool(cron_id))
+        values = {
+            "kind": kind, "code": vals["code"], "partner": vals["partner_id"], "company": self.env.company.id,
+            "data": json.dumps(vals["data"]) if vals["data"] else None,
+            "source": None if vals["source"] is False else vals["source"], "external_id": vals["external_id"] or None,
+            "state": vals["state"], "attempts": vals["attempts"], "date_processed": vals["date_processed"] or None,
+            "uid": self.env.uid, "now": now, "cron": cron_id, "f": [entry[0] for entry in entries],
+            "c": [entry[2] for entry in entries], "tr": [entry[1] for entry in entries], "pol": policies,
+            "k": [REENTRY_KEYS[policy] for policy in policies], "s": [entry[4] for entry in entries],
+        }
         try:
-            execute_prepared(self.env.cr, query, before=f'SAVEPOINT "{savepoint}"')
+            execute_statement(self.env.cr, code, [values[name] for name in names], before=f'SAVEPOINT "{savepoint}"')
         except Exception:
             # sent and failed: the savepoint, opened first in the same round trip, exists
             if self.env.cr.connection.get_transaction_status() != TRANSACTION_STATUS_INERROR:

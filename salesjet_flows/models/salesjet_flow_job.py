@@ -54,6 +54,37 @@ def insert_pending(rows, uid, now):
         rows=rows, uid=uid, now=now,
     )
 
+
+def pending_trigger(at):
+    """SQL condition on ``ir_cron c``: a trigger of ``c`` will start a run at or before ``at`` that sees what
+    this transaction commits.
+
+    A trigger set before the start of the action's latest call does not count: when that run ends,
+    Odoo deletes the triggers older than its start (``ir.cron._reschedule_later``), so a job committed
+    during the run after its last look at the queue would otherwise wait for the next regular call.
+    The start of the latest call is the creation of its ``ir.cron.progress`` row, committed before
+    the call (the same row Odoo's own job acquisition reads).
+    """
+    return SQL(
+        """
+        EXISTS (SELECT 1 FROM ir_cron_trigger t
+                 WHERE t.cron_id = c.id AND t.call_at <= %(at)s
+                   AND t.call_at > COALESCE((SELECT p.create_date FROM ir_cron_progress p WHERE p.cron_id = c.id
+                                              ORDER BY p.id DESC LIMIT 1), '-infinity'))
+        """,
+        at=at,
+    )
+
+
+def scheduler_check(cron_id, at):
+    """SQL returning one row: true when the scheduled action ``cron_id`` must be triggered for ``at``, because
+    its next regular call is later and no trigger is set at or before ``at`` (``pending_trigger``)."""
+    return SQL(
+        "SELECT c.active AND c.nextcall > %(at)s AND NOT %(pending)s FROM ir_cron c WHERE c.id = %(cron)s",
+        at=at, cron=cron_id, pending=pending_trigger(at),
+    )
+
+
 DEFAULT_MAX_ATTEMPTS = 5
 
 ACQUIRE_RETRIES = 10
@@ -142,43 +173,23 @@ class SalesjetFlowJob(models.Model):
             self.env["ir.cron"].browse(cron_id)._trigger(at=first)
 
     @api.model
-    def _scheduler_check(self, at, flush=True):
-        """(cron id, query): the query returns one row, true when the scheduler must be triggered for ``at``
-        because its next regular run is later and no trigger is set at or before ``at``; (None, None) if
-        the scheduler is gone. ``flush``: False when the caller just flushed everything."""
+    def _scheduler_cron_id(self):
+        """The id of the scheduled action that runs due jobs, or None if it is gone."""
         # the xmlid lookup is cached, unlike env.ref()'s existence check
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            "salesjet_flows.ir_cron_salesjet_process_jobs", raise_if_not_found=False)
-        if not cron_id:
-            return None, None
-        if flush:
-            self.env["ir.cron"].flush_model(["active", "nextcall"])
-            self.env["ir.cron.trigger"].flush_model()
-        return cron_id, SQL(
-            "SELECT c.active AND c.nextcall > %(at)s AND NOT %(pending)s FROM ir_cron c WHERE c.id = %(cron)s",
-            at=at, cron=cron_id, pending=self._pending_trigger(at),
-        )
+        return self.env["ir.model.data"]._xmlid_to_res_id(
+            "salesjet_flows.ir_cron_salesjet_process_jobs", raise_if_not_found=False) or None
 
     @api.model
-    def _pending_trigger(self, at):
-        """SQL condition on ``ir_cron c``: a trigger of ``c`` will start a run at or before ``at`` that sees what
-        this transaction commits.
-
-        A trigger set before the start of the action's latest call does not count: when that run ends,
-        Odoo deletes the triggers older than its start (``ir.cron._reschedule_later``), so a job committed
-        during the run after its last look at the queue would otherwise wait for the next regular call.
-        The start of the latest call is the creation of its ``ir.cron.progress`` row, committed before
-        the call (the same row Odoo's own job acquisition reads).
-        """
-        return SQL(
-            """
-            EXISTS (SELECT 1 FROM ir_cron_trigger t
-                     WHERE t.cron_id = c.id AND t.call_at <= %(at)s
-                       AND t.call_at > COALESCE((SELECT p.create_date FROM ir_cron_progress p WHERE p.cron_id = c.id
-                                                  ORDER BY p.id DESC LIMIT 1), '-infinity'))
-            """,
-            at=at,
-        )
+    def _scheduler_check(self, at):
+        """(cron id, query): the query returns one row, true when the scheduler must be triggered for ``at``
+        because its next regular run is later and no trigger is set at or before ``at``; (None, None) if
+        the scheduler is gone."""
+        cron_id = self._scheduler_cron_id()
+        if not cron_id:
+            return None, None
+        self.env["ir.cron"].flush_model(["active", "nextcall"])
+        self.env["ir.cron.trigger"].flush_model()
+        return cron_id, scheduler_check(cron_id, at)
 
     @api.model
     def _trigger_scheduler(self, at):
@@ -301,7 +312,7 @@ class SalesjetFlowJob(models.Model):
             self.env["ir.cron.trigger"].flush_model()
             self.env.cr.execute(SQL(
                 "SELECT c.id FROM ir_cron c WHERE c.id = ANY(%s) AND c.nextcall > %s AND NOT %s",
-                lanes.ids, now, self._pending_trigger(now),
+                lanes.ids, now, pending_trigger(now),
             ))
             idle = self.env["ir.cron"].browse([row[0] for row in self.env.cr.fetchall()])
             for lane in idle:

@@ -2,8 +2,9 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
+from odoo.sql_db import Cursor
 from odoo.tests import users
-from odoo.tools import mute_logger
+from odoo.tools import SQL, mute_logger
 
 from odoo.addons.salesjet_flows.models.salesjet_flow import SalesjetFlow
 
@@ -167,6 +168,36 @@ class TestDispatch(SalesjetCase):
         self.assertEqual(event.enrollment_ids.flow_id, flow)
         self.assertEqual(event.enrollment_ids.job_ids.step_id, flow.step_ids)
         self.assertEqual(event.state, "done")
+
+    def test_events_that_start_one_flow_or_two_run_one_prepared_statement_with_their_own_values(self):
+        """The direct path's statement does not change with the event (its flows are arrays): it is composed
+        once per process and prepared once per cursor, and each event runs it with its own values."""
+        one = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
+        two = self.make_flow([self.tag_step(self.tag_b)], reentry_policy="always",
+                             triggers=[{"trigger_type": "api", "event_code": "sj_two"}])
+        self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always",
+                       triggers=[{"trigger_type": "api", "event_code": "sj_two"}])
+        partners = self.make_partners(3)
+        sent = []
+        execute = Cursor.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            sent.append(query.code if isinstance(query, SQL) else query)
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(Cursor, "execute", spy):
+            first = self.Event.post("sj_test", partners[0], data={"n": 1})
+            second = self.Event.post("sj_two", partners[1], data={"n": 2}, external_id="x-2")
+            third = self.Event.post("sj_test", partners[2])
+        executed = {text.split("EXECUTE ")[1].split("(")[0] for text in sent if "EXECUTE salesjet_" in text}
+        self.assertEqual(len(executed), 1, sent)
+        self.assertEqual(first.enrollment_ids.flow_id, one)
+        self.assertEqual(first.enrollment_ids.data, {"n": 1})
+        self.assertEqual(len(second.enrollment_ids), 2)
+        self.assertIn(two, second.enrollment_ids.flow_id)
+        self.assertEqual(second.external_id, "x-2")
+        self.assertEqual(third.enrollment_ids.partner_id, partners[2])
+        self.assertEqual((first | second | third).enrollment_ids.job_ids.mapped("state"), ["pending"] * 4)
 
     def test_event_data_must_be_a_dict(self):
         with self.assertRaises(UserError):

@@ -15,7 +15,7 @@ import re
 from psycopg2 import errorcodes
 
 _PLACEHOLDER = re.compile(r"%([%s])")
-# SQL text -> (statement name, text with $n parameters, number of parameters)
+# SQL text -> (statement name, text with $n parameters, number of parameters, its EXECUTE)
 _STATEMENTS = {}
 
 
@@ -25,7 +25,9 @@ def _statement(code):
         counter = itertools.count(1)
         text = _PLACEHOLDER.sub(lambda match: "%" if match.group(1) == "%" else f"${next(counter)}", code)
         name = "salesjet_" + hashlib.sha1(code.encode(), usedforsecurity=False).hexdigest()[:20]
-        entry = _STATEMENTS[code] = (name, text, next(counter) - 1)
+        count = next(counter) - 1
+        call = f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+        entry = _STATEMENTS[code] = (name, text, count, call)
     return entry
 
 
@@ -37,8 +39,13 @@ def execute_prepared(cr, query, before=None):
 
     :param before: SQL text without parameters sent in the same round trip first (a ``SAVEPOINT``)
     """
-    name, text, count = _statement(query.code)
-    params = list(query.params)
+    return execute_statement(cr, query.code, list(query.params), before=before)
+
+
+def execute_statement(cr, code, params, before=None):
+    """:func:`execute_prepared` for a statement composed once: ``code`` an ``odoo.tools.SQL``'s code
+    (``%s`` placeholders, ``%%`` for a literal ``%``) and ``params`` its parameters in order."""
+    name, text, count, call = _statement(code)
     if len(params) != count:
         raise ValueError(f"{count} placeholders for {len(params)} parameters")
     # a test cursor wraps the cursor that holds the connection
@@ -52,9 +59,8 @@ def execute_prepared(cr, query, before=None):
         cr.execute(f"{prefix}PREPARE {name} AS {text}")  # pylint: disable=sql-injection
         prepared.add(name)
         prefix = ""
-    arguments = f"({', '.join(['%s'] * count)})" if count else ""
     try:
-        cr.execute(f"{prefix}EXECUTE {name}{arguments}", params)
+        cr.execute(f"{prefix}{call}", params)
     except Exception as error:
         if getattr(error, "pgcode", None) == errorcodes.INVALID_SQL_STATEMENT_NAME:
             prepared.discard(name)  # the session lost it (DISCARD ALL): prepared again next time
