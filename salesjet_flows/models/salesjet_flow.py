@@ -18,7 +18,7 @@ from odoo.tools import SQL
 from ..tools.caps import CAP_CHANNELS, CAP_POLICIES
 from ..tools.goal import parse_goal
 from ..tools.placeholders import checking_stored_texts
-from .salesjet_flow_job import GOAL_BATCH_SIZE
+from .salesjet_flow_job import GOAL_BATCH_SIZE, insert_pending
 from .salesjet_flow_step_split import _rebuild_splits, _split_layout
 from .salesjet_flow_step_stat import COUNTED_STATES
 from .salesjet_flow_version import ENGINE_FIELDS, VERSION_DATA_KEY
@@ -450,7 +450,8 @@ class SalesjetFlow(models.Model):
                 self.id,
             ))
         where = SQL(" AND ").join([SQL("NOT EXISTS (%s)", excl) for excl in exclusions]) if exclusions else SQL("TRUE")
-        self.env.cr.execute(SQL(
+        key = REENTRY_KEYS[policy]
+        insert_runs = SQL(
             """
             INSERT INTO salesjet_flow_enrollment
                 (flow_id, partner_id, company_id, trigger_id, event_id, lead_id, data, state,
@@ -459,27 +460,44 @@ class SalesjetFlow(models.Model):
                    %(key)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM unnest(%(partners)s::int[]) AS p(id)
              WHERE %(where)s
-            ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING
+            %(conflict)s
             RETURNING id, partner_id
             """,
             flow=self.id, company=company_id, trigger=trigger.id if trigger else None,
             event=event.id if event else None, lead=lead.id if lead else None,
             data=self.env["salesjet.flow.enrollment"]._fields["data"].convert_to_column(data, None) if data else None,
-            key=REENTRY_KEYS[policy], now=now, uid=self.env.uid,
-            partners=list(partner_ids), where=where,
-        ))
+            key=key, now=now, uid=self.env.uid, partners=list(partner_ids), where=where,
+            # a run without re-entry key cannot conflict (the unique index is partial): no speculative
+            # insertion, which costs a WAL record and an index probe per run
+            conflict=SQL("ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING")
+            if key else SQL(),
+        )
+        Job = self.env["salesjet.flow.job"]
+        if first_step_id and due_at_once:
+            # the runs and their first jobs in one statement: the runs' ids do not go to Python and back
+            cron_id, check = Job._scheduler_check(now)
+            self.env.cr.execute(SQL(
+                "WITH runs AS (%s), jobs AS (%s) SELECT r.id, COALESCE((%s), FALSE) FROM runs r",
+                insert_runs,
+                insert_pending(SQL("SELECT r.id, %s::int, %s::int, r.partner_id, %s::int, %s::timestamp, 0 FROM runs r",
+                                   self.id, first_step_id, company_id, now), self.env.uid, now),
+                check or SQL("SELECT FALSE"),
+            ))
+            rows = self.env.cr.fetchall()
+            self._invalidate_engine_cache()
+            if rows and rows[0][1]:
+                self.env["ir.cron"].browse(cron_id)._trigger(at=now)
+            return self.env["salesjet.flow.enrollment"].browse([row[0] for row in rows])
+        self.env.cr.execute(insert_runs)
         rows = self.env.cr.fetchall()
         enrollments = self.env["salesjet.flow.enrollment"].browse([row[0] for row in rows])
         if not first_step_id:
             self._invalidate_engine_cache()
             enrollments._finish("done", now)
             return enrollments
-        if due_at_once:
-            dates = [now] * len(rows)
-        else:
-            dates = self._first_step()._compute_scheduled_dates(
-                now, [(partner_id, company_id, now, enrollment_id) for enrollment_id, partner_id in rows])
-        self.env["salesjet.flow.job"]._create_pending([
+        dates = self._first_step()._compute_scheduled_dates(
+            now, [(partner_id, company_id, now, enrollment_id) for enrollment_id, partner_id in rows])
+        Job._create_pending([
             (enrollment_id, self.id, first_step_id, partner_id, company_id, date, 0)
             for (enrollment_id, partner_id), date in zip(rows, dates, strict=True)
         ])  # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)

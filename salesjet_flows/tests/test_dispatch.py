@@ -232,6 +232,39 @@ class TestSegmentLaunch(SalesjetCase):
         self.assertEqual(len(partners.filtered(lambda p: self.tag_a in p.category_id)), 1000)
         self.assertIn("Launched for 1000 contacts", flow.message_ids[0].body)
 
+    def test_a_launch_queues_each_first_step_and_wakes_the_scheduler_under_every_reentry_policy(self):
+        """A first step due at once is queued by the runs' own statement (no round trip through Python),
+        with or without a re-entry key; one that waits gets its own date. The scheduler is triggered once."""
+        partners = self.make_partners(5, prefix="SJ policy", city="Policyville")
+        segment = [{"trigger_type": "segment", "partner_domain": "[('city', '=', 'Policyville')]"}]
+        cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_jobs")
+        cron.nextcall = "2999-01-01 00:00:00"
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        for policy in ("once", "no_active", "always"):
+            with self.subTest(policy=policy):
+                Trigger.search([("cron_id", "=", cron.id)]).unlink()
+                flow = self.make_flow([self.tag_step(self.tag_a)], triggers=segment, reentry_policy=policy)
+                with self.at(T0):
+                    self.assertEqual(flow._launch_segment(flow.trigger_ids), 5)
+                    self.assertEqual(flow._launch_segment(flow.trigger_ids), 0, "all five are running")
+                jobs = self.jobs_of(flow)
+                self.assertEqual(jobs.partner_id, partners)
+                self.assertEqual(set(jobs.mapped("scheduled_date")), {T0})
+                self.assertEqual(set(jobs.mapped("state")), {"pending"})
+                self.assertEqual(jobs.enrollment_id.partner_id, partners)
+                self.assertEqual(jobs.step_id, flow.step_ids)
+                self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id), ("call_at", "=", T0)]), 1)
+                self.assertEqual(flow.step_ids.pending_job_count, 5, "the counters saw the jobs")
+                with self.at(T0):
+                    self.run_scheduler()
+                    relaunched = flow._launch_segment(flow.trigger_ids)
+                self.assertEqual(relaunched, 0 if policy == "once" else 5)
+        later = self.make_flow([self.tag_step(self.tag_b, timing="delay", delay_value=2)], triggers=segment,
+                               reentry_policy="always")
+        with self.at(T0):
+            later._launch_segment(later.trigger_ids)
+        self.assertEqual(set(self.jobs_of(later).mapped("scheduled_date")), {T0 + timedelta(days=2)})
+
     @users("user_flows_admin")
     def test_launch_needs_a_segment_trigger_and_steps(self):
         flow = self.make_flow([self.tag_step(self.tag_a)])
