@@ -4,6 +4,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from .salesjet_flow_job import job_state_in
+
 ENROLLMENT_STATES = [
     ("running", "Running"),
     ("done", "Completed"),
@@ -124,9 +126,10 @@ class SalesjetFlowEnrollment(models.Model):
             """
             UPDATE salesjet_flow_job SET state = 'cancelled', result = %(reason)s, date_done = %(now)s,
                    write_date = %(now)s
-             WHERE enrollment_id = ANY(%(ids)s) AND state = 'pending'
+             WHERE enrollment_id = ANY(%(ids)s) AND %(pending)s
             """,
             reason=_("Goal reached: the run ended as converted."), now=now, ids=runs.ids,
+            pending=job_state_in(SQL("state"), "pending"),
         ))
         self.env.cr.execute(SQL(
             "UPDATE salesjet_flow_enrollment SET converted = TRUE, date_converted = %s WHERE id = ANY(%s)",

@@ -55,6 +55,19 @@ def insert_pending(rows, uid, now):
     )
 
 
+def job_state_in(column, *states):
+    """SQL: the job state ``column`` (an SQL expression) is one of ``states``, written so that PostgreSQL does not
+    match it with the predicate of a partial index on the state (the due jobs' and the ended jobs' indexes).
+
+    For a condition on another, selective column (runs, contacts) with such a state test, the planner picks the
+    partial index when the table's statistics make it look small, and a launch or a drain changes the states of
+    more rows than autoanalyze has seen for a while (10 % of a table of millions): it then scans the whole index
+    and filters it. Measured on a bench database after a 20,000-contact launch: the pending jobs of 480 runs in
+    2.9 ms through the due jobs' index, 0.38 ms through the runs' index.
+    """
+    return SQL("(%s || '') IN %s", column, tuple(states))
+
+
 def pending_trigger(at):
     """SQL condition on ``ir_cron c``: a trigger of ``c`` will start a run at or before ``at`` that sees what
     this transaction commits.
@@ -462,20 +475,24 @@ class SalesjetFlowJob(models.Model):
         """
         # Two primary-key lookups joined here rather than one SQL join: right
         # after a large launch the table statistics still describe empty tables
-        # and the planner's join order turned a 2 ms read into a second.
+        # and the planner's join order turned a 2 ms read into a second. The states
+        # are tested here, not in SQL: with "state IN ('done', 'skipped')" the planner
+        # took the partial index of ended jobs (its predicate) and filtered every
+        # ended job of the table by id (17.3 ms against 0.44 ms for a batch of 480
+        # at 83,000 ended jobs, and growing with them).
         self.env.cr.execute(SQL(
             """
             SELECT step_id, state, repeat_index, enrollment_id, flow_id, partner_id, company_id, branch_id
-              FROM salesjet_flow_job WHERE id = ANY(%s) AND state IN ('done', 'skipped')
+              FROM salesjet_flow_job WHERE id = ANY(%s)
             """,
             self.ids,
         ))
-        jobs = self.env.cr.fetchall()
+        jobs = [row for row in self.env.cr.fetchall() if row[1] in ("done", "skipped")]
         self.env.cr.execute(SQL(
-            "SELECT id, date_start FROM salesjet_flow_enrollment WHERE id = ANY(%s) AND state = 'running'",
+            "SELECT id, date_start, state FROM salesjet_flow_enrollment WHERE id = ANY(%s)",
             list({row[3] for row in jobs}),
         ))
-        starts = dict(self.env.cr.fetchall())
+        starts = {run_id: date_start for run_id, date_start, state in self.env.cr.fetchall() if state == "running"}
         by_step = {}
         for row in jobs:
             if row[3] in starts:
@@ -771,11 +788,12 @@ class SalesjetFlowJob(models.Model):
               FROM salesjet_flow_job j
               JOIN salesjet_flow_step s ON s.id = j.step_id
               LEFT JOIN salesjet_chain_message m ON m.id = s.chain_message_id
-             WHERE j.partner_id = ANY(%(partners)s) AND j.state = 'done' AND j.date_done > %(since)s
+             WHERE j.partner_id = ANY(%(partners)s) AND %(done)s AND j.date_done > %(since)s
                AND s.action_type = ANY(%(types)s) AND s.transactional IS NOT TRUE
              GROUP BY 1, 2
             """,
             partners=list({c[0].partner_id.id for c in candidates}), since=now - WEEK, types=CAPPED_TYPES,
+            done=job_state_in(SQL("j.state"), "done"),
         ))
         history = {}
         for partner_id, channel, dates in self.env.cr.fetchall():

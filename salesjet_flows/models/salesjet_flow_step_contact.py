@@ -5,6 +5,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
 from ..tools.preview import preview_rows
+from .salesjet_flow_job import job_state_in
 
 
 class SalesjetFlowStepContact(models.AbstractModel):
@@ -218,10 +219,11 @@ class SalesjetFlowStepContact(models.AbstractModel):
             """
             UPDATE salesjet_flow_job SET state = 'cancelled', date_done = %(now)s, result = %(why)s
              WHERE id IN (SELECT id FROM salesjet_flow_job
-                           WHERE enrollment_id = ANY(%(ids)s) AND state = 'pending'
+                           WHERE enrollment_id = ANY(%(ids)s) AND %(pending)s
                              FOR UPDATE SKIP LOCKED)
             """,
             now=fields.Datetime.now(), why=_("Run stopped by flow %s.", self.flow_id.name), ids=enrollments.ids,
+            pending=job_state_in(SQL("state"), "pending"),
         ))
         self.env["salesjet.flow.job"].invalidate_model(["state", "date_done", "result"])
         enrollments._finish("stopped")
