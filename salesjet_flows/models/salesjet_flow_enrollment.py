@@ -4,7 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .salesjet_flow_job import job_state_in
+from ..tools.planner import state_in
 
 ENROLLMENT_STATES = [
     ("running", "Running"),
@@ -72,9 +72,9 @@ class SalesjetFlowEnrollment(models.Model):
             UPDATE salesjet_flow_enrollment
                SET state = %(state)s, date_done = %(now)s, write_date = %(now)s, write_uid = %(uid)s,
                    reentry_key = CASE WHEN reentry_key = 'active' THEN NULL ELSE reentry_key END
-             WHERE id = ANY(%(ids)s) AND state = 'running'
+             WHERE id = ANY(%(ids)s) AND %(running)s
             """,
-            state=state, now=now, uid=self.env.uid, ids=self.ids,
+            state=state, now=now, uid=self.env.uid, ids=self.ids, running=state_in(SQL("state"), "running"),
         ))
         self.invalidate_recordset(["state", "date_done", "reentry_key", "write_date", "write_uid"])
         self.env["salesjet.flow"]._invalidate_engine_cache()
@@ -129,7 +129,7 @@ class SalesjetFlowEnrollment(models.Model):
              WHERE enrollment_id = ANY(%(ids)s) AND %(pending)s
             """,
             reason=_("Goal reached: the run ended as converted."), now=now, ids=runs.ids,
-            pending=job_state_in(SQL("state"), "pending"),
+            pending=state_in(SQL("state"), "pending"),
         ))
         self.env.cr.execute(SQL(
             "UPDATE salesjet_flow_enrollment SET converted = TRUE, date_converted = %s WHERE id = ANY(%s)",

@@ -20,6 +20,7 @@ from odoo.tools import SQL
 from ..tools.batch import JobBatch
 from ..tools.caps import CAP_CHANNELS, CAPPED_TYPES, DAY, WEEK
 from ..tools.http import PermanentError
+from ..tools.planner import state_in
 from ..tools.prepared import execute_prepared
 from ..tools.secrets import known_secrets, redact, redact_known
 from ..tools.timing import delta
@@ -54,18 +55,6 @@ def insert_pending(rows, uid, now):
         rows=rows, uid=uid, now=now,
     )
 
-
-def job_state_in(column, *states):
-    """SQL: the job state ``column`` (an SQL expression) is one of ``states``, written so that PostgreSQL does not
-    match it with the predicate of a partial index on the state (the due jobs' and the ended jobs' indexes).
-
-    For a condition on another, selective column (runs, contacts) with such a state test, the planner picks the
-    partial index when the table's statistics make it look small, and a launch or a drain changes the states of
-    more rows than autoanalyze has seen for a while (10 % of a table of millions): it then scans the whole index
-    and filters it. Measured on a bench database after a 20,000-contact launch: the pending jobs of 480 runs in
-    2.9 ms through the due jobs' index, 0.38 ms through the runs' index.
-    """
-    return SQL("(%s || '') IN %s", column, tuple(states))
 
 
 def pending_trigger(at):
@@ -793,7 +782,7 @@ class SalesjetFlowJob(models.Model):
              GROUP BY 1, 2
             """,
             partners=list({c[0].partner_id.id for c in candidates}), since=now - WEEK, types=CAPPED_TYPES,
-            done=job_state_in(SQL("j.state"), "done"),
+            done=state_in(SQL("j.state"), "done"),
         ))
         history = {}
         for partner_id, channel, dates in self.env.cr.fetchall():

@@ -4,8 +4,8 @@ from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize, plaintext2html
 
+from ..tools.planner import state_in
 from ..tools.preview import preview_rows
-from .salesjet_flow_job import job_state_in
 
 
 class SalesjetFlowStepContact(models.AbstractModel):
@@ -208,9 +208,9 @@ class SalesjetFlowStepContact(models.AbstractModel):
         self.env.cr.execute(SQL(
             """
             SELECT id FROM salesjet_flow_enrollment
-             WHERE flow_id = %s AND partner_id = ANY(%s) AND state = 'running'
+             WHERE flow_id = %s AND partner_id = ANY(%s) AND %s
             """,
-            target.id, jobs.partner_id.ids,
+            target.id, jobs.partner_id.ids, state_in(SQL("state"), "running"),
         ))
         enrollments = self.env["salesjet.flow.enrollment"].browse([row[0] for row in self.env.cr.fetchall()])
         # A waiting job another worker is running right now stays locked; its run is
@@ -223,7 +223,7 @@ class SalesjetFlowStepContact(models.AbstractModel):
                              FOR UPDATE SKIP LOCKED)
             """,
             now=fields.Datetime.now(), why=_("Run stopped by flow %s.", self.flow_id.name), ids=enrollments.ids,
-            pending=job_state_in(SQL("state"), "pending"),
+            pending=state_in(SQL("state"), "pending"),
         ))
         self.env["salesjet.flow.job"].invalidate_model(["state", "date_done", "result"])
         enrollments._finish("stopped")
