@@ -83,7 +83,6 @@ INLINE_EVENTS = 50
 VISIT_WINDOW = 1800
 
 
-
 class _Name:
     """A parameter of a statement composed once, named: its value is given at each execution."""
     __slots__ = ("name",)

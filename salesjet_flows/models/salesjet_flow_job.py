@@ -56,7 +56,6 @@ def insert_pending(rows, uid, now):
     )
 
 
-
 def pending_trigger(at):
     """SQL condition on ``ir_cron c``: a trigger of ``c`` will start a run at or before ``at`` that sees what
     this transaction commits.
