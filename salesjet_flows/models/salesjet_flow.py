@@ -408,8 +408,8 @@ class SalesjetFlow(models.Model):
                                  count=count, trigger=trigger.display_name))
 
     def _launch_segment_batch(self, trigger, after_id, limit):
-        """Enrol the next ``limit`` contacts of ``trigger``'s segment whose id is above ``after_id`` (one statement
-        for their runs, one for their jobs; contacts running in the flow are left alone).
+        """Enrol the next ``limit`` contacts of ``trigger``'s segment whose id is above ``after_id`` (their runs and
+        first jobs set-based, see ``_enroll``; contacts running in the flow are left alone).
 
         :return: (contacts read, contacts enrolled, id of the last contact read, else ``after_id``)
         """
