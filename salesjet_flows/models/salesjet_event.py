@@ -16,7 +16,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..tools.form_values import FormValueError, convert_form_value
-from ..tools.prepared import execute_statement
+from ..tools.prepared import execute_statement, number_parameters
 from ..tools.secrets import redact_known
 from .salesjet_flow import REENTRY_KEYS, reentry_allows
 from .salesjet_flow_job import insert_pending, scheduler_check
@@ -93,9 +93,11 @@ class _Name:
 
 @functools.cache
 def _direct_statement(wake):
-    """(SQL code, names of its parameters in order) of an event's direct statement (``_post_direct``),
-    composed once: its text does not change from one event to the next (the flows it starts are arrays),
-    so each event spares the composition of its fragments. ``wake``: whether it checks the scheduler."""
+    """(SQL code, names of its distinct parameters, their slots) of an event's direct statement
+    (``_post_direct``), composed once: its text does not change from one event to the next (the flows it
+    starts are arrays), so each event spares the composition of its fragments, and a value used in
+    several places (the time, the user) is sent once (see ``number_parameters``). ``wake``: whether it
+    checks the scheduler."""
     p = {name: _Name(name) for name in (
         "kind", "code", "partner", "company", "data", "source", "external_id", "state", "attempts",
         "date_processed", "uid", "now", "cron", "f", "c", "tr", "pol", "k", "s")}
@@ -138,7 +140,7 @@ def _direct_statement(wake):
             "kind", "code", "partner", "company", "data", "source", "external_id", "state", "attempts",
             "date_processed", "uid", "now", "f", "c", "tr", "pol", "k")},
     )
-    return query.code, tuple(param.name for param in query.params)
+    return query.code, *number_parameters([param.name for param in query.params])
 
 
 class SalesjetEvent(models.Model):
@@ -484,7 +486,7 @@ class SalesjetEvent(models.Model):
         policies = [entry[3] for entry in entries]
         # the statement checks the scheduler (scheduler_check) on ir.cron, flushed just above
         cron_id = self.env["salesjet.flow.job"]._scheduler_cron_id()
-        code, names = _direct_statement(bool(cron_id))
+        code, names, slots = _direct_statement(bool(cron_id))
         values = {
             "kind": kind, "code": vals["code"], "partner": vals["partner_id"], "company": self.env.company.id,
             "data": json.dumps(vals["data"]) if vals["data"] else None,
@@ -495,7 +497,8 @@ class SalesjetEvent(models.Model):
             "k": [REENTRY_KEYS[policy] for policy in policies], "s": [entry[4] for entry in entries],
         }
         try:
-            execute_statement(self.env.cr, code, [values[name] for name in names], before=f'SAVEPOINT "{savepoint}"')
+            execute_statement(self.env.cr, code, [values[name] for name in names], before=f'SAVEPOINT "{savepoint}"',
+                              slots=slots)
         except Exception:
             # sent and failed: the savepoint, opened first in the same round trip, exists
             if self.env.cr.connection.get_transaction_status() != TRANSACTION_STATUS_INERROR:

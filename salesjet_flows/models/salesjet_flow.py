@@ -72,6 +72,17 @@ FLOW_STATES = [
 ]
 
 
+# the fields that show runs and jobs, which the engine writes with SQL (see _invalidate_engine_cache)
+ENGINE_CACHED_FIELDS = (
+    ("salesjet.flow", ["enrollment_ids", "enrollment_count", "running_count", "done_count",
+                       "job_count", "pending_job_count", "failed_job_count"]),
+    ("salesjet.flow.step", ["job_ids", "pending_job_count", "done_job_count", "skipped_job_count",
+                            "failed_job_count"]),
+    ("salesjet.flow.enrollment", ["job_ids", "current_step_id", "next_date"]),
+    ("salesjet.event", ["enrollment_ids", "enrollment_count"]),
+)
+
+
 class SalesjetFlow(models.Model):
     _name = "salesjet.flow"
     _description = "Marketing Flow"
@@ -344,17 +355,14 @@ class SalesjetFlow(models.Model):
         """Runs and jobs are written with SQL: drop the cached lists and counters that show them.
 
         :param flush: write pending changes of those fields first; False when everything was flushed before the
-            SQL and nothing changed since (an event's hot path)
+            SQL and nothing changed since (an event's hot path, where usually none of them is cached: a model
+            with none of them in the cache is then left alone)
         """
-        self.env["salesjet.flow"].invalidate_model([
-            "enrollment_ids", "enrollment_count", "running_count", "done_count",
-            "job_count", "pending_job_count", "failed_job_count",
-        ], flush=flush)
-        self.env["salesjet.flow.step"].invalidate_model([
-            "job_ids", "pending_job_count", "done_job_count", "skipped_job_count", "failed_job_count",
-        ], flush=flush)
-        self.env["salesjet.flow.enrollment"].invalidate_model(["job_ids", "current_step_id", "next_date"], flush=flush)
-        self.env["salesjet.event"].invalidate_model(["enrollment_ids", "enrollment_count"], flush=flush)
+        cache = self.env.cache
+        for model_name, fnames in ENGINE_CACHED_FIELDS:
+            model = self.env[model_name]
+            if flush or any(cache.contains_field(model._fields[fname]) for fname in fnames):
+                model.invalidate_model(fnames, flush=flush)
 
     # ------------------------------------------------------------------
 

@@ -169,6 +169,23 @@ class TestDispatch(SalesjetCase):
         self.assertEqual(event.enrollment_ids.job_ids.step_id, flow.step_ids)
         self.assertEqual(event.state, "done")
 
+    def test_what_the_orm_cached_of_runs_and_jobs_shows_the_runs_an_event_started(self):
+        """The direct path writes runs and jobs with SQL: the lists and counts read before it are
+        dropped from the cache (and only then: with none of them cached, nothing is invalidated)."""
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
+        step = flow.step_ids
+        partners = self.make_partners(2)
+        self.Event.post("sj_test", partners[0])
+        self.assertEqual((flow.enrollment_count, flow.running_count, len(flow.enrollment_ids)), (1, 1, 1))
+        self.assertEqual((step.pending_job_count, len(step.job_ids)), (1, 1))
+        run = flow.enrollment_ids
+        self.assertEqual(len(run.job_ids), 1)
+        event = self.Event.post("sj_test", partners[1])
+        self.assertTrue(event.enrollment_ids)
+        self.assertEqual((flow.enrollment_count, flow.running_count, len(flow.enrollment_ids)), (2, 2, 2))
+        self.assertEqual((step.pending_job_count, len(step.job_ids)), (2, 2))
+        self.assertEqual(flow.enrollment_ids.partner_id, partners)
+
     def test_events_that_start_one_flow_or_two_run_one_prepared_statement_with_their_own_values(self):
         """The direct path's statement does not change with the event (its flows are arrays): it is composed
         once per process and prepared once per cursor, and each event runs it with its own values."""

@@ -6,7 +6,7 @@ from odoo.sql_db import Cursor
 from odoo.tests import TransactionCase
 from odoo.tools import SQL, mute_logger
 
-from odoo.addons.salesjet_flows.tools.prepared import execute_prepared
+from odoo.addons.salesjet_flows.tools.prepared import execute_prepared, execute_statement, number_parameters
 
 
 class TestPreparedStatements(TransactionCase):
@@ -63,3 +63,23 @@ class TestPreparedStatements(TransactionCase):
 
         with self.assertRaises(ValueError):
             execute_prepared(self.env.cr, Mismatched())
+
+    def test_a_value_used_in_several_places_is_sent_once(self):
+        names, slots = number_parameters(["now", "uid", "now", "x", "uid"])
+        self.assertEqual((names, slots), (("now", "uid", "x"), (1, 2, 1, 3, 2)))
+        code = (f"SELECT %s::int, %s::int + 1, %s::int * 10, '%%' || %s::text, %s::int  -- {self._testMethodName}")
+        sent = []
+        execute = Cursor.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            sent.append((query, params))
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(Cursor, "execute", spy):
+            for now in (4, 6):
+                execute_statement(self.env.cr, code, [now, 20, "y"], slots=slots)
+                self.assertEqual(self.env.cr.fetchone(), (now, 21, now * 10, "%y", 20))
+        self.assertIn("$1::int, $2::int + 1, $1::int * 10, '%' || $3::text, $2::int", sent[0][0])
+        self.assertEqual(sent[-1][1], [6, 20, "y"], "three values for five placeholders")
+        with self.assertRaises(ValueError):
+            execute_statement(self.env.cr, code, [1, 2, "y", 4, 5], slots=slots)

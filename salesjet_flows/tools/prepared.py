@@ -15,20 +15,31 @@ import re
 from psycopg2 import errorcodes
 
 _PLACEHOLDER = re.compile(r"%([%s])")
-# SQL text -> (statement name, text with $n parameters, number of parameters, its EXECUTE)
+# (SQL text, slots) -> (statement name, text with $n parameters, number of parameters, its EXECUTE)
 _STATEMENTS = {}
 
 
-def _statement(code):
-    entry = _STATEMENTS.get(code)
+def _statement(code, slots=None):
+    """(statement name, text with $n parameters, number of parameters, its EXECUTE) of ``code``, cached.
+    ``slots``: the parameter number of each placeholder in order (a parameter used in several places is
+    sent once), by default one parameter per placeholder."""
+    key = (code, slots)
+    entry = _STATEMENTS.get(key)
     if entry is None:
-        counter = itertools.count(1)
-        text = _PLACEHOLDER.sub(lambda match: "%" if match.group(1) == "%" else f"${next(counter)}", code)
-        name = "salesjet_" + hashlib.sha1(code.encode(), usedforsecurity=False).hexdigest()[:20]
-        count = next(counter) - 1
+        numbers = iter(slots) if slots else itertools.count(1)
+        text = _PLACEHOLDER.sub(lambda match: "%" if match.group(1) == "%" else f"${next(numbers)}", code)
+        name = "salesjet_" + hashlib.sha1(f"{code}{slots}".encode(), usedforsecurity=False).hexdigest()[:20]
+        count = max(slots) if slots else _PLACEHOLDER.findall(code).count("s")
         call = f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
-        entry = _STATEMENTS[code] = (name, text, count, call)
+        entry = _STATEMENTS[key] = (name, text, count, call)
     return entry
+
+
+def number_parameters(names):
+    """(distinct names in order, slots) of the names of a statement's placeholders in order: what
+    :func:`execute_statement` takes to send a value used in several places once."""
+    distinct = list(dict.fromkeys(names))
+    return tuple(distinct), tuple(distinct.index(name) + 1 for name in names)
 
 
 def execute_prepared(cr, query, before=None):
@@ -42,10 +53,11 @@ def execute_prepared(cr, query, before=None):
     return execute_statement(cr, query.code, list(query.params), before=before)
 
 
-def execute_statement(cr, code, params, before=None):
+def execute_statement(cr, code, params, before=None, slots=None):
     """:func:`execute_prepared` for a statement composed once: ``code`` an ``odoo.tools.SQL``'s code
-    (``%s`` placeholders, ``%%`` for a literal ``%``) and ``params`` its parameters in order."""
-    name, text, count, call = _statement(code)
+    (``%s`` placeholders, ``%%`` for a literal ``%``) and ``params`` its parameters in order, or, with
+    ``slots`` (see :func:`number_parameters`), its distinct parameters, each sent once."""
+    name, text, count, call = _statement(code, slots)
     if len(params) != count:
         raise ValueError(f"{count} placeholders for {len(params)} parameters")
     # a test cursor wraps the cursor that holds the connection
