@@ -170,8 +170,8 @@ class TestDispatch(SalesjetCase):
         self.assertEqual(event.state, "done")
 
     def test_what_the_orm_cached_of_runs_and_jobs_shows_the_runs_an_event_started(self):
-        """The direct path writes runs and jobs with SQL: the lists and counts read before it are
-        dropped from the cache (and only then: with none of them cached, nothing is invalidated)."""
+        """The direct path writes runs and jobs with SQL: the lists and counts read before it are dropped
+        from the cache (it leaves alone only the models of which none of them is cached)."""
         flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
         step = flow.step_ids
         partners = self.make_partners(2)

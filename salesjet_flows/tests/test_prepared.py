@@ -83,3 +83,5 @@ class TestPreparedStatements(TransactionCase):
         self.assertEqual(sent[-1][1], [6, 20, "y"], "three values for five placeholders")
         with self.assertRaises(ValueError):
             execute_statement(self.env.cr, code, [1, 2, "y", 4, 5], slots=slots)
+        with self.assertRaises(ValueError):
+            execute_statement(self.env.cr, code + ", %s::int", [1, 2, "y"], slots=slots)

@@ -26,6 +26,8 @@ def _statement(code, slots=None):
     key = (code, slots)
     entry = _STATEMENTS.get(key)
     if entry is None:
+        if slots and len(slots) != _PLACEHOLDER.findall(code).count("s"):
+            raise ValueError(f"{len(slots)} slots for the placeholders of {code!r}")
         numbers = iter(slots) if slots else itertools.count(1)
         text = _PLACEHOLDER.sub(lambda match: "%" if match.group(1) == "%" else f"${next(numbers)}", code)
         name = "salesjet_" + hashlib.sha1(f"{code}{slots}".encode(), usedforsecurity=False).hexdigest()[:20]
