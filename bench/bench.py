@@ -971,9 +971,9 @@ class Bench:
                 if mine == "1" and getattr(self, "floor_rows", None):
                     # a launch writes two rows a contact (the run, its first job): how near the target is
                     # to what bare inserts of two job-shaped rows reach, without keys or indexes
-                    target = times * rows[reference][1]
-                    figure += (f" (the target, {target:,.0f}/s, is {target / (self.floor_rows / 2):.0%} of the "
-                               f"insert floor's {self.floor_rows / 2:,.0f} contacts/s at two bare rows a contact)")
+                    target, ceiling = times * rows[reference][1], self.floor_rows / 2
+                    figure += (f" (the target, {target:,.0f}/s, is {target / ceiling:.0%} of the "
+                               f"insert floor's {ceiling:,.0f} contacts/s at two bare rows a contact)")
                 checks.append((label, figure, ratio >= times))
         if getattr(self, "dispatch_median", None) and self.commit_floor():
             ratio = self.dispatch_median / self.commit_floor()

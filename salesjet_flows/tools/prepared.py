@@ -26,12 +26,13 @@ def _statement(code, slots=None):
     key = (code, slots)
     entry = _STATEMENTS.get(key)
     if entry is None:
-        if slots and len(slots) != _PLACEHOLDER.findall(code).count("s"):
-            raise ValueError(f"{len(slots)} slots for the placeholders of {code!r}")
+        placeholders = _PLACEHOLDER.findall(code).count("s")
+        if slots and len(slots) != placeholders:
+            raise ValueError(f"{len(slots)} slots for the {placeholders} placeholders of {code!r}")
         numbers = iter(slots) if slots else itertools.count(1)
         text = _PLACEHOLDER.sub(lambda match: "%" if match.group(1) == "%" else f"${next(numbers)}", code)
         name = "salesjet_" + hashlib.sha1(f"{code}{slots}".encode(), usedforsecurity=False).hexdigest()[:20]
-        count = max(slots) if slots else _PLACEHOLDER.findall(code).count("s")
+        count = max(slots) if slots else placeholders
         call = f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
         entry = _STATEMENTS[key] = (name, text, count, call)
     return entry
