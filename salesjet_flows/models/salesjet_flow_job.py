@@ -382,10 +382,16 @@ class SalesjetFlowJob(models.Model):
 
     def _batch_cancel_ended_runs(self, batch):
         """Stage 4: a run stopped meanwhile (by a user, a "stop follow-up" step or its goal) runs nothing more."""
-        ended = batch.jobs.enrollment_id.filtered(lambda e: e.state != "running")
+        # asked of the database: through the ORM, the batch's runs were fetched whole (their data included)
+        # only to read their state, about a tenth of a tag batch's time (bench/, alternated batches)
+        runs = batch.jobs.enrollment_id
+        runs.flush_recordset(["state"])
+        self.env.cr.execute(SQL("SELECT id FROM salesjet_flow_enrollment WHERE id = ANY(%s) AND state != 'running'",
+                                runs.ids))
+        ended = {row[0] for row in self.env.cr.fetchall()}
         if not ended:
             return  # the common case, decided on the runs alone
-        for job in batch.jobs.filtered(lambda j: j.enrollment_id in ended):
+        for job in batch.jobs.filtered(lambda j: j.enrollment_id.id in ended):
             batch.outcomes[job.id] = ("cancelled", _("The run had ended."), None, None)
 
     def _batch_write_outcomes(self, batch):

@@ -44,6 +44,23 @@ class TestEngine(SalesjetCase):
         self.assertEqual(self.jobs_of(flow).mapped("state"), ["done"] * 3)
         self.assertTrue(all(job.result for job in self.jobs_of(flow)))
 
+    def test_a_due_job_of_a_run_that_ended_meanwhile_is_cancelled_and_the_rest_of_its_batch_runs(self):
+        """The batch asks the database which of its runs ended (not the ORM, which read each run whole)."""
+        flow = self.make_flow([self.tag_step(self.tag_a), self.tag_step(self.tag_b)])
+        kept, ended = self.make_partners(2)
+        with self.at(T0):
+            self.Event.post("sj_test", kept)
+            self.Event.post("sj_test", ended)
+            # ended by a user after its first job came due (a write: its pending job stays as it was)
+            self.jobs_of(flow, ended).enrollment_id.state = "stopped"
+            self.run_scheduler()
+        self.assertTags(kept, present=[self.tag_a, self.tag_b])
+        self.assertTags(ended, absent=[self.tag_a, self.tag_b])
+        job = self.jobs_of(flow, ended)
+        self.assertEqual(job.mapped("state"), ["cancelled"], "its first job only, and no next one")
+        self.assertEqual(job.result, "The run had ended.")
+        self.assertEqual(self.jobs_of(flow, kept).mapped("state"), ["done", "done"])
+
     def test_failing_condition_skips_step_and_goes_on(self):
         flow = self.make_flow([
             self.tag_step(self.tag_b,
