@@ -3,13 +3,14 @@ from odoo import api, fields, models
 
 from .salesjet_call_provider import DEFAULT_TWILIO_BASE
 from .salesjet_facebook_form import DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION
+from .salesjet_flow_job import DEFAULT_BATCH_SIZE
 
 
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     salesjet_job_batch_size = fields.Integer(
-        string="Jobs per batch", default=500, config_parameter="salesjet_flows.job_batch_size",
+        string="Jobs per batch", default=DEFAULT_BATCH_SIZE, config_parameter="salesjet_flows.job_batch_size",
         help="How many due jobs a scheduler worker takes, runs and commits at once.",
     )
     salesjet_job_max_attempts = fields.Integer(

@@ -36,7 +36,11 @@ JOB_STATES = [
     ("cancelled", "Cancelled"),
 ]
 
-DEFAULT_BATCH_SIZE = 500
+# the largest batch: under the cron, each batch is also sized to what is left of its call's time budget
+# (salesjet.cron._fit). 2,000 rather than 500: a tag job took 157 against 209 us with its batch's commit
+# (alternated batches of the two sizes, one process, 40,000 jobs), the batch's own reads and statements
+# being shared by four times as many jobs; an email job was the same at both sizes (1.94 ms)
+DEFAULT_BATCH_SIZE = 2000
 
 
 def insert_pending(rows, uid, now):

@@ -7,12 +7,14 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
+from odoo.modules.migration import load_script
 from odoo.tests import TransactionCase
 from odoo.tools import config, mute_logger
 
 from odoo.addons.base.models.ir_cron import MAX_BATCH_PER_CRON_JOB
 from odoo.addons.salesjet_flows.models import salesjet_cron
 from odoo.addons.salesjet_flows.models.salesjet_cron import BUSY_ACTIONS, WORKER_SLEEP, SalesjetCron
+from odoo.addons.salesjet_flows.models.salesjet_flow_job import DEFAULT_BATCH_SIZE
 
 
 # Runs as the cron does (superuser): the crons' batch and time budget; no person acts here.
@@ -90,6 +92,23 @@ class TestCronContract(TransactionCase):
         self.assertEqual(max(max(call) for call in sizes), 500, "fast items: full batches, never more")
         sizes, _progress = self.run_calls(calls=1, seconds_per_item=0.5, budget=1, backlog=100)
         self.assertEqual(sizes, [[salesjet_cron.PROBE_BATCH]], "a probe that outlasts the budget ends the call")
+
+    def test_the_settings_show_the_batch_size_the_scheduler_uses_and_the_update_moves_the_old_default(self):
+        Job, Param = self.env["salesjet.flow.job"], self.env["ir.config_parameter"].sudo()
+        Param.search([("key", "=", "salesjet_flows.job_batch_size")]).unlink()
+        self.assertEqual(Job._get_batch_size(), DEFAULT_BATCH_SIZE)
+        self.assertEqual(self.env["res.config.settings"].create({}).salesjet_job_batch_size, DEFAULT_BATCH_SIZE)
+        migration = load_script("salesjet_flows/migrations/18.0.1.4.0/post-batch_size.py", "sj_batch_size_mig")
+        # 500 is what saving the settings stored before 1.4.0: the update moves it to the new default
+        Param.set_param("salesjet_flows.job_batch_size", 500)
+        migration.migrate(self.env.cr, "18.0.1.3.0")
+        self.env.registry.clear_cache()
+        self.assertEqual(Job._get_batch_size(), 2000)
+        # a size chosen on purpose stays
+        Param.set_param("salesjet_flows.job_batch_size", 300)
+        migration.migrate(self.env.cr, "18.0.1.3.0")
+        self.env.registry.clear_cache()
+        self.assertEqual(Job._get_batch_size(), 300)
 
     def test_a_drained_queue_reports_nothing_remaining_and_wakes_nobody(self):
         sizes, progress = self.run_calls(calls=1, seconds_per_item=0.0001, budget=1, backlog=120)
