@@ -39,7 +39,8 @@ JOB_STATES = [
 # the largest batch: under the cron, each batch is also sized to what is left of its call's time budget
 # (salesjet.cron._fit). 2,000 rather than 500: a tag job took 157 against 209 us with its batch's commit
 # (alternated batches of the two sizes, one process, 40,000 jobs), the batch's own reads and statements
-# being shared by four times as many jobs; an email job was the same at both sizes (1.94 ms)
+# being shared by four times as many jobs; an email job was the same outside the cron (1.94 ms) and 3-4 %
+# slower through its path (docs/performance.md, "What bounds each figure")
 DEFAULT_BATCH_SIZE = 2000
 
 
@@ -387,7 +388,7 @@ class SalesjetFlowJob(models.Model):
     def _batch_cancel_ended_runs(self, batch):
         """Stage 4: a run stopped meanwhile (by a user, a "stop follow-up" step or its goal) runs nothing more."""
         # asked of the database: through the ORM, the batch's runs were fetched whole (their data included)
-        # only to read their state, about a tenth of a tag batch's time (bench/, alternated batches)
+        # only to read their state: 4-10 % of a tag batch's time (alternated batches, docs/performance.md)
         runs = batch.jobs.enrollment_id
         runs.flush_recordset(["state"])
         self.env.cr.execute(SQL("SELECT id FROM salesjet_flow_enrollment WHERE id = ANY(%s) AND state != 'running'",
