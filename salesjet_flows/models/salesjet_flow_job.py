@@ -37,11 +37,10 @@ JOB_STATES = [
 ]
 
 # the largest batch: under the cron, each batch is also sized to what is left of its call's time budget
-# (salesjet.cron._fit). 2,000 rather than 500: a tag job took 157 against 209 us with its batch's commit
-# (alternated batches of the two sizes, one process, 40,000 jobs), the batch's own reads and statements
-# being shared by four times as many jobs; an email job was the same outside the cron (1.94 ms) and 3-4 %
-# slower through its path (docs/performance.md, "What bounds each figure")
-DEFAULT_BATCH_SIZE = 2000
+# (salesjet.cron._fit). 1,000 rather than 500: whole drains of tag jobs took 182 against 249 us a job (the
+# batch's own reads and statements shared by twice as many jobs), 2,000 no better; email drains were the
+# same at 1,000 and 3-4 % slower at 2,000 (docs/performance.md, "What bounds each figure")
+DEFAULT_BATCH_SIZE = 1000
 
 
 def insert_pending(rows, uid, now):

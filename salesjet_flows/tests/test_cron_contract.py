@@ -103,7 +103,7 @@ class TestCronContract(TransactionCase):
         Param.set_param("salesjet_flows.job_batch_size", 500)
         migration.migrate(self.env.cr, "18.0.1.3.0")
         self.env.registry.clear_cache()
-        self.assertEqual(Job._get_batch_size(), 2000)
+        self.assertEqual(Job._get_batch_size(), 1000)
         # a size chosen on purpose stays
         Param.set_param("salesjet_flows.job_batch_size", 300)
         migration.migrate(self.env.cr, "18.0.1.3.0")
