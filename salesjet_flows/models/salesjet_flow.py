@@ -485,8 +485,9 @@ class SalesjetFlow(models.Model):
             # the runs and their first jobs in one statement: the runs' ids do not go to Python and back
             cron_id, check = Job._scheduler_check(now)
             self.env.cr.execute(SQL(
-                "%s; WITH runs AS (%s), jobs AS (%s) SELECT r.id, COALESCE((%s), FALSE) FROM runs r",
-                SQL(LOCK_QUEUE_SHARED if check else "SELECT 1"),
+                # the scheduler's lock first, in a statement of its own (scheduler_check)
+                "%s WITH runs AS (%s), jobs AS (%s) SELECT r.id, COALESCE((%s), FALSE) FROM runs r",
+                SQL(f"{LOCK_QUEUE_SHARED};") if check else SQL(),
                 insert_runs,
                 insert_pending(SQL("SELECT r.id, %s::int, %s::int, r.partner_id, %s::int, %s::timestamp, 0 FROM runs r",
                                    self.id, first_step_id, company_id, now), self.env.uid, now),
