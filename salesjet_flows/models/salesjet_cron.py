@@ -67,7 +67,7 @@ class SalesjetCron(models.AbstractModel):
         return max(MIN_CALL_SECONDS, seconds)
 
     @api.model
-    def _run_batches(self, run_batch, count_remaining, batch_size, key=None, wake=None):
+    def _run_batches(self, run_batch, count_remaining, batch_size, key=None, wake=None, settle=None):
         """Run one call's share of a scheduled action and report it to ``ir.cron``.
 
         :param run_batch: ``run_batch(limit)`` handles at most ``limit`` items and
@@ -82,6 +82,13 @@ class SalesjetCron(models.AbstractModel):
         :param wake: called when work remains, to get the cron workers back at
             once rather than after their sleep; defaults to a NOTIFY to the
             workers (``ir.cron._notifydb``) after the commit.
+        :param settle: for an action whose triggers other transactions rely on
+            (the job scheduler): when a call would end without work it could do,
+            so that Odoo deletes the triggers older than the call,
+            ``settle()`` waits until the transactions that may be adding work
+            have committed and returns True; the work is then counted again
+            and done if some came. It returns False when it asked for another
+            call instead (``salesjet.flow.job._settle_queue``).
         :return: the number of items handled.
 
         Batches run until the budget of the call is spent or a batch comes back
@@ -101,23 +108,42 @@ class SalesjetCron(models.AbstractModel):
             # under the cron, the first batch is a probe: a full batch of a slow step could alone outlast the budget
             limit = min(batch_size, PROBE_BATCH) if under_cron else batch_size
         done = 0
+        settled = not settle or testing
         while True:
             batch_started = time.monotonic()
             count = run_batch(limit)
             done += count
-            if not testing:
-                # one transaction per batch: a later batch's failure or the watchdog's kill
-                # must not undo the batches done
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-            if testing or count < limit:
+            remaining = None
+            if testing:
                 break
+            # one transaction per batch: a later batch's failure or the watchdog's kill
+            # must not undo the batches done
+            self.env.cr.commit()  # pylint: disable=invalid-commit
             now = time.monotonic()
-            rates[key] = (now - batch_started) / count
             left = budget - (now - started)
-            if left <= 0:
+            if count >= limit:
+                rates[key] = (now - batch_started) / count
+                if left > 0:
+                    limit = self._fit(batch_size, rates[key], left)
+                    continue
+            if settled:
                 break
-            limit = self._fit(batch_size, rates[key], left)
-        remaining = count_remaining()
+            remaining = count_remaining()
+            if remaining and done:
+                break  # Odoo calls again and keeps the triggers
+            # Odoo will end this run of calls and delete the triggers older than it: first make sure that no
+            # transaction relying on them is still adding work, and take what came meanwhile
+            settled = True
+            if not settle():
+                remaining = None  # counted again after the settle's commit
+                break
+            remaining = count_remaining()
+            if not remaining:
+                break
+            limit = (self._fit(batch_size, rates[key], max(left, MIN_CALL_SECONDS)) if key in rates
+                     else min(batch_size, PROBE_BATCH))
+        if remaining is None:
+            remaining = count_remaining()
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         if remaining and done and not testing:
             (wake or self._wake_workers)()

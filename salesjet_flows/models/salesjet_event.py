@@ -19,7 +19,7 @@ from ..tools.form_values import FormValueError, convert_form_value
 from ..tools.prepared import execute_statement, number_parameters
 from ..tools.secrets import redact_known
 from .salesjet_flow import REENTRY_KEYS, reentry_allows
-from .salesjet_flow_job import insert_pending, scheduler_check
+from .salesjet_flow_job import LOCK_QUEUE_SHARED, insert_pending, scheduler_check
 
 _logger = logging.getLogger(__name__)
 
@@ -497,8 +497,9 @@ class SalesjetEvent(models.Model):
             "k": [REENTRY_KEYS[policy] for policy in policies], "s": [entry[4] for entry in entries],
         }
         try:
-            execute_statement(self.env.cr, code, [values[name] for name in names], before=f'SAVEPOINT "{savepoint}"',
-                              slots=slots)
+            # the scheduler's lock is taken before the statement that checks the scheduler (scheduler_check)
+            before = f'SAVEPOINT "{savepoint}"; {LOCK_QUEUE_SHARED}' if cron_id else f'SAVEPOINT "{savepoint}"'
+            execute_statement(self.env.cr, code, [values[name] for name in names], before=before, slots=slots)
         except Exception:
             # sent and failed: the savepoint, opened first in the same round trip, exists
             if self.env.cr.connection.get_transaction_status() != TRANSACTION_STATUS_INERROR:

@@ -18,7 +18,7 @@ from odoo.tools import SQL
 from ..tools.caps import CAP_CHANNELS, CAP_POLICIES
 from ..tools.goal import parse_goal
 from ..tools.placeholders import checking_stored_texts
-from .salesjet_flow_job import GOAL_BATCH_SIZE, insert_pending
+from .salesjet_flow_job import GOAL_BATCH_SIZE, LOCK_QUEUE_SHARED, insert_pending
 from .salesjet_flow_step_split import _rebuild_splits, _split_layout
 from .salesjet_flow_step_stat import COUNTED_STATES
 from .salesjet_flow_version import ENGINE_FIELDS, VERSION_DATA_KEY
@@ -485,7 +485,9 @@ class SalesjetFlow(models.Model):
             # the runs and their first jobs in one statement: the runs' ids do not go to Python and back
             cron_id, check = Job._scheduler_check(now)
             self.env.cr.execute(SQL(
-                "WITH runs AS (%s), jobs AS (%s) SELECT r.id, COALESCE((%s), FALSE) FROM runs r",
+                # the scheduler's lock first, in a statement of its own (scheduler_check)
+                "%s WITH runs AS (%s), jobs AS (%s) SELECT r.id, COALESCE((%s), FALSE) FROM runs r",
+                SQL(f"{LOCK_QUEUE_SHARED};") if check else SQL(),
                 insert_runs,
                 insert_pending(SQL("SELECT r.id, %s::int, %s::int, r.partner_id, %s::int, %s::timestamp, 0 FROM runs r",
                                    self.id, first_step_id, company_id, now), self.env.uid, now),

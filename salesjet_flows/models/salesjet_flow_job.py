@@ -60,33 +60,70 @@ def insert_pending(rows, uid, now):
     )
 
 
-def pending_trigger(at):
-    """SQL condition on ``ir_cron c``: a trigger of ``c`` will start a run at or before ``at`` that sees what
-    this transaction commits.
+# The scheduler's advisory lock (one per database): a transaction that queues jobs takes it shared before it
+# asks whether a call of the scheduler is already coming (``scheduler_check``) and keeps it until it commits; a
+# call of the scheduler about to end with nothing left waits until no such transaction holds it, then looks at
+# the queue once more (``salesjet.flow.job._settle_queue``). docs/reliability.md, "A wake-up that cannot be lost".
+QUEUE_LOCK = 0x534A_5155_4555  # "SJQUEUE"
 
-    A trigger set before the start of the action's latest call does not count: when that run ends,
-    Odoo deletes the triggers older than its start (``ir.cron._reschedule_later``), so a job committed
-    during the run after its last look at the queue would otherwise wait for the next regular call.
-    The start of the latest call is the creation of its ``ir.cron.progress`` row, committed before
-    the call (the same row Odoo's own job acquisition reads).
+# how long the end of a call of the scheduler waits for the transactions queueing jobs, trying every pause
+SETTLE_SECONDS = 0.5
+SETTLE_PAUSE = 0.005
+
+# a later moment covers a job that waits: the cron workers poll once a minute anyway
+COVER_SLACK_SECONDS = 60
+
+
+# the statement that takes it shared, sent before (and apart from) the statement that checks the scheduler, in
+# the same round trip
+LOCK_QUEUE_SHARED = f"SELECT pg_advisory_xact_lock_shared({QUEUE_LOCK})"
+
+
+def call_coming(at, fresh=True):
+    """SQL condition on ``ir_cron c``: a call of ``c`` is already due to come at or soon after ``at`` and will
+    see what this transaction commits, so no trigger is needed.
+
+    A moment (the action's next regular call or one of its triggers) covers ``at`` when it falls after the
+    start of the action's latest call (a call that has started will delete the triggers older than its start
+    and set its next call again, ``ir.cron._reschedule_later``) and, for a job due now, is due itself, for a
+    job due later, is at ``at`` or up to ``COVER_SLACK_SECONDS`` after it (an earlier call would not find the
+    job due). The start of the latest call is read from its ``ir.cron.progress`` row, committed before the
+    call. Odoo's cursors read in REPEATABLE READ, so this transaction may not see a call that started after
+    its snapshot: when the progress rows' sequence has gone past the last row it sees, nothing covers (unless
+    ``fresh`` is false: a hint, as for waking idle lanes). The sequence also goes past the rows of a call that
+    was rolled back (a manual run that failed) until the next call of any scheduled action commits its row:
+    until then every such transaction sets a trigger.
     """
+    covers = SQL(
+        """(%(moment)s > s.started
+            AND CASE WHEN %(at)s::timestamp <= s.clock THEN %(moment)s <= s.clock
+                     ELSE %(moment)s BETWEEN %(at)s::timestamp
+                                         AND %(at)s::timestamp + interval '1 second' * %(slack)s END)""",
+        moment=SQL("m.moment"), at=at, slack=SQL(str(COVER_SLACK_SECONDS)))
     return SQL(
         """
-        EXISTS (SELECT 1 FROM ir_cron_trigger t
-                 WHERE t.cron_id = c.id AND t.call_at <= %(at)s
-                   AND t.call_at > COALESCE((SELECT p.create_date FROM ir_cron_progress p WHERE p.cron_id = c.id
-                                              ORDER BY p.id DESC LIMIT 1), '-infinity'))
+        EXISTS (
+            SELECT 1
+              FROM (SELECT clock_timestamp() AT TIME ZONE 'UTC' AS clock,
+                           COALESCE((SELECT p.create_date FROM ir_cron_progress p WHERE p.cron_id = c.id
+                                      ORDER BY p.id DESC LIMIT 1), '-infinity') AS started) s,
+                   LATERAL (SELECT c.nextcall UNION ALL
+                            SELECT t.call_at FROM ir_cron_trigger t WHERE t.cron_id = c.id) AS m(moment)
+             WHERE %(fresh)s AND %(covers)s)
         """,
-        at=at,
+        covers=covers,
+        fresh=SQL("""COALESCE(pg_sequence_last_value('ir_cron_progress_id_seq'::regclass), 0)
+                     <= (SELECT COALESCE(max(id), 0) FROM ir_cron_progress)""") if fresh else SQL("TRUE"),
     )
 
 
 def scheduler_check(cron_id, at):
     """SQL returning one row: true when the scheduled action ``cron_id`` must be triggered for ``at``, because
-    its next regular call is later and no trigger is set at or before ``at`` (``pending_trigger``)."""
+    no call of it is already coming (``call_coming``). Run it after ``LOCK_QUEUE_SHARED``, in a statement of its
+    own."""
     return SQL(
-        "SELECT c.active AND c.nextcall > %(at)s AND NOT %(pending)s FROM ir_cron c WHERE c.id = %(cron)s",
-        at=at, cron=cron_id, pending=pending_trigger(at),
+        "SELECT c.active AND NOT %(coming)s FROM ir_cron c WHERE c.id = %(cron)s",
+        cron=cron_id, coming=call_coming(at),
     )
 
 
@@ -171,7 +208,8 @@ class SalesjetFlowJob(models.Model):
             *(list(column) for column in columns),
         )
         execute_prepared(self.env.cr, SQL(
-            "WITH inserted AS (%s) %s", insert_pending(rows, self.env.uid, now), check or SQL("SELECT FALSE")))
+            "WITH inserted AS (%s) %s", insert_pending(rows, self.env.uid, now), check or SQL("SELECT FALSE")),
+            before=LOCK_QUEUE_SHARED if check else None)
         row = self.env.cr.fetchone()
         self.env["salesjet.flow"]._invalidate_engine_cache()
         if row and row[0]:
@@ -206,7 +244,7 @@ class SalesjetFlowJob(models.Model):
         cron_id, check = self._scheduler_check(at)
         if not cron_id:
             return
-        self.env.cr.execute(check)
+        self.env.cr.execute(SQL("%s; %s", SQL(LOCK_QUEUE_SHARED), check))
         row = self.env.cr.fetchone()
         if row and row[0]:
             self.env["ir.cron"].browse(cron_id)._trigger(at=at)
@@ -295,9 +333,39 @@ class SalesjetFlowJob(models.Model):
         several cron workers, on one server or several, drain one queue together.
         While work remains, this call wakes the idle lanes.
         """
+        # the transactions that queue jobs rely on the triggers of the scheduler's first lane only
+        settle = self._settle_queue if self.env.context.get("cron_id") == self._scheduler_cron_id() else None
         return self.env["salesjet.cron"]._run_batches(
             self._process_due_batch, self._count_due, self._get_batch_size(),
-            key="salesjet.flow.job", wake=self._wake_lanes)
+            key="salesjet.flow.job", wake=self._wake_lanes, settle=settle)
+
+    @api.model
+    def _settle_queue(self):
+        """Wait, before a call of the scheduler ends with nothing left that it could do, until no transaction
+        that is queueing jobs is still open (they hold ``QUEUE_LOCK`` shared from their check of the scheduler
+        to their commit), so that the next look at the queue sees their jobs: one of them may have relied on a
+        trigger that Odoo deletes when this call ends. Commits (the look needs a new snapshot, taken after the
+        wait: Odoo's cursors read in REPEATABLE READ).
+
+        :return: True; False when such transactions stayed open for ``SETTLE_SECONDS`` (a long import, a
+            stream without a gap): then the scheduler is triggered again, by a trigger that this call cannot
+            delete (Odoo deletes only the triggers its own snapshot, taken at the call's start, sees).
+        """
+        cr = self.env.cr
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            # tried, not waited for: a waiting exclusive request would queue every new event behind it
+            cr.execute("SELECT pg_try_advisory_xact_lock(%s)", [QUEUE_LOCK])
+            free = cr.fetchone()[0]
+            cr.commit()  # pylint: disable=invalid-commit
+            if free:
+                return True
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(SETTLE_PAUSE)
+        _logger.info("SalesJet: jobs were being queued through the end of the scheduler's call; it is called again")
+        self.env["ir.cron"].browse(self.env.context.get("cron_id")).sudo()._trigger()
+        return False
 
     @api.model
     def _scheduler_lanes(self):
@@ -316,8 +384,7 @@ class SalesjetFlowJob(models.Model):
             self.env["ir.cron"].flush_model(["nextcall"])
             self.env["ir.cron.trigger"].flush_model()
             self.env.cr.execute(SQL(
-                "SELECT c.id FROM ir_cron c WHERE c.id = ANY(%s) AND c.nextcall > %s AND NOT %s",
-                lanes.ids, now, pending_trigger(now),
+                "SELECT c.id FROM ir_cron c WHERE c.id = ANY(%s) AND NOT %s", lanes.ids, call_coming(now, fresh=False),
             ))
             idle = self.env["ir.cron"].browse([row[0] for row in self.env.cr.fetchall()])
             for lane in idle:

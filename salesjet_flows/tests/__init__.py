@@ -2,6 +2,7 @@ from . import test_engine
 from . import test_dispatch
 from . import test_conditions
 from . import test_concurrency
+from . import test_scheduler_wakeup
 from . import test_security
 from . import test_action_email
 from . import test_action_sms

@@ -16,6 +16,8 @@ from odoo.addons.salesjet_flows.models import salesjet_cron
 from odoo.addons.salesjet_flows.models.salesjet_cron import BUSY_ACTIONS, WORKER_SLEEP, SalesjetCron
 from odoo.addons.salesjet_flows.models.salesjet_flow_job import DEFAULT_BATCH_SIZE
 
+from .common import align_progress_sequence
+
 
 # Runs as the cron does (superuser): the crons' batch and time budget; no person acts here.
 class TestCronContract(TransactionCase):
@@ -23,6 +25,7 @@ class TestCronContract(TransactionCase):
     def setUp(self):
         super().setUp()
         self.Cron = self.env["salesjet.cron"]
+        align_progress_sequence(self.env.cr)
 
     def limits(self, **limits):
         return patch.dict(config.options, {"limit_time_real": 120, "limit_time_real_cron": -1,
@@ -46,7 +49,7 @@ class TestCronContract(TransactionCase):
         with self.limits(limit_time_real=0, limit_time_cpu=0):
             self.assertEqual(self.Cron._call_budget(), 1, "no limits: the setting alone")
 
-    def run_calls(self, calls, seconds_per_item, budget, backlog):
+    def run_calls(self, calls, seconds_per_item, budget, backlog, settle=None):
         """Run ``calls`` calls in a row as Odoo's cron does (one cursor, cron context, outside test mode) on a
         clock that each item advances by ``seconds_per_item`` (the machine's speed does not enter);
         return the batch sizes each call took and the progress each reported."""
@@ -73,8 +76,43 @@ class TestCronContract(TransactionCase):
                 patch.object(thread, "testing", False):
             for _call in range(calls):
                 sizes.append([])
-                Cron._run_batches(run_batch, lambda: left[0], 500, key="test")
+                Cron._run_batches(run_batch, lambda: left[0], 500, key="test",
+                                  settle=settle and (lambda: settle(left)))
         return sizes, progress
+
+    def test_a_call_about_to_end_idle_settles_once_and_takes_the_work_that_came_meanwhile(self):
+        """Before a call ends so that Odoo deletes the triggers older than it, the queue is settled (the
+        transactions queueing jobs have committed) and looked at again: what they queued is done by this call.
+        A call that leaves work (Odoo calls again, the triggers stay) does not settle."""
+        settles = []
+
+        def settle(left):
+            settles.append(left[0])
+            if len(settles) == 1:
+                left[0] += 3  # committed by a transaction the settle waited for
+            return True
+
+        sizes, progress = self.run_calls(calls=1, seconds_per_item=0.0001, budget=1, backlog=120, settle=settle)
+        self.assertEqual(settles, [0], "settled once, when nothing was left")
+        self.assertEqual(sizes, [[50, 70, 3]], "the probe, the rest, then what came while settling")
+        self.assertEqual(progress, [(123, 0)])
+        settles.clear()
+        sizes, progress = self.run_calls(calls=1, seconds_per_item=1 / 128, budget=1.5625, backlog=10000,
+                                         settle=settle)
+        self.assertEqual(settles, [], "work remains: Odoo calls again and keeps the triggers")
+        self.assertEqual(progress[0], (200, 10000 - 200))
+
+    def test_a_call_that_could_not_settle_ends_without_looking_again(self):
+        settles = []
+
+        def settle(left):
+            settles.append(left[0])
+            left[0] += 3  # queued by a transaction still open: the settle gave up and asked for another call
+            return False
+
+        sizes, progress = self.run_calls(calls=1, seconds_per_item=0.0001, budget=1, backlog=0, settle=settle)
+        self.assertEqual((settles, sizes), ([0], [[0]]))
+        self.assertEqual(progress, [(0, 3)], "the next call, triggered by the settle, takes them")
 
     def test_a_call_stops_at_its_budget_and_the_next_call_starts_with_a_fitting_batch(self):
         # 1/128 s an item and a budget of 1.5625 s (exact in binary): the probe of 50 takes 0.390625 s
@@ -124,9 +162,9 @@ class TestCronContract(TransactionCase):
         calls = []
         original = SalesjetCron._run_batches
 
-        def spy(cron_self, run_batch, count_remaining, batch_size, key=None, wake=None):
+        def spy(cron_self, run_batch, count_remaining, batch_size, **kwargs):
             calls.append(batch_size)
-            return original(cron_self, run_batch, count_remaining, batch_size, key=key, wake=wake)
+            return original(cron_self, run_batch, count_remaining, batch_size, **kwargs)
 
         with patch.object(SalesjetCron, "_run_batches", spy):
             for cron in crons:
@@ -150,13 +188,56 @@ class TestCronContract(TransactionCase):
         self.env["salesjet.flow.job"].with_context(cron_id=first.id)._wake_lanes()
         self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "in", lanes.ids)]), len(others))
 
+    def test_a_job_due_later_is_covered_only_by_a_call_that_will_find_it_due(self):
+        """A trigger or regular call before a job's date would find it not due yet and be gone: the job sets
+        its own trigger unless one is set at its date or at most a minute later."""
+        Job = self.env["salesjet.flow.job"]
+        cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_jobs")
+        cron.nextcall = "2999-01-01 00:00:00"
+        self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
+        now = fields.Datetime.now()
+        due = now + timedelta(minutes=10)
+
+        def triggers():
+            return sorted(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).mapped("call_at"))
+
+        self.env["ir.cron.trigger"].create({"cron_id": cron.id, "call_at": now + timedelta(minutes=2)})
+        Job._trigger_scheduler(due)
+        self.assertEqual(triggers(), [now + timedelta(minutes=2), due], "an earlier trigger does not cover it")
+        Job._trigger_scheduler(due - timedelta(seconds=30))
+        self.assertEqual(len(triggers()), 2, "a trigger at most a minute later covers it")
+        Job._trigger_scheduler(due - timedelta(seconds=90))
+        self.assertEqual(len(triggers()), 3)
+        cron.nextcall = due + timedelta(minutes=5, seconds=20)
+        Job._trigger_scheduler(due + timedelta(minutes=5))
+        self.assertEqual(len(triggers()), 3, "the next regular call covers it too")
+
+    def test_a_call_that_started_unseen_leaves_the_new_job_its_own_trigger(self):
+        """Odoo's cursors read in REPEATABLE READ: a transaction does not see a call's progress row committed
+        after its snapshot. When the rows' sequence shows a call it cannot see, it relies on no trigger."""
+        Job = self.env["salesjet.flow.job"]
+        cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_jobs")
+        cron.nextcall = "2999-01-01 00:00:00"
+        self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
+        now = fields.Datetime.now()
+        self.env["ir.cron.trigger"].create({"cron_id": cron.id, "call_at": now - timedelta(seconds=5)})
+        Job._trigger_scheduler(now)
+        self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), 1)
+        # a call of some scheduled action took its progress row's id; the row is not visible here
+        self.env.cr.execute("SELECT nextval('ir_cron_progress_id_seq')")
+        Job._trigger_scheduler(now)
+        self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), 2)
+
     def test_a_trigger_consumed_by_the_running_call_does_not_silence_a_new_job(self):
         Job = self.env["salesjet.flow.job"]
         cron = self.env.ref("salesjet_flows.ir_cron_salesjet_process_jobs")
         cron.nextcall = "2999-01-01 00:00:00"
         self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]).unlink()
-        self.env["ir.cron.progress"].search([("cron_id", "=", cron.id)]).unlink()  # no call so far
         now = fields.Datetime.now()
+        # no call since the trigger below (the progress rows stay: their ids are the sequence's)
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE ir_cron_progress SET create_date = %s WHERE cron_id = %s",
+                            [now - timedelta(minutes=5), cron.id])
 
         def triggers():
             return self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
