@@ -75,7 +75,8 @@ class SalesjetFlowEnrollment(models.Model):
                    reentry_key = CASE WHEN reentry_key = 'active' THEN NULL ELSE reentry_key END
              WHERE id = ANY(%(ids)s::int[]) AND %(running)s
             """,
-            state=state, now=now, uid=self.env.uid, ids=array_literal(self.ids), running=state_in(SQL("state"), "running"),
+            state=state, now=now, uid=self.env.uid, ids=array_literal(self.ids),
+            running=state_in(SQL("state"), "running"),
         ))
         self.invalidate_recordset(["state", "date_done", "reentry_key", "write_date", "write_uid"])
         self.env["salesjet.flow"]._invalidate_engine_cache()

@@ -516,7 +516,8 @@ class SalesjetFlowJob(models.Model):
          RETURNING j.id, %(ended)s
             """,
             now=batch.now, uid=self.env.uid, ids=array_literal(ids), states=array_literal(states),
-            results=array_literal(results), models=array_literal(models_), res_ids=array_literal(res_ids), ended=SQL(", ").join(SQL.identifier("j", column) for column in ENDED_COLUMNS),
+            results=array_literal(results), models=array_literal(models_), res_ids=array_literal(res_ids),
+            ended=SQL(", ").join(SQL.identifier("j", column) for column in ENDED_COLUMNS),
         ))
         ended = [row[1:] for row in sorted(self.env.cr.fetchall())]  # in the jobs' order, as a read by id gives
         batch.jobs.invalidate_recordset(["state", "attempts", "date_started", "date_done", "result", "res_model",

@@ -1,9 +1,10 @@
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo.addons.salesjet_flows.models.salesjet_flow_step import SalesjetFlowStep
 from odoo.sql_db import Cursor
 from odoo.tools import SQL
+
+from odoo.addons.salesjet_flows.models.salesjet_flow_step import SalesjetFlowStep
 
 from .common import T0, SalesjetCase
 

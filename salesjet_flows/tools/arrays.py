@@ -17,7 +17,7 @@ def _element(value):
         return "t" if value else "f"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, (datetime.datetime, datetime.date)):
+    if isinstance(value, datetime.datetime | datetime.date):
         return f'"{value}"'
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
