@@ -15,6 +15,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
+from ..tools.arrays import array_literal
 from ..tools.form_values import FormValueError, convert_form_value
 from ..tools.prepared import execute_statement, number_parameters
 from ..tools.secrets import redact_known
@@ -382,7 +383,7 @@ class SalesjetEvent(models.Model):
         if any(vals["lead_id"] for vals in vals_list):
             self.env["crm.lead"].flush_model(["company_id"])
         def column(key, convert=lambda value: value or None):
-            return [convert(vals[key]) for vals in vals_list]
+            return array_literal([convert(vals[key]) for vals in vals_list])
 
         def text(value):
             # as the ORM: an empty string stays one

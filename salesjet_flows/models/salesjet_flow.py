@@ -15,6 +15,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
+from ..tools.arrays import array_literal
 from ..tools.caps import CAP_CHANNELS, CAP_POLICIES
 from ..tools.goal import parse_goal
 from ..tools.placeholders import checking_stored_texts
@@ -474,7 +475,7 @@ class SalesjetFlow(models.Model):
             flow=self.id, company=company_id, trigger=trigger.id if trigger else None,
             event=event.id if event else None, lead=lead.id if lead else None,
             data=self.env["salesjet.flow.enrollment"]._fields["data"].convert_to_column(data, None) if data else None,
-            key=key, now=now, uid=self.env.uid, partners=list(partner_ids), where=where,
+            key=key, now=now, uid=self.env.uid, partners=array_literal(partner_ids), where=where,
             # a run without re-entry key cannot conflict (the unique index is partial): no speculative
             # insertion, which costs a WAL record and an index probe per run
             conflict=SQL("ON CONFLICT (flow_id, partner_id, reentry_key) WHERE reentry_key IS NOT NULL DO NOTHING")
@@ -554,11 +555,13 @@ class SalesjetFlow(models.Model):
             """,
             savepoint=SQL("SAVEPOINT %s;", SQL.identifier(savepoint)) if savepoint else SQL(),
             allowed=reentry_allows(SQL("t.pol"), SQL("t.f"), SQL("t.p")),
-            now=now, uid=self.env.uid, f=list(columns[0]), p=list(columns[1]),
-            c=[infos[flow_id][1] for flow_id in columns[0]], tr=[trigger_id or None for trigger_id in columns[2]],
-            ev=[event_id or None for event_id in columns[3]], ld=[lead_id or None for lead_id in columns[4]],
-            dt=[json.dumps(data) if data else None for data in columns[5]], pol=policies,
-            k=[REENTRY_KEYS[policy] for policy in policies],
+            now=now, uid=self.env.uid, f=array_literal(columns[0]), p=array_literal(columns[1]),
+            c=array_literal([infos[flow_id][1] for flow_id in columns[0]]),
+            tr=array_literal([trigger_id or None for trigger_id in columns[2]]),
+            ev=array_literal([event_id or None for event_id in columns[3]]),
+            ld=array_literal([lead_id or None for lead_id in columns[4]]),
+            dt=array_literal([json.dumps(data) if data else None for data in columns[5]]),
+            pol=array_literal(policies), k=array_literal([REENTRY_KEYS[policy] for policy in policies]),
         )
         if not savepoint:
             self.env.cr.execute(query)

@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..tools.arrays import array_literal
 from ..tools.planner import state_in
 
 ENROLLMENT_STATES = [
@@ -72,9 +73,10 @@ class SalesjetFlowEnrollment(models.Model):
             UPDATE salesjet_flow_enrollment
                SET state = %(state)s, date_done = %(now)s, write_date = %(now)s, write_uid = %(uid)s,
                    reentry_key = CASE WHEN reentry_key = 'active' THEN NULL ELSE reentry_key END
-             WHERE id = ANY(%(ids)s) AND %(running)s
+             WHERE id = ANY(%(ids)s::int[]) AND %(running)s
             """,
-            state=state, now=now, uid=self.env.uid, ids=self.ids, running=state_in(SQL("state"), "running"),
+            state=state, now=now, uid=self.env.uid, ids=array_literal(self.ids),
+            running=state_in(SQL("state"), "running"),
         ))
         self.invalidate_recordset(["state", "date_done", "reentry_key", "write_date", "write_uid"])
         self.env["salesjet.flow"]._invalidate_engine_cache()
@@ -126,14 +128,14 @@ class SalesjetFlowEnrollment(models.Model):
             """
             UPDATE salesjet_flow_job SET state = 'cancelled', result = %(reason)s, date_done = %(now)s,
                    write_date = %(now)s
-             WHERE enrollment_id = ANY(%(ids)s) AND %(pending)s
+             WHERE enrollment_id = ANY(%(ids)s::int[]) AND %(pending)s
             """,
-            reason=_("Goal reached: the run ended as converted."), now=now, ids=runs.ids,
+            reason=_("Goal reached: the run ended as converted."), now=now, ids=array_literal(runs.ids),
             pending=state_in(SQL("state"), "pending"),
         ))
         self.env.cr.execute(SQL(
-            "UPDATE salesjet_flow_enrollment SET converted = TRUE, date_converted = %s WHERE id = ANY(%s)",
-            now, runs.ids,
+            "UPDATE salesjet_flow_enrollment SET converted = TRUE, date_converted = %s WHERE id = ANY(%s::int[])",
+            now, array_literal(runs.ids),
         ))
         self.env["salesjet.flow.job"].invalidate_model(["state", "result", "date_done"])
         runs.invalidate_recordset(["converted", "date_converted"])

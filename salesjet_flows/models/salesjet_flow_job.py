@@ -17,6 +17,7 @@ from psycopg2.extensions import TransactionRollbackError
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from ..tools.arrays import array_literal
 from ..tools.batch import JobBatch
 from ..tools.caps import CAP_CHANNELS, CAPPED_TYPES, DAY, WEEK
 from ..tools.http import PermanentError
@@ -131,6 +132,14 @@ DEFAULT_MAX_ATTEMPTS = 5
 
 ACQUIRE_RETRIES = 10
 
+# what ``_schedule_next`` reads of the jobs that ended, in this order
+ENDED_COLUMNS = ("step_id", "state", "repeat_index", "enrollment_id", "flow_id", "partner_id", "company_id",
+                 "branch_id")
+
+# the columns of a job that the batch's stages read, fetched with the lock that acquires it (``_acquire_due``)
+ACQUIRED_FIELDS = ("enrollment_id", "flow_id", "step_id", "partner_id", "company_id", "repeat_index", "branch_id",
+                   "state", "scheduled_date", "attempts", "split_held", "date_waiting")
+
 
 GOAL_BATCH_SIZE = 1000
 
@@ -205,7 +214,7 @@ class SalesjetFlowJob(models.Model):
         # takes the general path and every batch (tools/prepared.py)
         rows = SQL(
             "SELECT * FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::int[], %s::timestamp[], %s::int[])",
-            *(list(column) for column in columns),
+            *(array_literal(column) for column in columns),
         )
         execute_prepared(self.env.cr, SQL(
             "WITH inserted AS (%s) %s", insert_pending(rows, self.env.uid, now), check or SQL("SELECT FALSE")),
@@ -278,12 +287,13 @@ class SalesjetFlowJob(models.Model):
         self.env.flush_all()
         query = SQL(
             """
-            SELECT id FROM salesjet_flow_job
+            SELECT id, %s FROM salesjet_flow_job
              WHERE state = 'pending' AND scheduled_date <= %s AND %s
              ORDER BY scheduled_date, id
              LIMIT %s
                FOR UPDATE SKIP LOCKED
             """,
+            SQL(", ").join(SQL.identifier(fname) for fname in ACQUIRED_FIELDS),
             fields.Datetime.now(), self._due_filter(), limit,
         )
         for attempt in range(ACQUIRE_RETRIES):
@@ -297,7 +307,16 @@ class SalesjetFlowJob(models.Model):
                 _logger.debug("due jobs were taken by another worker; retrying with a fresh snapshot")
                 self.env.cr.rollback()
                 time.sleep(random.uniform(0, 0.005))
-        return self.browse([row[0] for row in self.env.cr.fetchall()])
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return self.browse()
+        # what the batch's stages read of its jobs, put in the cache as the ORM's fetch would (without
+        # overwriting): the ORM would read every column again, text included, with a query of its own
+        columns = zip(*rows, strict=True)
+        jobs = self.browse(next(columns))
+        for fname, values in zip(ACQUIRED_FIELDS, columns, strict=True):
+            self.env.cache.insert_missing(jobs, self._fields[fname], values)
+        return jobs
 
     @api.model
     def _count_due(self):
@@ -425,8 +444,9 @@ class SalesjetFlowJob(models.Model):
                 step._batch_execute(jobs, batch)
         finally:
             batch.open = False
-        if self._batch_write_outcomes(batch):
-            batch.jobs._schedule_next(batch.now)
+        ended = self._batch_write_outcomes(batch)
+        if ended:
+            batch.jobs._schedule_next(batch.now, ended)
         self.env["salesjet.flow"]._invalidate_engine_cache()
 
     def _batch_apply_send_window(self, batch):
@@ -457,8 +477,9 @@ class SalesjetFlowJob(models.Model):
         # only to read their state: 4-10 % of a tag batch's time (alternated batches, docs/performance.md)
         runs = batch.jobs.enrollment_id
         runs.flush_recordset(["state"])
-        self.env.cr.execute(SQL("SELECT id FROM salesjet_flow_enrollment WHERE id = ANY(%s) AND state != 'running'",
-                                runs.ids))
+        self.env.cr.execute(SQL(
+            "SELECT id FROM salesjet_flow_enrollment WHERE id = ANY(%s::int[]) AND state != 'running'",
+            array_literal(runs.ids)))
         ended = {row[0] for row in self.env.cr.fetchall()}
         if not ended:
             return  # the common case, decided on the runs alone
@@ -466,7 +487,8 @@ class SalesjetFlowJob(models.Model):
             batch.outcomes[job.id] = ("cancelled", _("The run had ended."), None, None)
 
     def _batch_write_outcomes(self, batch):
-        """Stage 8: write the batch's outcomes with one statement; False when no job of the batch ended.
+        """Stage 8: write the batch's outcomes with one statement, which returns what ``_schedule_next`` reads
+        of the jobs (``ENDED_COLUMNS``); an empty list when no job of the batch ended.
 
         Jobs left waiting for their conditions were rescheduled by ``_mark_waiting``: not an attempt, they
         leave the batch; jobs with no outcome succeeded; a failed job's state was written by ``_mark_error``.
@@ -475,7 +497,7 @@ class SalesjetFlowJob(models.Model):
         outcomes = batch.outcomes
         batch.jobs -= batch.jobs.browse([job_id for job_id, outcome in outcomes.items() if outcome[0] == "waiting"])
         if not batch.jobs:
-            return False
+            return []
         rows = [(job_id, *outcomes.get(job_id, ("done", None, None, None))) for job_id in batch.jobs.ids]
         rows = [(row[0], None, None, None, None) if row[1] == "error" else row for row in rows]
         ids, states, results, models_, res_ids = (list(column) for column in zip(*rows, strict=True))
@@ -491,13 +513,16 @@ class SalesjetFlowJob(models.Model):
               FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(results)s::text[], %(models)s::varchar[],
                           %(res_ids)s::int[]) AS v(id, state, result, res_model, res_id)
              WHERE j.id = v.id
+         RETURNING j.id, %(ended)s
             """,
-            now=batch.now, uid=self.env.uid, ids=ids, states=states, results=results, models=models_,
-            res_ids=res_ids,
+            now=batch.now, uid=self.env.uid, ids=array_literal(ids), states=array_literal(states),
+            results=array_literal(results), models=array_literal(models_), res_ids=array_literal(res_ids),
+            ended=SQL(", ").join(SQL.identifier("j", column) for column in ENDED_COLUMNS),
         ))
+        ended = [row[1:] for row in sorted(self.env.cr.fetchall())]  # in the jobs' order, as a read by id gives
         batch.jobs.invalidate_recordset(["state", "attempts", "date_started", "date_done", "result", "res_model",
                                          "res_id", "write_date", "write_uid"])
-        return True
+        return ended
 
     def _postpone_to_send_window(self, now):
         """Move the jobs of steps with a send window that are outside it to its next opening.
@@ -524,19 +549,22 @@ class SalesjetFlowJob(models.Model):
               FROM unnest(%(ids)s::int[], %(dates)s::timestamp[]) AS v(id, d)
              WHERE j.id = v.id
             """,
-            now=now, ids=moved_ids, dates=dates,
+            now=now, ids=array_literal(moved_ids), dates=array_literal(dates),
         ))
         moved = self.browse(moved_ids)
         moved.invalidate_recordset(["scheduled_date", "write_date"])
         self._trigger_scheduler(min(dates))
         return moved
 
-    def _schedule_next(self, now):
+    def _schedule_next(self, now, ended=None):
         """After these jobs ended, schedule each run's repeat or next step, or end the run.
 
         Reads what it needs with plain SQL (the ORM's per-record access was a
         large share of a batch's time, see bench/), then inserts the next jobs
         with one statement.
+
+        :param ended: the jobs' rows of ``ENDED_COLUMNS``, when the caller has them (the batch's outcome
+            update returns them); read here otherwise
         """
         # Two primary-key lookups joined here rather than one SQL join: right
         # after a large launch the table statistics still describe empty tables
@@ -545,17 +573,14 @@ class SalesjetFlowJob(models.Model):
         # took the partial index of ended jobs (its predicate) and filtered every
         # ended job of the table by id (17.3 ms against 0.44 ms for a batch of 480
         # at 83,000 ended jobs, and growing with them).
+        if ended is None:
+            self.env.cr.execute(SQL("SELECT %s FROM salesjet_flow_job WHERE id = ANY(%s::int[])",
+                                    SQL(", ").join(map(SQL.identifier, ENDED_COLUMNS)), array_literal(self.ids)))
+            ended = self.env.cr.fetchall()
+        jobs = [row for row in ended if row[1] in ("done", "skipped")]
         self.env.cr.execute(SQL(
-            """
-            SELECT step_id, state, repeat_index, enrollment_id, flow_id, partner_id, company_id, branch_id
-              FROM salesjet_flow_job WHERE id = ANY(%s)
-            """,
-            self.ids,
-        ))
-        jobs = [row for row in self.env.cr.fetchall() if row[1] in ("done", "skipped")]
-        self.env.cr.execute(SQL(
-            "SELECT id, date_start, state FROM salesjet_flow_enrollment WHERE id = ANY(%s)",
-            list({row[3] for row in jobs}),
+            "SELECT id, date_start, state FROM salesjet_flow_enrollment WHERE id = ANY(%s::int[])",
+            array_literal({row[3] for row in jobs}),
         ))
         starts = {run_id: date_start for run_id, date_start, state in self.env.cr.fetchall() if state == "running"}
         by_step = {}
@@ -646,7 +671,7 @@ class SalesjetFlowJob(models.Model):
               FROM unnest(%(ids)s::int[], %(dates)s::timestamp[]) AS v(id, d)
              WHERE j.id = v.id
             """,
-            now=now, ids=self.ids, dates=dates,
+            now=now, ids=array_literal(self.ids), dates=array_literal(dates),
         ))
         self.invalidate_recordset(["scheduled_date", "date_waiting", "write_date"])
         outcomes = self._outcomes()
@@ -786,7 +811,8 @@ class SalesjetFlowJob(models.Model):
               FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(id, status, excerpt)
              WHERE j.id = v.id
             """,
-            ids, [answers[i][0] for i in ids], [answers[i][1] or None for i in ids],
+            array_literal(ids), array_literal([answers[i][0] for i in ids]),
+            array_literal([answers[i][1] or None for i in ids]),
         ))
         self.browse(ids).invalidate_recordset(["http_status", "http_response"])
 
@@ -853,11 +879,11 @@ class SalesjetFlowJob(models.Model):
               FROM salesjet_flow_job j
               JOIN salesjet_flow_step s ON s.id = j.step_id
               LEFT JOIN salesjet_chain_message m ON m.id = s.chain_message_id
-             WHERE j.partner_id = ANY(%(partners)s) AND %(done)s AND j.date_done > %(since)s
+             WHERE j.partner_id = ANY(%(partners)s::int[]) AND %(done)s AND j.date_done > %(since)s
                AND s.action_type = ANY(%(types)s) AND s.transactional IS NOT TRUE
              GROUP BY 1, 2
             """,
-            partners=list({c[0].partner_id.id for c in candidates}), since=now - WEEK, types=CAPPED_TYPES,
+            partners=array_literal({c[0].partner_id.id for c in candidates}), since=now - WEEK, types=CAPPED_TYPES,
             done=state_in(SQL("j.state"), "done"),
         ))
         history = {}
@@ -901,7 +927,8 @@ class SalesjetFlowJob(models.Model):
                   FROM unnest(%(ids)s::int[], %(dates)s::timestamp[], %(reasons)s::text[]) AS v(id, d, r)
                  WHERE j.id = v.id
                 """,
-                now=now, ids=postpone_ids, dates=postpone_dates, reasons=postpone_reasons,
+                now=now, ids=array_literal(postpone_ids), dates=array_literal(postpone_dates),
+                reasons=array_literal(postpone_reasons),
             ))
             self.browse(postpone_ids).invalidate_recordset(["scheduled_date", "result", "write_date"])
             self._trigger_scheduler(min(postpone_dates))

@@ -14,6 +14,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
+from ..tools.arrays import array_literal
 from ..tools.caps import CAP_CHANNELS
 from ..tools.preview import preview_rows
 from ..tools.timing import (
@@ -349,7 +350,7 @@ class SalesjetFlowStep(models.Model):
             SELECT p, t FROM unnest(%s::int[]) AS p, unnest(%s::int[]) AS t
             ON CONFLICT DO NOTHING
             """,
-            jobs.partner_id.ids, self.tag_ids.ids,
+            array_literal(jobs.partner_id.ids), array_literal(self.tag_ids.ids),
         ))
         self._invalidate_partner_tags(jobs.partner_id)
         jobs._set_result(_("Tags added: %s", ", ".join(self.tag_ids.mapped("name"))))
@@ -357,8 +358,9 @@ class SalesjetFlowStep(models.Model):
     def _action_remove_tag(self, jobs):
         self.env.flush_all()
         self.env.cr.execute(SQL(
-            "DELETE FROM res_partner_res_partner_category_rel WHERE partner_id = ANY(%s) AND category_id = ANY(%s)",
-            jobs.partner_id.ids, self.tag_ids.ids,
+            "DELETE FROM res_partner_res_partner_category_rel"
+            " WHERE partner_id = ANY(%s::int[]) AND category_id = ANY(%s::int[])",
+            array_literal(jobs.partner_id.ids), array_literal(self.tag_ids.ids),
         ))
         self._invalidate_partner_tags(jobs.partner_id)
         jobs._set_result(_("Tags removed: %s", ", ".join(self.tag_ids.mapped("name"))))
@@ -645,7 +647,7 @@ class SalesjetFlowStep(models.Model):
                   FROM unnest(%(ids)s::int[], %(dates)s::timestamp[]) AS v(id, d)
                  WHERE j.id = v.id AND j.state = 'pending'
                 """,
-                now=now, uid=self.env.uid, ids=[r[0] for r in rows], dates=dates,
+                now=now, uid=self.env.uid, ids=array_literal([r[0] for r in rows]), dates=array_literal(dates),
             ))
             total += len(rows)
             self.env["salesjet.flow.job"]._trigger_scheduler(min(dates))

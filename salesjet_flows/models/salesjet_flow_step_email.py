@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, email_normalize
 
+from ..tools.arrays import array_literal
 from ..tools.placeholders import guard_placeholders, inline_to_qweb
 from ..tools.preview import preview_rows
 
@@ -173,8 +174,8 @@ class SalesjetFlowStepEmail(models.AbstractModel):
         if jobs:
             self.env["mail.blacklist"].flush_model()
             self.env.cr.execute(SQL(
-                "SELECT email FROM mail_blacklist WHERE active AND email = ANY(%s)",
-                list(set(jobs.partner_id.mapped("email_normalized"))),
+                "SELECT email FROM mail_blacklist WHERE active AND email = ANY(%s::varchar[])",
+                array_literal(set(jobs.partner_id.mapped("email_normalized"))),
             ))
             blacklisted = {row[0] for row in self.env.cr.fetchall()}
             refused = jobs.filtered(lambda j: j.partner_id.email_normalized in blacklisted)
@@ -208,8 +209,8 @@ class SalesjetFlowStepEmail(models.AbstractModel):
              WHERE j.id = v.job_id
             """,
             _("Email queued to %s", self.email_to_fixed) if not to_contact else _("Email queued."),
-            [job.id for job in ordered_jobs], mails.ids,
-            [mail.mailing_trace_ids[:1].id or None for mail in mails],
+            array_literal([job.id for job in ordered_jobs]), array_literal(mails.ids),
+            array_literal([mail.mailing_trace_ids[:1].id or None for mail in mails]),
         ))
         jobs.invalidate_recordset(["res_model", "res_id", "mailing_trace_id", "result"])
 

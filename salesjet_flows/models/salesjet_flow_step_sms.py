@@ -5,6 +5,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.mail import TEXT_URL_REGEX
 
+from ..tools.arrays import array_literal
 from ..tools.phone import to_e164
 from ..tools.preview import preview_rows
 from .website_visitor import LINK_PARAM, partner_link_proof
@@ -109,8 +110,8 @@ class SalesjetFlowStepSms(models.AbstractModel):
         if not jobs:
             return jobs
         self.env["phone.blacklist"].flush_model()
-        self.env.cr.execute(SQL("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)",
-                                list({numbers[j.id][1] for j in jobs})))
+        self.env.cr.execute(SQL("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s::varchar[])",
+                                array_literal({numbers[j.id][1] for j in jobs})))
         blacklisted = {row[0] for row in self.env.cr.fetchall()}
         refused = jobs.filtered(lambda j: numbers[j.id][1] in blacklisted)
         refused._mark_skipped(_("Phone number blacklisted: the contact opted out of SMS."))
@@ -156,7 +157,8 @@ class SalesjetFlowStepSms(models.AbstractModel):
               FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(job_id, sms_id, number)
              WHERE j.id = v.job_id
             """,
-            _("SMS queued to "), jobs.ids, sms.ids, [numbers[job.id][1] for job in jobs],
+            _("SMS queued to "), array_literal(jobs.ids), array_literal(sms.ids),
+            array_literal([numbers[job.id][1] for job in jobs]),
         ))
         jobs.invalidate_recordset(["res_model", "res_id", "result"])
         # the SMS queue cron sends them; wake it now rather than at its next run

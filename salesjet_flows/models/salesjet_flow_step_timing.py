@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from ..tools.arrays import array_literal
 from ..tools.timing import (
     TIMINGS,
     UNITS,
@@ -257,7 +258,8 @@ class SalesjetFlowStepTiming(models.AbstractModel):
         One query for the contacts, whatever their number.
         """
         self.env["res.partner"].flush_model(["tz"])
-        self.env.cr.execute(SQL("SELECT id, tz FROM res_partner WHERE id = ANY(%s)", list(set(partner_ids))))
+        self.env.cr.execute(SQL("SELECT id, tz FROM res_partner WHERE id = ANY(%s::int[])",
+                                array_literal(set(partner_ids))))
         own = dict(self.env.cr.fetchall())
         companies = {cid: company_tz(self.env["res.company"].browse(cid)) for cid in set(company_ids)}
         return [valid_tz(own.get(pid)) or companies[cid] for pid, cid in zip(partner_ids, company_ids, strict=True)]
@@ -310,8 +312,8 @@ class SalesjetFlowStepTiming(models.AbstractModel):
             key = (self.relative_key or "").strip()
             self.env["salesjet.flow.enrollment"].flush_model(["data"])
             self.env.cr.execute(SQL(
-                "SELECT id, data->>%s FROM salesjet_flow_enrollment WHERE id = ANY(%s)",
-                key, list(set(enrollment_ids)),
+                "SELECT id, data->>%s FROM salesjet_flow_enrollment WHERE id = ANY(%s::int[])",
+                key, array_literal(set(enrollment_ids)),
             ))
             values = dict(self.env.cr.fetchall())
             return [parse_moment(values.get(eid)) for eid in enrollment_ids]
@@ -320,8 +322,8 @@ class SalesjetFlowStepTiming(models.AbstractModel):
             return [None] * len(partner_ids)
         self.env["res.partner"].flush_model([field.name])
         self.env.cr.execute(SQL(
-            "SELECT id, %s FROM res_partner WHERE id = ANY(%s)",
-            SQL.identifier(field.name), list(set(partner_ids)),
+            "SELECT id, %s FROM res_partner WHERE id = ANY(%s::int[])",
+            SQL.identifier(field.name), array_literal(set(partner_ids)),
         ))
         values = dict(self.env.cr.fetchall())
         return [parse_moment(values.get(pid)) for pid in partner_ids]

@@ -72,8 +72,10 @@ class TestPlansWithStaleStatistics(SalesjetCase):
         self.env.cr.execute("ANALYZE salesjet_flow_job, salesjet_flow_enrollment")
         with self.at(T0):
             flow._launch_segment(flow.trigger_ids)
-            # the drain reads the ended jobs of each batch to schedule their next step
-            reads = self.statements(self.run_scheduler, "FROM salesjet_flow_job WHERE id = ANY")
+            # the drain's outcome update returns the ended jobs of each batch to schedule their next step (a
+            # read of its own before), which then reads their runs
+            reads = self.statements(self.run_scheduler, "RETURNING j.id, ",
+                                    "FROM salesjet_flow_enrollment WHERE id = ANY")
         waiting = self.jobs_of(flow).filtered(lambda job: job.state == "pending")
         self.assertEqual(waiting.step_id, flow.step_ids[1])
         self.assertEqual(waiting.partner_id, partners, "every contact's next step is queued")
