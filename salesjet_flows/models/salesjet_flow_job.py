@@ -500,7 +500,7 @@ class SalesjetFlowJob(models.Model):
             return []
         rows = [(job_id, *outcomes.get(job_id, ("done", None, None, None))) for job_id in batch.jobs.ids]
         rows = [(row[0], None, None, None, None) if row[1] == "error" else row for row in rows]
-        ids, states, results, models_, res_ids = (list(column) for column in zip(*rows, strict=True))
+        ids, states, results, models_, res_ids = (array_literal(column) for column in zip(*rows, strict=True))
         self.env.cr.execute(SQL(
             """
             UPDATE salesjet_flow_job j
@@ -515,9 +515,8 @@ class SalesjetFlowJob(models.Model):
              WHERE j.id = v.id
          RETURNING j.id, %(ended)s
             """,
-            now=batch.now, uid=self.env.uid, ids=array_literal(ids), states=array_literal(states),
-            results=array_literal(results), models=array_literal(models_), res_ids=array_literal(res_ids),
-            ended=SQL(", ").join(SQL.identifier("j", column) for column in ENDED_COLUMNS),
+            now=batch.now, uid=self.env.uid, ids=ids, states=states, results=results, models=models_,
+            res_ids=res_ids, ended=SQL(", ").join(SQL.identifier("j", column) for column in ENDED_COLUMNS),
         ))
         ended = [row[1:] for row in sorted(self.env.cr.fetchall())]  # in the jobs' order, as a read by id gives
         batch.jobs.invalidate_recordset(["state", "attempts", "date_started", "date_done", "result", "res_model",
@@ -556,27 +555,22 @@ class SalesjetFlowJob(models.Model):
         self._trigger_scheduler(min(dates))
         return moved
 
-    def _schedule_next(self, now, ended=None):
+    def _schedule_next(self, now, ended):
         """After these jobs ended, schedule each run's repeat or next step, or end the run.
 
         Reads what it needs with plain SQL (the ORM's per-record access was a
         large share of a batch's time, see bench/), then inserts the next jobs
         with one statement.
 
-        :param ended: the jobs' rows of ``ENDED_COLUMNS``, when the caller has them (the batch's outcome
-            update returns them); read here otherwise
+        :param ended: the jobs' rows of ``ENDED_COLUMNS``, as the batch's outcome update returns them
         """
-        # Two primary-key lookups joined here rather than one SQL join: right
+        # The jobs' rows and their runs' are two primary-key lookups rather than one SQL join: right
         # after a large launch the table statistics still describe empty tables
         # and the planner's join order turned a 2 ms read into a second. The states
         # are tested here, not in SQL: with "state IN ('done', 'skipped')" the planner
         # took the partial index of ended jobs (its predicate) and filtered every
         # ended job of the table by id (17.3 ms against 0.44 ms for a batch of 480
         # at 83,000 ended jobs, and growing with them).
-        if ended is None:
-            self.env.cr.execute(SQL("SELECT %s FROM salesjet_flow_job WHERE id = ANY(%s::int[])",
-                                    SQL(", ").join(map(SQL.identifier, ENDED_COLUMNS)), array_literal(self.ids)))
-            ended = self.env.cr.fetchall()
         jobs = [row for row in ended if row[1] in ("done", "skipped")]
         self.env.cr.execute(SQL(
             "SELECT id, date_start, state FROM salesjet_flow_enrollment WHERE id = ANY(%s::int[])",
