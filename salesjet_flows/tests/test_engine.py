@@ -138,6 +138,28 @@ class TestEngine(SalesjetCase):
         self.assertEqual(jobs.enrollment_id.state, "stopped")
         self.assertTags(partner, absent=[self.tag_b, self.tag_c])
 
+    def test_a_run_stopped_by_its_batch_gets_no_next_step_and_the_others_go_on(self):
+        """A step that stops one run of a batch ends that run alone: the next step's scheduling, in the same
+        batch, sees it stopped and the other runs still running."""
+        flow = self.make_flow([
+            self.tag_step(self.tag_b, on_condition_fail="stop",
+                          condition_ids=[(0, 0, {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]})]),
+            self.tag_step(self.tag_c),
+        ])
+        stopped, going_on = self.make_partners(2)
+        going_on.category_id = self.tag_a
+        with self.at(T0):
+            self.Event.post("sj_test", stopped)
+            self.Event.post("sj_test", going_on)
+            self.env.flush_all()
+            self.env.invalidate_all()
+            self.assertEqual(self.Job._process_due_batch(), 2, "one batch")
+        self.assertEqual(self.jobs_of(flow, stopped).mapped("state"), ["skipped"], "no job after a stop")
+        self.assertEqual(self.jobs_of(flow, stopped).enrollment_id.state, "stopped")
+        first, second = self.jobs_of(flow, going_on)
+        self.assertEqual((first.state, second.state, second.step_id), ("done", "pending", flow.step_ids[1]))
+        self.assertEqual(second.enrollment_id.state, "running")
+
     def test_negated_condition(self):
         flow = self.make_flow([
             self.tag_step(self.tag_b, condition_ids=[
