@@ -1,12 +1,9 @@
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo.sql_db import Cursor
-from odoo.tools import SQL
-
 from odoo.addons.salesjet_flows.models.salesjet_flow_step import SalesjetFlowStep
 
-from .common import T0, SalesjetCase
+from .common import T0, SalesjetCase, sent_statements
 
 
 # Runs as the cron does (superuser): the scheduler walking runs through their steps; no person acts here.
@@ -74,20 +71,14 @@ class TestEngine(SalesjetCase):
             self.tag_step(self.tag_b, timing="delay", delay_value=1, delay_unit="days"),
         ])
         partners = self.make_partners(3)
-        sent = []
-        execute = Cursor.execute
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            sent.append(" ".join((query.code if isinstance(query, SQL) else query).replace('"', "").split()))
-            return execute(cr, query, params, log_exceptions)
-
         with self.at(T0):
             for partner in partners:
                 self.Event.post("sj_test", partner)
             self.env.flush_all()
             self.env.invalidate_all()
-            with patch.object(Cursor, "execute", spy):
+            with sent_statements() as statements:
                 self.assertEqual(self.Job._process_due_batch(), 3)
+        sent = [" ".join(text.replace('"', "").split()) for text, _params in statements]
         reads = [text for text in sent if text.startswith("SELECT") and "FROM salesjet_flow_job" in text
                  and "FOR UPDATE SKIP LOCKED" not in text]
         self.assertFalse(reads, "the batch's jobs are not read again")
