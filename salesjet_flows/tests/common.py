@@ -1,12 +1,30 @@
 from contextlib import contextmanager
 from datetime import datetime
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo import Command
+from odoo.sql_db import Cursor
 from odoo.tests import TransactionCase
+from odoo.tools import SQL
 
 T0 = datetime(2026, 3, 2, 9, 0, 0)  # a Monday morning
+
+
+@contextmanager
+def sent_statements():
+    """Within it, every statement Odoo's cursors send: yields the list the (text, parameters) of each are added
+    to, in order (an ``odoo.tools.SQL`` as its code and parameters)."""
+    sent = []
+    execute = Cursor.execute
+
+    def spy(cr, query, params=None, log_exceptions=True):
+        sent.append((query.code, query.params) if isinstance(query, SQL) else (query, params))
+        return execute(cr, query, params, log_exceptions)
+
+    with patch.object(Cursor, "execute", spy):
+        yield sent
 
 
 class factory(classmethod):

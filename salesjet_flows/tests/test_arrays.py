@@ -29,6 +29,20 @@ class TestArrayLiterals(TransactionCase):
         self.assertEqual(self.read_back([], "int[]"), [])
         self.assertEqual(self.read_back({3}, "int[]"), [3], "any iterable, a set included")
 
+    def test_repeated_values_read_back_in_their_order(self):
+        """A batch's columns repeat a few values (its states, its time): each distinct value is converted once,
+        and every element still reads back in its place."""
+        states = ["done", "skipped", "done", None, 'sk"ip', "done"]
+        self.assertEqual(self.read_back(states, "varchar[]"), states)
+        now, later = datetime(2026, 12, 4, 5, 0, 0), datetime(2026, 12, 4, 5, 0, 0, 1)
+        moments = [now, now, None, later, now]
+        self.assertEqual(self.read_back(moments, "timestamp[]"), moments)
+        self.assertEqual(self.read_back((n % 3 for n in range(7)), "int[]"), [0, 1, 2, 0, 1, 2, 0],
+                         "a generator, read once")
+        # True equals 1 as a key: values of several types are converted one by one
+        self.assertEqual(array_literal([True, 1, False, 0, None]), "{t,1,f,0,NULL}")
+        self.assertEqual(array_literal([1, True, 0, False]), "{1,t,0,f}")
+
     def test_json_documents_read_back_as_jsonb(self):
         documents = ['{"name": "Ann \\"the\\" Bee", "path": "C:\\\\x", "list": [1, {"a": null}]}', None]
         self.env.cr.execute(SQL("SELECT d FROM unnest(%s::jsonb[]) AS d", array_literal(documents)))

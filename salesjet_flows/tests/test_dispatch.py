@@ -2,13 +2,12 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
-from odoo.sql_db import Cursor
 from odoo.tests import users
-from odoo.tools import SQL, mute_logger
+from odoo.tools import mute_logger
 
 from odoo.addons.salesjet_flows.models.salesjet_flow import SalesjetFlow
 
-from .common import T0, SalesjetCase
+from .common import T0, SalesjetCase, sent_statements
 
 
 class TestDispatch(SalesjetCase):
@@ -195,18 +194,11 @@ class TestDispatch(SalesjetCase):
         self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always",
                        triggers=[{"trigger_type": "api", "event_code": "sj_two"}])
         partners = self.make_partners(3)
-        sent = []
-        execute = Cursor.execute
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            sent.append(query.code if isinstance(query, SQL) else query)
-            return execute(cr, query, params, log_exceptions)
-
-        with patch.object(Cursor, "execute", spy):
+        with sent_statements() as sent:
             first = self.Event.post("sj_test", partners[0], data={"n": 1})
             second = self.Event.post("sj_two", partners[1], data={"n": 2}, external_id="x-2")
             third = self.Event.post("sj_test", partners[2])
-        executed = {text.split("EXECUTE ")[1].split("(")[0] for text in sent if "EXECUTE salesjet_" in text}
+        executed = {text.split("EXECUTE ")[1].split("(")[0] for text, _params in sent if "EXECUTE salesjet_" in text}
         self.assertEqual(len(executed), 1, sent)
         self.assertEqual(first.enrollment_ids.flow_id, one)
         self.assertEqual(first.enrollment_ids.data, {"n": 1})

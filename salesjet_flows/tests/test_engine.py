@@ -1,12 +1,9 @@
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo.sql_db import Cursor
-from odoo.tools import SQL
-
 from odoo.addons.salesjet_flows.models.salesjet_flow_step import SalesjetFlowStep
 
-from .common import T0, SalesjetCase
+from .common import T0, SalesjetCase, sent_statements
 
 
 # Runs as the cron does (superuser): the scheduler walking runs through their steps; no person acts here.
@@ -74,20 +71,14 @@ class TestEngine(SalesjetCase):
             self.tag_step(self.tag_b, timing="delay", delay_value=1, delay_unit="days"),
         ])
         partners = self.make_partners(3)
-        sent = []
-        execute = Cursor.execute
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            sent.append(" ".join((query.code if isinstance(query, SQL) else query).replace('"', "").split()))
-            return execute(cr, query, params, log_exceptions)
-
         with self.at(T0):
             for partner in partners:
                 self.Event.post("sj_test", partner)
             self.env.flush_all()
             self.env.invalidate_all()
-            with patch.object(Cursor, "execute", spy):
+            with sent_statements() as statements:
                 self.assertEqual(self.Job._process_due_batch(), 3)
+        sent = [" ".join(text.replace('"', "").split()) for text, _params in statements]
         reads = [text for text in sent if text.startswith("SELECT") and "FROM salesjet_flow_job" in text
                  and "FOR UPDATE SKIP LOCKED" not in text]
         self.assertFalse(reads, "the batch's jobs are not read again")
@@ -137,6 +128,28 @@ class TestEngine(SalesjetCase):
         self.assertEqual(jobs.state, "skipped")
         self.assertEqual(jobs.enrollment_id.state, "stopped")
         self.assertTags(partner, absent=[self.tag_b, self.tag_c])
+
+    def test_a_run_stopped_by_its_batch_gets_no_next_step_and_the_others_go_on(self):
+        """A step that stops one run of a batch ends that run alone: the next step's scheduling, in the same
+        batch, sees it stopped and the other runs still running."""
+        flow = self.make_flow([
+            self.tag_step(self.tag_b, on_condition_fail="stop",
+                          condition_ids=[(0, 0, {"condition_type": "tag", "tag_ids": [(6, 0, self.tag_a.ids)]})]),
+            self.tag_step(self.tag_c),
+        ])
+        stopped, going_on = self.make_partners(2)
+        going_on.category_id = self.tag_a
+        with self.at(T0):
+            self.Event.post("sj_test", stopped)
+            self.Event.post("sj_test", going_on)
+            self.env.flush_all()
+            self.env.invalidate_all()
+            self.assertEqual(self.Job._process_due_batch(), 2, "one batch")
+        self.assertEqual(self.jobs_of(flow, stopped).mapped("state"), ["skipped"], "no job after a stop")
+        self.assertEqual(self.jobs_of(flow, stopped).enrollment_id.state, "stopped")
+        first, second = self.jobs_of(flow, going_on)
+        self.assertEqual((first.state, second.state, second.step_id), ("done", "pending", flow.step_ids[1]))
+        self.assertEqual(second.enrollment_id.state, "running")
 
     def test_negated_condition(self):
         flow = self.make_flow([

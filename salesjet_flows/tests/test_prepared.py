@@ -1,12 +1,12 @@
-from unittest.mock import patch
 
 from psycopg2 import errors
 
-from odoo.sql_db import Cursor
 from odoo.tests import TransactionCase
 from odoo.tools import SQL, mute_logger
 
 from odoo.addons.salesjet_flows.tools.prepared import execute_prepared, execute_statement, number_parameters
+
+from .common import sent_statements
 
 
 class TestPreparedStatements(TransactionCase):
@@ -19,19 +19,12 @@ class TestPreparedStatements(TransactionCase):
 
     def statements(self, values):
         """(texts sent to PostgreSQL, rows fetched) for one execution of ``query(value)`` per value."""
-        sent = []
-        execute = Cursor.execute
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            sent.append(query.code if isinstance(query, SQL) else query)
-            return execute(cr, query, params, log_exceptions)
-
         results = []
-        with patch.object(Cursor, "execute", spy):
+        with sent_statements() as sent:
             for value in values:
                 execute_prepared(self.env.cr, self.query(value))
                 results.append(self.env.cr.fetchone())
-        return sent, results
+        return [text for text, _params in sent], results
 
     def test_a_statement_is_prepared_once_then_executed_by_name_with_its_parameters(self):
         sent, results = self.statements([1, 41, 99])
@@ -68,14 +61,7 @@ class TestPreparedStatements(TransactionCase):
         names, slots = number_parameters(["now", "uid", "now", "x", "uid"])
         self.assertEqual((names, slots), (("now", "uid", "x"), (1, 2, 1, 3, 2)))
         code = (f"SELECT %s::int, %s::int + 1, %s::int * 10, '%%' || %s::text, %s::int  -- {self._testMethodName}")
-        sent = []
-        execute = Cursor.execute
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            sent.append((query, params))
-            return execute(cr, query, params, log_exceptions)
-
-        with patch.object(Cursor, "execute", spy):
+        with sent_statements() as sent:
             for now in (4, 6):
                 execute_statement(self.env.cr, code, [now, 20, "y"], slots=slots)
                 self.assertEqual(self.env.cr.fetchone(), (now, 21, now * 10, "%y", 20))

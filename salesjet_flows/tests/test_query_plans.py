@@ -1,11 +1,9 @@
 """Statements that pick jobs by run or contact and by state stay on the selective index when the table's
 statistics lag behind what a launch or a drain just wrote."""
-from unittest.mock import patch
 
-from odoo.sql_db import Cursor
 from odoo.tools import SQL
 
-from .common import T0, SalesjetCase
+from .common import T0, SalesjetCase, sent_statements
 
 # the indexes of a state: the due and ended jobs' (partial), the runs' state
 STATE_INDEXES = ("salesjet_flow_job_due_idx", "salesjet_flow_job_ended_idx", "salesjet_flow_enrollment__state_index")
@@ -16,18 +14,9 @@ class TestPlansWithStaleStatistics(SalesjetCase):
     def statements(self, func, *markers):
         """(query, params) of each statement ``func`` runs whose text contains one of ``markers``; each marker
         must be met."""
-        seen = []
-        execute = Cursor.execute
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            if isinstance(query, SQL):
-                query, params = query.code, query.params
-            if any(marker in query for marker in markers):
-                seen.append((query, params))
-            return execute(cr, query, params, log_exceptions)
-
-        with patch.object(Cursor, "execute", spy):
+        with sent_statements() as sent:
             func()
+        seen = [(query, params) for query, params in sent if any(marker in query for marker in markers)]
         for marker in markers:
             self.assertTrue(any(marker in query for query, _params in seen), f"no statement with {marker!r}")
         return seen

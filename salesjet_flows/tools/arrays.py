@@ -30,4 +30,18 @@ def array_literal(values):
 
     Strings are quoted, so any text reads back as itself (commas, braces, quotes, backslashes, ``NULL``).
     """
+    values = values if isinstance(values, list | tuple) else list(values)
+    kinds = set(map(type, values))
+    if kinds == _INTEGERS:
+        return "{" + ",".join(map(str, values)) + "}"
+    if len(kinds - _NULL) == 1:
+        # values of one type (and NULLs), as a batch's columns are: each distinct value is converted once
+        # (a batch repeats its states and dates; 1,000 equal datetimes took 1.5 ms one by one)
+        texts = {value: _element(value) for value in set(values)}
+        return "{" + ",".join(map(texts.__getitem__, values)) + "}"
+    # mixed types (True and 1 would share an entry of the table above)
     return "{" + ",".join(map(_element, values)) + "}"
+
+
+_INTEGERS = {int}
+_NULL = {type(None)}
