@@ -438,7 +438,7 @@ class SalesjetFlowJob(models.Model):
         self._batch_cancel_ended_runs(batch)
         batch.open = True
         try:
-            for step, jobs in batch.pending().grouped("step_id").items():
+            for step, jobs in self._by_step(batch.pending()).items():
                 jobs = step._batch_apply_conditions(jobs, batch)
                 step._batch_apply_split(jobs, batch)
                 step._batch_execute(jobs, batch)
@@ -448,6 +448,16 @@ class SalesjetFlowJob(models.Model):
         if ended:
             batch.jobs._schedule_next(batch.now, ended)
         self.env["salesjet.flow"]._invalidate_engine_cache()
+
+    @api.model
+    def _by_step(self, jobs):
+        """``{step: its jobs}`` in the order of ``jobs``. A batch is mostly the jobs of one step (the due jobs
+        of one launch or one event's flow): then without grouping them job by job (4.2 ms for 1,000 jobs,
+        against 0.2 ms for their steps)."""
+        steps = jobs.step_id
+        if len(steps) == 1:
+            return {steps: jobs}
+        return jobs.grouped("step_id")
 
     def _batch_apply_send_window(self, batch):
         """Stage 1: jobs due outside their step's send window wait for its next opening (not an attempt)."""

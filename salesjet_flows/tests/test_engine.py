@@ -151,6 +151,26 @@ class TestEngine(SalesjetCase):
         self.assertEqual((first.state, second.state, second.step_id), ("done", "pending", flow.step_ids[1]))
         self.assertEqual(second.enrollment_id.state, "running")
 
+    def test_a_batch_runs_each_step_with_its_own_jobs_in_their_order(self):
+        """A batch of one step's jobs goes to that step whole; a batch of several steps' jobs to each step,
+        its jobs in the batch's order."""
+        flow = self.make_flow([self.tag_step(self.tag_a), self.tag_step(self.tag_b)])
+        partners = self.make_partners(3)
+        with self.at(T0):
+            for partner in partners:
+                self.Event.post("sj_test", partner)
+        first_jobs = self.jobs_of(flow)
+        self.assertEqual(self.Job._by_step(first_jobs), {flow.step_ids[0]: first_jobs})
+        second = self.Job.create([{"enrollment_id": job.enrollment_id.id, "flow_id": flow.id,
+                                   "step_id": flow.step_ids[1].id, "partner_id": job.partner_id.id,
+                                   "company_id": job.company_id.id, "scheduled_date": T0} for job in first_jobs[:2]])
+        mixed = first_jobs[0] | second[0] | first_jobs[1] | second[1]
+        groups = self.Job._by_step(mixed)
+        self.assertEqual(list(groups), [flow.step_ids[0], flow.step_ids[1]])
+        self.assertEqual(groups[flow.step_ids[0]].ids, [first_jobs[0].id, first_jobs[1].id])
+        self.assertEqual(groups[flow.step_ids[1]].ids, second.ids)
+        self.assertEqual(self.Job._by_step(self.Job.browse()), {})
+
     def test_negated_condition(self):
         flow = self.make_flow([
             self.tag_step(self.tag_b, condition_ids=[
