@@ -1,4 +1,3 @@
-
 from psycopg2 import errors
 
 from odoo.tests import TransactionCase

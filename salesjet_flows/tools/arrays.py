@@ -9,6 +9,10 @@ their array type (``%s::int[]``, ``= ANY(%s::int[])``).
 """
 import datetime
 
+# the types of a column that take the shortcuts of ``array_literal``
+_INTEGERS = {int}
+_NULL = {type(None)}
+
 
 def _element(value):
     if value is None:
@@ -42,6 +46,3 @@ def array_literal(values):
     # mixed types (True and 1 would share an entry of the table above)
     return "{" + ",".join(map(_element, values)) + "}"
 
-
-_INTEGERS = {int}
-_NULL = {type(None)}
