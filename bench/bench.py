@@ -1124,13 +1124,12 @@ class Bench:
             cr.execute(SQL(
                 """
                 INSERT INTO salesjet_flow_job (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date,
-                                               state, repeat_index, attempts, date_done, result,
-                                               create_uid, create_date, write_uid, write_date)
+                                               state, repeat_index, attempts, date_done, result, create_date)
                 SELECT e.id, e.flow_id, s.step_id, e.partner_id, e.company_id, e.date_start + s.k * interval '1 day',
                        j.state, 0, 1, CASE WHEN j.state = 'pending' THEN NULL
                                            ELSE e.date_start + s.k * interval '1 day' END,
                        CASE WHEN j.state = 'skipped' THEN 'Bench: the contact did not qualify.' END,
-                       1, e.date_start + (s.k - 1) * interval '1 day', 1, e.date_start + s.k * interval '1 day'
+                       e.date_start + (s.k - 1) * interval '1 day'
                   FROM salesjet_flow_enrollment e
                  CROSS JOIN unnest(%(steps)s::int[]) WITH ORDINALITY AS s(step_id, k)
                  CROSS JOIN LATERAL (SELECT CASE WHEN e.state = 'running' AND s.k = %(last)s THEN 'pending'
@@ -1161,10 +1160,9 @@ class Bench:
                     RETURNING id, partner_id, date_start
                 )
                 INSERT INTO salesjet_flow_job (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date,
-                                               state, repeat_index, attempts, date_done, create_uid, create_date,
-                                               write_uid, write_date)
+                                               state, repeat_index, attempts, date_done, create_date)
                 SELECT id, %(flow)s, %(step)s, partner_id, %(company)s, date_start, 'done', 0, 1, date_start,
-                       1, date_start, 1, date_start
+                       date_start
                   FROM runs
                 """,
                 flow=flow_id, partners=partners, n=len(partners), company=company_id, count=count, offset=offset,

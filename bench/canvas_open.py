@@ -58,11 +58,10 @@ def main():
         cr.execute(SQL(
             """
             INSERT INTO salesjet_flow_job (enrollment_id, flow_id, step_id, partner_id, company_id,
-                                           scheduled_date, state, repeat_index, attempts,
-                                           create_uid, write_uid, create_date, write_date)
+                                           scheduled_date, state, repeat_index, attempts, create_date)
             SELECT r.id, %(flow)s, s.step_id, %(partner)s, %(company)s, now(),
                    CASE WHEN s.pos = mod(r.n, %(count)s) THEN 'pending'
-                        WHEN mod(s.pos, 17) = 0 THEN 'skipped' ELSE 'done' END, 0, 1, 1, 1, now(), now()
+                        WHEN mod(s.pos, 17) = 0 THEN 'skipped' ELSE 'done' END, 0, 1, now()
               FROM (SELECT id, row_number() OVER () AS n FROM unnest(%(runs)s::int[]) AS id) r
               JOIN (SELECT step_id, row_number() OVER () - 1 AS pos FROM unnest(%(steps)s::int[]) AS step_id) s
                 ON s.pos BETWEEN mod(r.n, %(count)s) - %(window)s + 1 AND mod(r.n, %(count)s)

@@ -135,7 +135,7 @@ def _direct_statement(wake):
         jobs=insert_pending(SQL(
             "SELECT r.id, r.flow_id, s.s, r.partner_id, r.company_id, %s::timestamp, 0"
             "  FROM runs r JOIN unnest(%s::int[], %s::int[]) AS s(f, s) ON s.f = r.flow_id",
-            p["now"], p["f"], p["s"]), p["uid"], p["now"]),
+            p["now"], p["f"], p["s"]), p["now"]),
         wake=scheduler_check(p["cron"], p["now"]) if wake else SQL("SELECT FALSE"),
         **{name: p[name] for name in (
             "kind", "code", "partner", "company", "data", "source", "external_id", "state", "attempts",

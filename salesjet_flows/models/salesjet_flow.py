@@ -491,7 +491,7 @@ class SalesjetFlow(models.Model):
                 SQL(f"{LOCK_QUEUE_SHARED};") if check else SQL(),
                 insert_runs,
                 insert_pending(SQL("SELECT r.id, %s::int, %s::int, r.partner_id, %s::int, %s::timestamp, 0 FROM runs r",
-                                   self.id, first_step_id, company_id, now), self.env.uid, now),
+                                   self.id, first_step_id, company_id, now), now),
                 check or SQL("SELECT FALSE"),
             ))
             rows = self.env.cr.fetchall()

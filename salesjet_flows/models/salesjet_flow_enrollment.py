@@ -126,8 +126,7 @@ class SalesjetFlowEnrollment(models.Model):
         self.env.flush_all()
         self.env.cr.execute(SQL(
             """
-            UPDATE salesjet_flow_job SET state = 'cancelled', result = %(reason)s, date_done = %(now)s,
-                   write_date = %(now)s
+            UPDATE salesjet_flow_job SET state = 'cancelled', result = %(reason)s, date_done = %(now)s
              WHERE enrollment_id = ANY(%(ids)s::int[]) AND %(pending)s
             """,
             reason=_("Goal reached: the run ended as converted."), now=now, ids=array_literal(runs.ids),

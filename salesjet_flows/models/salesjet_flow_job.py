@@ -44,7 +44,7 @@ JOB_STATES = [
 DEFAULT_BATCH_SIZE = 1000
 
 
-def insert_pending(rows, uid, now):
+def insert_pending(rows, now):
     """SQL: insert the rows of ``rows`` as new waiting jobs (``rows``: an SQL query of enrollment, flow, step,
     contact, company, scheduled date, repeat index). What a new job row holds is said here only: the jobs of
     ``_create_pending`` and those an event's direct path inserts in its own statement."""
@@ -52,12 +52,11 @@ def insert_pending(rows, uid, now):
         """
         INSERT INTO salesjet_flow_job
             (enrollment_id, flow_id, step_id, partner_id, company_id, scheduled_date, repeat_index,
-             state, attempts, create_uid, create_date, write_uid, write_date)
-        SELECT e, f, s, p, c, d, r, 'pending', 0,
-               %(uid)s::int, %(now)s::timestamp, %(uid)s::int, %(now)s::timestamp
+             state, attempts, create_date)
+        SELECT e, f, s, p, c, d, r, 'pending', 0, %(now)s::timestamp
           FROM (%(rows)s) AS t(e, f, s, p, c, d, r)
         """,
-        rows=rows, uid=uid, now=now,
+        rows=rows, now=now,
     )
 
 
@@ -148,6 +147,11 @@ class SalesjetFlowJob(models.Model):
     _name = "salesjet.flow.job"
     _description = "Flow Job"
     _order = "scheduled_date desc, id desc"
+    # A job is a log row, many per contact, as Odoo's mail.notification or website.visitor: no create_uid,
+    # write_uid or write_date (the run records who started it; the job its own dates). PostgreSQL checks each
+    # foreign key of each row inserted with a query of its own: the two user keys cost a launch 1.14 x and the
+    # add-tag step 1.05 x (bench/fk_cost.py, docs/performance.md "What bounds each figure").
+    _log_access = False
 
     enrollment_id = fields.Many2one(
         "salesjet.flow.enrollment", string="Run", required=True, ondelete="cascade", index=True)
@@ -175,6 +179,8 @@ class SalesjetFlowJob(models.Model):
         help="When this job first found its step's conditions failing, on a step that waits until they hold.")
     res_model = fields.Char(string="Produced model", help="Technical name of the record this job produced.")
     res_id = fields.Many2oneReference(string="Produced record", model_field="res_model")
+    # when the run reached the step: the day the statistics count it as entered (salesjet.flow.step.stat)
+    create_date = fields.Datetime(string="Created on", readonly=True, default=fields.Datetime.now)
 
     def init(self):
         # The scheduler only ever looks for due pending jobs: keep that index small.
@@ -217,7 +223,7 @@ class SalesjetFlowJob(models.Model):
             *(array_literal(column) for column in columns),
         )
         execute_prepared(self.env.cr, SQL(
-            "WITH inserted AS (%s) %s", insert_pending(rows, self.env.uid, now), check or SQL("SELECT FALSE")),
+            "WITH inserted AS (%s) %s", insert_pending(rows, now), check or SQL("SELECT FALSE")),
             before=LOCK_QUEUE_SHARED if check else None)
         row = self.env.cr.fetchone()
         self.env["salesjet.flow"]._invalidate_engine_cache()
@@ -514,8 +520,7 @@ class SalesjetFlowJob(models.Model):
         self.env.cr.execute(SQL(
             """
             UPDATE salesjet_flow_job j
-               SET attempts = j.attempts + 1, date_started = %(now)s, write_date = %(now)s, write_uid = %(uid)s,
-                   state = COALESCE(v.state, j.state),
+               SET attempts = j.attempts + 1, date_started = %(now)s, state = COALESCE(v.state, j.state),
                    date_done = CASE WHEN v.state IS NULL THEN j.date_done ELSE %(now)s END,
                    result = COALESCE(v.result, j.result),
                    res_model = COALESCE(v.res_model, j.res_model),
@@ -525,12 +530,12 @@ class SalesjetFlowJob(models.Model):
              WHERE j.id = v.id
          RETURNING j.id, %(ended)s
             """,
-            now=batch.now, uid=self.env.uid, ids=ids, states=states, results=results, models=models_,
+            now=batch.now, ids=ids, states=states, results=results, models=models_,
             res_ids=res_ids, ended=SQL(", ").join(SQL.identifier("j", column) for column in ENDED_COLUMNS),
         ))
         ended = [row[1:] for row in sorted(self.env.cr.fetchall())]  # in the jobs' order, as a read by id gives
         batch.jobs.invalidate_recordset(["state", "attempts", "date_started", "date_done", "result", "res_model",
-                                         "res_id", "write_date", "write_uid"])
+                                         "res_id"])
         return ended
 
     def _postpone_to_send_window(self, now):
@@ -554,14 +559,14 @@ class SalesjetFlowJob(models.Model):
             return self.browse()
         self.env.cr.execute(SQL(
             """
-            UPDATE salesjet_flow_job j SET scheduled_date = v.d, write_date = %(now)s
+            UPDATE salesjet_flow_job j SET scheduled_date = v.d
               FROM unnest(%(ids)s::int[], %(dates)s::timestamp[]) AS v(id, d)
              WHERE j.id = v.id
             """,
-            now=now, ids=array_literal(moved_ids), dates=array_literal(dates),
+            ids=array_literal(moved_ids), dates=array_literal(dates),
         ))
         moved = self.browse(moved_ids)
-        moved.invalidate_recordset(["scheduled_date", "write_date"])
+        moved.invalidate_recordset(["scheduled_date"])
         self._trigger_scheduler(min(dates))
         return moved
 
@@ -671,13 +676,13 @@ class SalesjetFlowJob(models.Model):
         self.env.cr.execute(SQL(
             """
             UPDATE salesjet_flow_job j
-               SET scheduled_date = v.d, date_waiting = COALESCE(j.date_waiting, %(now)s), write_date = %(now)s
+               SET scheduled_date = v.d, date_waiting = COALESCE(j.date_waiting, %(now)s)
               FROM unnest(%(ids)s::int[], %(dates)s::timestamp[]) AS v(id, d)
              WHERE j.id = v.id
             """,
             now=now, ids=array_literal(self.ids), dates=array_literal(dates),
         ))
-        self.invalidate_recordset(["scheduled_date", "date_waiting", "write_date"])
+        self.invalidate_recordset(["scheduled_date", "date_waiting"])
         outcomes = self._outcomes()
         if outcomes is not None:
             for job_id in self.ids:
@@ -830,7 +835,7 @@ class SalesjetFlowJob(models.Model):
         help="For a split step's job: the contact was not in the A/B test's share; it waited at the split until "
              "the winner was known, then went down the winner's branch.")
 
-    def _split_hold(self, until, now):
+    def _split_hold(self, until):
         """Hold these split jobs back until ``until``: they stay pending at the split, with the reason as their
         result, and leave the batch without counting as an attempt (``salesjet.flow.step.split``)."""
         if not self:
@@ -838,13 +843,13 @@ class SalesjetFlowJob(models.Model):
         self.env.cr.execute(SQL(
             """
             UPDATE salesjet_flow_job
-               SET split_held = TRUE, scheduled_date = %(until)s, result = %(why)s, write_date = %(now)s
+               SET split_held = TRUE, scheduled_date = %(until)s, result = %(why)s
              WHERE id = ANY(%(ids)s)
             """,
-            until=until, now=now, ids=self.ids,
+            until=until, ids=self.ids,
             why=_("Held back: waits at the split until the A/B test has a winner, then goes down its branch."),
         ))
-        self.invalidate_recordset(["split_held", "scheduled_date", "result", "write_date"])
+        self.invalidate_recordset(["split_held", "scheduled_date", "result"])
         outcomes = self._outcomes()
         if outcomes is not None:
             for job_id in self.ids:
@@ -927,14 +932,14 @@ class SalesjetFlowJob(models.Model):
         if postpone_ids:
             self.env.cr.execute(SQL(
                 """
-                UPDATE salesjet_flow_job j SET scheduled_date = v.d, result = v.r, write_date = %(now)s
+                UPDATE salesjet_flow_job j SET scheduled_date = v.d, result = v.r
                   FROM unnest(%(ids)s::int[], %(dates)s::timestamp[], %(reasons)s::text[]) AS v(id, d, r)
                  WHERE j.id = v.id
                 """,
-                now=now, ids=array_literal(postpone_ids), dates=array_literal(postpone_dates),
+                ids=array_literal(postpone_ids), dates=array_literal(postpone_dates),
                 reasons=array_literal(postpone_reasons),
             ))
-            self.browse(postpone_ids).invalidate_recordset(["scheduled_date", "result", "write_date"])
+            self.browse(postpone_ids).invalidate_recordset(["scheduled_date", "result"])
             self._trigger_scheduler(min(postpone_dates))
         return self.browse(postpone_ids), skipped
 

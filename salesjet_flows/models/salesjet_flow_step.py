@@ -643,17 +643,17 @@ class SalesjetFlowStep(models.Model):
                 dates = step._compute_scheduled_dates(now, [(r[1], r[2], r[3], r[4]) for r in rows])
             self.env.cr.execute(SQL(
                 """
-                UPDATE salesjet_flow_job j SET scheduled_date = v.d, write_date = %(now)s, write_uid = %(uid)s
+                UPDATE salesjet_flow_job j SET scheduled_date = v.d
                   FROM unnest(%(ids)s::int[], %(dates)s::timestamp[]) AS v(id, d)
                  WHERE j.id = v.id AND j.state = 'pending'
                 """,
-                now=now, uid=self.env.uid, ids=array_literal([r[0] for r in rows]), dates=array_literal(dates),
+                ids=array_literal([r[0] for r in rows]), dates=array_literal(dates),
             ))
             total += len(rows)
             self.env["salesjet.flow.job"]._trigger_scheduler(min(dates))
             step.flow_id._note_change(_("%(count)s waiting contacts of step %(step)s rescheduled with its new timing.",
                                         count=len(rows), step=step.display_name))
-        self.env["salesjet.flow.job"].invalidate_model(["scheduled_date", "write_date", "write_uid"])
+        self.env["salesjet.flow.job"].invalidate_model(["scheduled_date"])
         self.env["salesjet.flow"]._invalidate_engine_cache()
         return total
 

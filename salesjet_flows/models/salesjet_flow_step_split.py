@@ -198,7 +198,7 @@ class SalesjetFlowStepSplit(models.AbstractModel):
                 point = point * 100 / share
                 assignment[job.id] = next((b for bound, b in bounds if point < bound), branches[-1])
         if held_ids:
-            jobs.browse(held_ids)._split_hold(self._split_hold_until(now), now)
+            jobs.browse(held_ids)._split_hold(self._split_hold_until(now))
             jobs = jobs.browse(list(assignment))
         self.env.cr.execute(SQL(
             """
@@ -296,7 +296,7 @@ class SalesjetFlowStepSplit(models.AbstractModel):
         steps = SQL("AND j.step_id = ANY(%s)", self.ids) if self else SQL()
         self.env.cr.execute(SQL(
             """
-            UPDATE salesjet_flow_job SET scheduled_date = %(now)s, write_date = %(now)s, result = %(why)s
+            UPDATE salesjet_flow_job SET scheduled_date = %(now)s, result = %(why)s
              WHERE id IN (SELECT j.id FROM salesjet_flow_job j
                             JOIN salesjet_flow_step s ON s.id = j.step_id
                            WHERE j.split_held AND j.state = 'pending' AND j.scheduled_date > %(now)s
@@ -308,7 +308,7 @@ class SalesjetFlowStepSplit(models.AbstractModel):
             why=_("The A/B test has a winner: the contact goes down the winning branch."),
         ))
         released = self.env.cr.rowcount
-        self.env["salesjet.flow.job"].invalidate_model(["scheduled_date", "write_date", "result"])
+        self.env["salesjet.flow.job"].invalidate_model(["scheduled_date", "result"])
         if released:
             self.env["salesjet.flow.job"]._trigger_scheduler(now)
         return released
