@@ -179,7 +179,7 @@ class SalesjetFlowJob(models.Model):
         help="When this job first found its step's conditions failing, on a step that waits until they hold.")
     res_model = fields.Char(string="Produced model", help="Technical name of the record this job produced.")
     res_id = fields.Many2oneReference(string="Produced record", model_field="res_model")
-    # when the run reached the step: the day the statistics count it as entered (salesjet.flow.step.stat)
+    # when the job was queued; a run's first job at a step dates its entering the step in the statistics
     create_date = fields.Datetime(string="Created on", readonly=True, default=fields.Datetime.now)
 
     def init(self):
