@@ -15,6 +15,7 @@ from dateutil.relativedelta import relativedelta
 from psycopg2.extensions import TransactionRollbackError
 
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 from ..tools.arrays import array_literal
@@ -143,6 +144,20 @@ ACQUIRED_FIELDS = ("enrollment_id", "flow_id", "step_id", "partner_id", "company
 GOAL_BATCH_SIZE = 1000
 
 
+class RunCopy(fields.Many2one):
+    """A job's copy of its run's flow, contact or company: a many2one as any (stored, indexed, searched,
+    grouped by, read through the rules), without a foreign key of its own. The run's key holds it: the run's
+    flow, contact and company are the job's, and a job is deleted with its run (``enrollment_id``, cascade),
+    so deleting a flow or a contact deletes their jobs as before, and a company that has runs is still
+    kept. PostgreSQL checks each foreign key of each row inserted with a query of its own: these three
+    cost a launch 1.27-1.31 x and the add-tag step 1.12-1.14 x (bench/fk_cost.py, docs/performance.md
+    "What bounds each figure"). Contact merges move the job's contact with its run's
+    (``base.partner.merge.automatic.wizard._get_fk_on``)."""
+
+    def update_db_foreign_key(self, model, column):
+        return
+
+
 class SalesjetFlowJob(models.Model):
     _name = "salesjet.flow.job"
     _description = "Flow Job"
@@ -155,12 +170,14 @@ class SalesjetFlowJob(models.Model):
 
     enrollment_id = fields.Many2one(
         "salesjet.flow.enrollment", string="Run", required=True, ondelete="cascade", index=True)
-    flow_id = fields.Many2one("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
+    # the run's flow, contact and company, kept on the job for the scheduler's and the statistics' queries,
+    # without keys of their own (RunCopy)
+    flow_id = RunCopy("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
     step_id = fields.Many2one("salesjet.flow.step", string="Step", required=True, ondelete="cascade", index=True)
-    partner_id = fields.Many2one("res.partner", string="Contact", required=True, ondelete="cascade", index=True)
+    partner_id = RunCopy("res.partner", string="Contact", required=True, ondelete="cascade", index=True)
     # Every index costs on each state change of every job (they are not HOT
     # updates): company and date are left to the partial due index and filters.
-    company_id = fields.Many2one("res.company", string="Company", required=True)
+    company_id = RunCopy("res.company", string="Company", required=True)
     scheduled_date = fields.Datetime(string="Scheduled", required=True)
     # no index on state alone: the partial index salesjet_flow_job_due_idx serves the scheduler
     state = fields.Selection(JOB_STATES, required=True, default="pending")
@@ -193,6 +210,16 @@ class SalesjetFlowJob(models.Model):
             CREATE INDEX IF NOT EXISTS salesjet_flow_job_held_idx
                 ON salesjet_flow_job (step_id) WHERE split_held AND state = 'pending'
         """))
+
+    @api.constrains("enrollment_id", "flow_id", "partner_id", "company_id")
+    def _check_run_copy(self):
+        """A job written through the ORM holds its run's flow, contact and company (RunCopy: the run's keys
+        stand for the job's); the engine's own inserts copy them from the run."""
+        for job in self:
+            run = job.enrollment_id
+            if (job.flow_id, job.partner_id, job.company_id) != (run.flow_id, run.partner_id, run.company_id):
+                raise ValidationError(_("A job belongs to the flow, contact and company of its run (%s).",
+                                        run.display_name))
 
     @api.depends("step_id", "partner_id")
     def _compute_display_name(self):

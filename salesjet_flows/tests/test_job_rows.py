@@ -1,14 +1,18 @@
 """A job is a log row, many per contact (``_log_access = False``, as Odoo's ``mail.notification`` and
 ``website.visitor``): it keeps the time it was created, set on every path that inserts jobs, and has no user
-columns, so PostgreSQL no longer checks two foreign keys to the users on every job inserted."""
+columns, so PostgreSQL no longer checks two foreign keys to the users on every job inserted. Its flow, contact
+and company are its run's, without keys of their own (``RunCopy``): deleting or merging contacts and deleting
+flows treat the jobs as before, through their runs."""
 from datetime import timedelta
 
+from odoo.exceptions import ValidationError
 from odoo.modules.migration import load_script
 from odoo.tools.sql import column_exists
 
 from .common import T0, SalesjetCase
 
 USER_COLUMNS = ("create_uid", "write_uid", "write_date")
+RUN_COPIES = ("flow_id", "partner_id", "company_id")
 
 
 class TestJobRows(SalesjetCase):
@@ -23,6 +27,15 @@ class TestJobRows(SalesjetCase):
              WHERE conrelid = 'salesjet_flow_job'::regclass AND confrelid = 'res_users'::regclass
         """)
         return [row[0] for row in self.env.cr.fetchall()]
+
+    def keyed_columns(self, table):
+        """The columns of ``table`` that have a foreign key."""
+        self.env.cr.execute("""
+            SELECT a.attname FROM pg_constraint c
+              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+             WHERE c.conrelid = %s::regclass AND c.contype = 'f'
+        """, [table])
+        return {row[0] for row in self.env.cr.fetchall()}
 
     def test_every_path_stamps_a_job_with_the_time_it_was_created(self):
         flow = self.make_flow([self.tag_step(self.tag_a),
@@ -82,3 +95,87 @@ class TestJobRows(SalesjetCase):
         job = self.jobs_of(flow, partner)
         self.assertEqual((job.create_date, job.state), (T0, "pending"), "the jobs and their own dates stay")
         migration.migrate(self.env.cr, "18.0.1.5.0")  # run again (or on a database already without them)
+
+    def test_a_jobs_flow_contact_and_company_are_its_runs_without_keys(self):
+        self.assertFalse(self.keyed_columns("salesjet_flow_job") & set(RUN_COPIES))
+        self.assertLessEqual({"enrollment_id", "step_id"}, self.keyed_columns("salesjet_flow_job"))
+        self.assertLessEqual(set(RUN_COPIES), self.keyed_columns("salesjet_flow_enrollment"), "the run keeps them")
+        self.assertEqual(self.Job._fields["partner_id"].type, "many2one")
+        self.assertFalse(self.env["ir.model.constraint"].search([("name", "=", "salesjet_flow_job_partner_id_fkey")]))
+
+    def test_a_job_written_through_the_orm_holds_its_runs_contact(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)])
+        partner, other = self.make_partners(2, prefix="SJ row")
+        self.Event.sudo().post("sj_test", partner)
+        job = self.jobs_of(flow, partner)
+        with self.assertRaises(ValidationError):
+            self.Job.create({"enrollment_id": job.enrollment_id.id, "flow_id": flow.id, "step_id": job.step_id.id,
+                             "partner_id": other.id, "company_id": flow.company_id.id,
+                             "scheduled_date": T0, "state": "cancelled"})
+        with self.assertRaises(ValidationError):
+            job.partner_id = other
+
+    def test_deleting_a_contact_or_a_flow_deletes_their_jobs_through_their_runs(self):
+        delayed = [self.tag_step(self.tag_a, timing="delay", delay_value=1, delay_unit="days")]
+        flow, other_flow = self.make_flow(delayed), self.make_flow(delayed, name="Other flow")
+        gone, kept = self.make_partners(2, prefix="SJ row")
+        for partner in gone | kept:
+            self.Event.sudo().post("sj_test", partner)  # a run of each flow
+        self.assertEqual(len(self.jobs_of(flow) | self.jobs_of(other_flow)), 4)
+        self.env["res.partner"].with_user(self.user_marketing).browse(gone.id).unlink()
+        self.env.invalidate_all()
+        self.assertEqual(self.jobs_of(flow).partner_id, kept)
+        self.assertEqual(self.env["salesjet.flow.enrollment"].search([("flow_id", "=", flow.id)]).partner_id, kept)
+        self.env["salesjet.flow"].with_user(self.user_flows_admin).browse(other_flow.id).unlink()
+        self.env.invalidate_all()
+        self.assertFalse(self.Job.search([("flow_id", "=", other_flow.id)]))
+        self.assertEqual(self.jobs_of(flow).partner_id, kept, "the other flow's jobs stay")
+
+    def test_merging_contacts_moves_the_jobs_with_their_runs(self):
+        flow = self.make_flow([self.tag_step(self.tag_a, timing="delay", delay_value=1, delay_unit="days")])
+        # Odoo's merge asks a non-administrator for contacts of one email
+        duplicate, kept = self.make_partners(2, prefix="SJ row", email="same.person@example.com")
+        with self.at(T0):
+            self.Event.sudo().post("sj_test", duplicate)
+        run = self.jobs_of(flow, duplicate).enrollment_id
+        marketer = self.env(user=self.user_marketing)
+        marketer["base.partner.merge.automatic.wizard"]._merge([duplicate.id, kept.id], kept.with_env(marketer))
+        self.env.invalidate_all()
+        self.assertFalse(duplicate.exists())
+        self.assertEqual(run.partner_id, kept)
+        job = self.jobs_of(flow, kept)
+        self.assertEqual((job.enrollment_id, job.state), (run, "pending"), "the job moved with its run")
+        with self.at(T0 + timedelta(days=1, minutes=1)):
+            self.run_scheduler()
+        self.assertEqual(job.state, "done")
+        self.assertTags(kept, present=self.tag_a)
+
+    def test_the_update_drops_the_keys_of_the_runs_copies(self):
+        flow = self.make_flow([self.tag_step(self.tag_a)])
+        partner = self.make_partners(1, prefix="SJ row")
+        self.Event.sudo().post("sj_test", partner)
+        self.env.flush_all()
+        # a database of 1.5.0: the keys Odoo created for them, and what it reflected of them
+        self.env.cr.execute("""
+            ALTER TABLE salesjet_flow_job
+                ADD CONSTRAINT salesjet_flow_job_flow_id_fkey FOREIGN KEY (flow_id)
+                    REFERENCES salesjet_flow(id) ON DELETE CASCADE,
+                ADD CONSTRAINT salesjet_flow_job_partner_id_fkey FOREIGN KEY (partner_id)
+                    REFERENCES res_partner(id) ON DELETE CASCADE,
+                ADD CONSTRAINT salesjet_flow_job_company_id_fkey FOREIGN KEY (company_id)
+                    REFERENCES res_company(id) ON DELETE RESTRICT
+        """)
+        names = [f"salesjet_flow_job_{column}_fkey" for column in RUN_COPIES]
+        Constraint = self.env["ir.model.constraint"]
+        Constraint.create([{"name": name, "type": "f", "model": self.env["ir.model"]._get_id("salesjet.flow.job"),
+                            "module": self.env.ref("base.module_salesjet_flows").id} for name in names])
+        self.assertEqual(self.keyed_columns("salesjet_flow_job") & set(RUN_COPIES), set(RUN_COPIES))
+        migration = load_script("salesjet_flows/migrations/18.0.1.6.0/post-job_run_copies.py", "sj_job_copies_mig")
+        migration.migrate(self.env.cr, "18.0.1.5.0")
+        self.assertFalse(self.keyed_columns("salesjet_flow_job") & set(RUN_COPIES))
+        self.assertIn("enrollment_id", self.keyed_columns("salesjet_flow_job"), "the job's own keys stay")
+        self.env.invalidate_all()
+        self.assertFalse(Constraint.search([("name", "in", names)]))
+        self.assertTrue(Constraint.search([("name", "=", "salesjet_flow_job_enrollment_id_fkey")]))
+        self.assertEqual(self.jobs_of(flow, partner).state, "pending", "the jobs stay")
+        migration.migrate(self.env.cr, "18.0.1.6.0")  # run again (or on a database already without them)

@@ -1,3 +1,4 @@
+from . import base_partner_merge
 from . import salesjet_flow_launch
 from . import salesjet_step_test
 from . import salesjet_flow_import
