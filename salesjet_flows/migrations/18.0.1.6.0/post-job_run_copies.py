@@ -3,6 +3,8 @@
 a key a field stopped asking for: dropped here, with what Odoo reflected of them (``ir.model.constraint``,
 which a module uninstall reads)."""
 
+from odoo.tools import SQL
+
 COLUMNS = ("flow_id", "partner_id", "company_id")
 
 
@@ -18,7 +20,7 @@ def migrate(cr, version):
     """, [COLUMNS])
     names = [row[0] for row in cr.fetchall()]
     for name in names:
-        cr.execute(f'ALTER TABLE salesjet_flow_job DROP CONSTRAINT "{name}"')  # names read from the catalog
+        cr.execute(SQL("ALTER TABLE salesjet_flow_job DROP CONSTRAINT %s", SQL.identifier(name)))
     cr.execute("""
         DELETE FROM ir_model_constraint c
          USING ir_model m
