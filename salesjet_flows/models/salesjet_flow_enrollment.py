@@ -15,11 +15,32 @@ ENROLLMENT_STATES = [
 ]
 
 
+# the columns of the runs that hold a user without a foreign key (UserStamp): res.users.unlink empties them
+USER_STAMPS = ("create_uid", "write_uid")
+
+
+class UserStamp(fields.Many2one):
+    """A run's ``create_uid`` or ``write_uid`` (who started it, who last changed it): Odoo's own field, without
+    its foreign key. PostgreSQL checks each key of each row inserted with a query of its own, and these two
+    cost a segment launch 1.18-1.24 x (the launch's statement with and without them, alternated:
+    docs/performance.md "What bounds each figure"). Their value is always the current user (the ORM's, or the
+    ``uid`` the engine's SQL writes), and a deleted user's runs lose it as the key's ``ON DELETE SET NULL`` did:
+    ``res.users.unlink`` empties it first, one statement a column, as the key's action did (on a column without
+    index in both cases: users are rarely deleted, runs often inserted)."""
+
+    def update_db_foreign_key(self, model, column):
+        return
+
+
 class SalesjetFlowEnrollment(models.Model):
     _name = "salesjet.flow.enrollment"
     _description = "Flow Run"
     _order = "date_start desc, id desc"
     _rec_name = "partner_id"
+
+    # Odoo's log-access users, without keys (UserStamp); the dates stay Odoo's
+    create_uid = UserStamp("res.users", string="Created by", automatic=True, readonly=True)
+    write_uid = UserStamp("res.users", string="Last Updated by", automatic=True, readonly=True)
 
     flow_id = fields.Many2one("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
     partner_id = fields.Many2one("res.partner", string="Contact", required=True, ondelete="cascade", index=True)
