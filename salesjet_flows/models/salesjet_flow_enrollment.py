@@ -22,11 +22,11 @@ USER_STAMPS = ("create_uid", "write_uid")
 class UserStamp(fields.Many2one):
     """A run's ``create_uid`` or ``write_uid`` (who started it, who last changed it): Odoo's own field, without
     its foreign key. PostgreSQL checks each key of each row inserted with a query of its own, and these two
-    cost a segment launch 1.18-1.24 x (the launch's statement with and without them, alternated:
-    docs/performance.md "What bounds each figure"). Their value is always the current user (the ORM's, or the
-    ``uid`` the engine's SQL writes), and a deleted user's runs lose it as the key's ``ON DELETE SET NULL`` did:
-    ``res.users.unlink`` empties it first, one statement a column, as the key's action did (on a column without
-    index in both cases: users are rarely deleted, runs often inserted)."""
+    cost a segment launch 1.17-1.24 x (with and without them, alternated: docs/performance.md "What bounds
+    each figure"). Their value is always the current user (the ORM's, or the ``uid`` the engine's SQL writes),
+    and a deleted user's runs lose it as with the key's ``ON DELETE SET NULL``: ``res.users.unlink`` empties it
+    first, one UPDATE a column, on a column without index as the key's action was (users are rarely deleted,
+    runs often inserted)."""
 
     def update_db_foreign_key(self, model, column):
         return
