@@ -5,6 +5,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..tools.arrays import array_literal
+from ..tools.keys import KeylessMany2one
 from ..tools.planner import state_in
 
 ENROLLMENT_STATES = [
@@ -19,7 +20,7 @@ ENROLLMENT_STATES = [
 USER_STAMPS = ("create_uid", "write_uid")
 
 
-class UserStamp(fields.Many2one):
+class UserStamp(KeylessMany2one):
     """A run's ``create_uid`` or ``write_uid`` (who started it, who last changed it): Odoo's own field, without
     its foreign key. PostgreSQL checks each key of each row inserted with a query of its own, and these two
     cost a segment launch 1.17-1.24 x (with and without them, alternated: docs/performance.md "What bounds
@@ -27,9 +28,6 @@ class UserStamp(fields.Many2one):
     and a deleted user's runs lose it as with the key's ``ON DELETE SET NULL``: ``res.users.unlink`` empties it
     first, one UPDATE a column, on a column without index as the key's action was (users are rarely deleted,
     runs often inserted)."""
-
-    def update_db_foreign_key(self, model, column):
-        return
 
 
 class SalesjetFlowEnrollment(models.Model):

@@ -22,6 +22,7 @@ from ..tools.arrays import array_literal
 from ..tools.batch import JobBatch
 from ..tools.caps import CAP_CHANNELS, CAPPED_TYPES, DAY, WEEK
 from ..tools.http import PermanentError
+from ..tools.keys import KeylessMany2one
 from ..tools.planner import state_in
 from ..tools.prepared import execute_prepared
 from ..tools.secrets import known_secrets, redact, redact_known
@@ -144,7 +145,7 @@ ACQUIRED_FIELDS = ("enrollment_id", "flow_id", "step_id", "partner_id", "company
 GOAL_BATCH_SIZE = 1000
 
 
-class RunCopy(fields.Many2one):
+class RunCopy(KeylessMany2one):
     """A job's copy of its run's flow, contact or company: a many2one as any (stored, indexed, searched,
     grouped by, read through the rules), without a foreign key of its own. The run's key holds it: the run's
     flow, contact and company are the job's, and a job is deleted with its run (``enrollment_id``, cascade),
@@ -153,9 +154,6 @@ class RunCopy(fields.Many2one):
     cost a launch 1.27-1.31 x and the add-tag step 1.12-1.14 x (bench/fk_cost.py, docs/performance.md
     "What bounds each figure"). Contact merges move the job's contact with its run's
     (``base.partner.merge.automatic.wizard._get_fk_on``)."""
-
-    def update_db_foreign_key(self, model, column):
-        return
 
 
 class SalesjetFlowJob(models.Model):

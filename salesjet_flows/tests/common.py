@@ -27,6 +27,32 @@ def sent_statements():
         yield sent
 
 
+def keyed_columns(cr, table):
+    """The columns of ``table`` that have a foreign key."""
+    cr.execute("""
+        SELECT a.attname FROM pg_constraint c
+          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+         WHERE c.conrelid = %s::regclass AND c.contype = 'f'
+    """, [table])
+    return {row[0] for row in cr.fetchall()}
+
+
+def restore_keys(env, table, model, references):
+    """Give ``table`` foreign keys that an earlier version had, as Odoo created and reflected them (a database
+    an update script starts from). ``references``: {column: ``SQL("REFERENCES … ON DELETE …")``}.
+
+    :return: the keys' names
+    """
+    names = {column: f"{table}_{column}_fkey" for column in references}
+    env.cr.execute(SQL("ALTER TABLE %s %s", SQL.identifier(table), SQL(", ").join(
+        SQL("ADD CONSTRAINT %s FOREIGN KEY (%s) %s", SQL.identifier(names[column]), SQL.identifier(column), reference)
+        for column, reference in references.items())))
+    env["ir.model.constraint"].create([{
+        "name": name, "type": "f", "model": env["ir.model"]._get_id(model),
+        "module": env.ref("base.module_salesjet_flows").id} for name in names.values()])
+    return list(names.values())
+
+
 class factory(classmethod):
     """A factory that works on the class and on a test.
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from odoo.exceptions import ValidationError
 from odoo.modules.migration import load_script
+from odoo.tools import SQL
 from odoo.tools.sql import column_exists
 
-from .common import T0, SalesjetCase
+from .common import T0, SalesjetCase, keyed_columns, restore_keys
 
 USER_COLUMNS = ("create_uid", "write_uid", "write_date")
 RUN_COPIES = ("flow_id", "partner_id", "company_id")
@@ -27,15 +28,6 @@ class TestJobRows(SalesjetCase):
              WHERE conrelid = 'salesjet_flow_job'::regclass AND confrelid = 'res_users'::regclass
         """)
         return [row[0] for row in self.env.cr.fetchall()]
-
-    def keyed_columns(self, table):
-        """The columns of ``table`` that have a foreign key."""
-        self.env.cr.execute("""
-            SELECT a.attname FROM pg_constraint c
-              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-             WHERE c.conrelid = %s::regclass AND c.contype = 'f'
-        """, [table])
-        return {row[0] for row in self.env.cr.fetchall()}
 
     def test_every_path_stamps_a_job_with_the_time_it_was_created(self):
         flow = self.make_flow([self.tag_step(self.tag_a),
@@ -97,9 +89,10 @@ class TestJobRows(SalesjetCase):
         migration.migrate(self.env.cr, "18.0.1.5.0")  # run again (or on a database already without them)
 
     def test_a_jobs_flow_contact_and_company_are_its_runs_without_keys(self):
-        self.assertFalse(self.keyed_columns("salesjet_flow_job") & set(RUN_COPIES))
-        self.assertLessEqual({"enrollment_id", "step_id"}, self.keyed_columns("salesjet_flow_job"))
-        self.assertLessEqual(set(RUN_COPIES), self.keyed_columns("salesjet_flow_enrollment"), "the run keeps them")
+        self.assertFalse(keyed_columns(self.env.cr, "salesjet_flow_job") & set(RUN_COPIES))
+        self.assertLessEqual({"enrollment_id", "step_id"}, keyed_columns(self.env.cr, "salesjet_flow_job"))
+        self.assertLessEqual(set(RUN_COPIES), keyed_columns(self.env.cr, "salesjet_flow_enrollment"),
+                             "the run keeps them")
         self.assertEqual(self.Job._fields["partner_id"].type, "many2one")
         self.assertFalse(self.env["ir.model.constraint"].search([("name", "=", "salesjet_flow_job_partner_id_fkey")]))
 
@@ -156,24 +149,17 @@ class TestJobRows(SalesjetCase):
         self.Event.sudo().post("sj_test", partner)
         self.env.flush_all()
         # a database of 1.5.0: the keys Odoo created for them, and what it reflected of them
-        self.env.cr.execute("""
-            ALTER TABLE salesjet_flow_job
-                ADD CONSTRAINT salesjet_flow_job_flow_id_fkey FOREIGN KEY (flow_id)
-                    REFERENCES salesjet_flow(id) ON DELETE CASCADE,
-                ADD CONSTRAINT salesjet_flow_job_partner_id_fkey FOREIGN KEY (partner_id)
-                    REFERENCES res_partner(id) ON DELETE CASCADE,
-                ADD CONSTRAINT salesjet_flow_job_company_id_fkey FOREIGN KEY (company_id)
-                    REFERENCES res_company(id) ON DELETE RESTRICT
-        """)
-        names = [f"salesjet_flow_job_{column}_fkey" for column in RUN_COPIES]
+        names = restore_keys(self.env, "salesjet_flow_job", "salesjet.flow.job", {
+            "flow_id": SQL("REFERENCES salesjet_flow(id) ON DELETE CASCADE"),
+            "partner_id": SQL("REFERENCES res_partner(id) ON DELETE CASCADE"),
+            "company_id": SQL("REFERENCES res_company(id) ON DELETE RESTRICT"),
+        })
         Constraint = self.env["ir.model.constraint"]
-        Constraint.create([{"name": name, "type": "f", "model": self.env["ir.model"]._get_id("salesjet.flow.job"),
-                            "module": self.env.ref("base.module_salesjet_flows").id} for name in names])
-        self.assertEqual(self.keyed_columns("salesjet_flow_job") & set(RUN_COPIES), set(RUN_COPIES))
+        self.assertEqual(keyed_columns(self.env.cr, "salesjet_flow_job") & set(RUN_COPIES), set(RUN_COPIES))
         migration = load_script("salesjet_flows/migrations/18.0.1.6.0/post-job_run_copies.py", "sj_job_copies_mig")
         migration.migrate(self.env.cr, "18.0.1.5.0")
-        self.assertFalse(self.keyed_columns("salesjet_flow_job") & set(RUN_COPIES))
-        self.assertIn("enrollment_id", self.keyed_columns("salesjet_flow_job"), "the job's own keys stay")
+        self.assertFalse(keyed_columns(self.env.cr, "salesjet_flow_job") & set(RUN_COPIES))
+        self.assertIn("enrollment_id", keyed_columns(self.env.cr, "salesjet_flow_job"), "the job's own keys stay")
         self.env.invalidate_all()
         self.assertFalse(Constraint.search([("name", "in", names)]))
         self.assertTrue(Constraint.search([("name", "=", "salesjet_flow_job_enrollment_id_fkey")]))

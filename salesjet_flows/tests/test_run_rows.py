@@ -3,8 +3,9 @@ their foreign keys (``UserStamp``): PostgreSQL no longer checks two keys to the 
 launch or an event enrols, and deleting a user empties them as the keys' ``ON DELETE SET NULL`` did."""
 from odoo.modules.migration import load_script
 from odoo.tests import new_test_user
+from odoo.tools import SQL
 
-from .common import T0, SalesjetCase
+from .common import T0, SalesjetCase, keyed_columns, restore_keys
 
 USER_STAMPS = ("create_uid", "write_uid")
 RUN_KEYS = ("flow_id", "partner_id", "company_id", "trigger_id", "event_id", "lead_id")
@@ -13,12 +14,7 @@ RUN_KEYS = ("flow_id", "partner_id", "company_id", "trigger_id", "event_id", "le
 class TestRunRows(SalesjetCase):
     def keyed_columns(self):
         """The columns of the runs' table that have a foreign key."""
-        self.env.cr.execute("""
-            SELECT a.attname FROM pg_constraint c
-              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-             WHERE c.conrelid = 'salesjet_flow_enrollment'::regclass AND c.contype = 'f'
-        """)
-        return {row[0] for row in self.env.cr.fetchall()}
+        return keyed_columns(self.env.cr, "salesjet_flow_enrollment")
 
     def stamps(self, runs):
         """{run id: (create_uid, write_uid)} as the table holds them (NULL, or a user id that may not exist)."""
@@ -82,18 +78,9 @@ class TestRunRows(SalesjetCase):
         self.Event.sudo().post("sj_test", partner)
         self.env.flush_all()
         # a database of 1.6.0: the keys Odoo created for them, and what it reflected of them
-        self.env.cr.execute("""
-            ALTER TABLE salesjet_flow_enrollment
-                ADD CONSTRAINT salesjet_flow_enrollment_create_uid_fkey FOREIGN KEY (create_uid)
-                    REFERENCES res_users(id) ON DELETE SET NULL,
-                ADD CONSTRAINT salesjet_flow_enrollment_write_uid_fkey FOREIGN KEY (write_uid)
-                    REFERENCES res_users(id) ON DELETE SET NULL
-        """)
-        names = [f"salesjet_flow_enrollment_{column}_fkey" for column in USER_STAMPS]
+        names = restore_keys(self.env, "salesjet_flow_enrollment", "salesjet.flow.enrollment", {
+            column: SQL("REFERENCES res_users(id) ON DELETE SET NULL") for column in USER_STAMPS})
         Constraint = self.env["ir.model.constraint"]
-        Constraint.create([{
-            "name": name, "type": "f", "model": self.env["ir.model"]._get_id("salesjet.flow.enrollment"),
-            "module": self.env.ref("base.module_salesjet_flows").id} for name in names])
         self.assertLessEqual(set(USER_STAMPS), self.keyed_columns())
         migration = load_script("salesjet_flows/migrations/18.0.1.7.0/post-run_user_stamps.py", "sj_run_users_mig")
         migration.migrate(self.env.cr, "18.0.1.6.0")

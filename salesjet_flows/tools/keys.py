@@ -1,5 +1,16 @@
-"""Foreign keys that a field stopped asking for (``RunCopy``, ``UserStamp``): Odoo never drops those."""
+"""Many2ones without foreign keys (``RunCopy``, ``UserStamp``), and dropping the keys such a field stopped
+asking for: Odoo never drops those."""
+from odoo import fields
 from odoo.tools import SQL
+
+
+class KeylessMany2one(fields.Many2one):
+    """A many2one as any (stored, indexed, searched, grouped by, read through the rules) for which Odoo creates
+    no foreign key. PostgreSQL checks each key of each row inserted with a query of its own; a subclass says
+    what holds its column's integrity instead."""
+
+    def update_db_foreign_key(self, model, column):
+        return
 
 
 def drop_foreign_keys(cr, table, model, columns):
