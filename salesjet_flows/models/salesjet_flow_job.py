@@ -156,6 +156,22 @@ class RunCopy(KeylessMany2one):
     (``base.partner.merge.automatic.wizard._get_fk_on``)."""
 
 
+class CountedStep(KeylessMany2one):
+    """A job's step: a many2one as any, without the foreign key that PostgreSQL would check with a query for
+    each job inserted (a launch 1.24 x and the add-tag step 1.14 x with and without it, alternated:
+    docs/performance.md "What bounds each figure"). What the key did is done once a step a statement:
+
+    - a job cannot hold a step that does not exist. Every statement that inserts jobs writes, through the
+      counters' trigger, one counter row for each of their steps, and ``salesjet.flow.step.stat`` keeps its
+      foreign key: inserting a job for a missing step fails there. Moving a job to another step is checked
+      by the ``salesjet_flow_job_step_moved`` row trigger, which fires on such moves only;
+    - deleting a step deletes its jobs: ``salesjet_flow_step_delete_jobs``, a statement trigger on the steps,
+      also when they go with their flow or their split (cascades in SQL);
+    - a step deleted while another transaction queues a job on it: the counter row of that transaction holds
+      the step as the key did. The deletion waits for it and then fails as a concurrent update (Odoo's cursors
+      run in REPEATABLE READ; a request retries it), or the queueing fails if the deletion came first."""
+
+
 class SalesjetFlowJob(models.Model):
     _name = "salesjet.flow.job"
     _description = "Flow Job"
@@ -171,7 +187,7 @@ class SalesjetFlowJob(models.Model):
     # the run's flow, contact and company, kept on the job for the scheduler's and the statistics' queries,
     # without keys of their own (RunCopy)
     flow_id = RunCopy("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
-    step_id = fields.Many2one("salesjet.flow.step", string="Step", required=True, ondelete="cascade", index=True)
+    step_id = CountedStep("salesjet.flow.step", string="Step", required=True, ondelete="cascade", index=True)
     partner_id = RunCopy("res.partner", string="Contact", required=True, ondelete="cascade", index=True)
     # Every index costs on each state change of every job (they are not HOT
     # updates): company and date are left to the partial due index and filters.

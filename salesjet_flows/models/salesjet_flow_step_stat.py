@@ -23,6 +23,11 @@ How they stay exact:
   it. Deleting a job that ended (retention, a deleted contact) leaves these counts alone: they are history.
 - ``converted`` counts, per step, the runs with a done job at the step when the run converts (a trigger on
   the runs). Deleting a step or a flow deletes its counters with it.
+
+**The job's step key.** A job has no foreign key to its step (``CountedStep``): the counter rows stand for it.
+Every statement that inserts jobs writes a counter row of each of their steps, whose own key fails for a
+missing step and holds the step against a concurrent deletion, once a step a statement where the job's key
+was checked once a job. The steps' delete trigger deletes their jobs.
 """
 from odoo import api, fields, models
 from odoo.tools import SQL
@@ -61,8 +66,8 @@ def _upsert(deltas, reasons=None, skipped_in=None, steps_exist=False):
     to the counters, and the skipped jobs' reasons (a SELECT of step_id, flow_id, company_id, reason, n), those
     only when one of the transition tables ``skipped_in`` holds a skipped job (most statements hold none: an
     event's jobs, a batch without skips; the check costs less than the statement it spares). ``steps_exist``:
-    every step of the rows exists (an insert: the jobs' foreign keys were checked before statement triggers
-    run), so the counters need not look."""
+    an insert, whose counter rows must not leave a step out: a job has no step key of its own (CountedStep), and
+    a missing step fails the counter row's key instead."""
     sums = ",\n".join(f"COALESCE(sum(d.n) FILTER (WHERE d.state = '{s}'), 0)" for s in COUNTED_STATES)
     updates = ", ".join(f"{s} = c.{s} + EXCLUDED.{s}" for s in ("entered", *COUNTED_STATES))
     sql = f"""
@@ -137,6 +142,10 @@ def _trigger_functions():
          ORDER BY d.step_id
         ON CONFLICT (step_id, day, slot) DO UPDATE SET converted = c.converted + EXCLUDED.converted;
         """.replace("%(today)s", _TODAY),
+        # a deleted step's jobs (CountedStep); its counters go with it by their own key
+        "salesjet_flow_step_delete_jobs": """
+        DELETE FROM salesjet_flow_job j USING old_rows o WHERE j.step_id = o.id;
+        """,
     }
 
 
@@ -150,7 +159,30 @@ TRIGGERS = [
      "salesjet_flow_job_count_delete"),
     ("salesjet_flow_enrollment_count_converted", "salesjet_flow_enrollment", "UPDATE",
      "OLD TABLE AS old_rows NEW TABLE AS new_rows", "salesjet_flow_enrollment_count_converted"),
+    # what the job's step key did (CountedStep, models/salesjet_flow_job.py): a deleted step's jobs go with it
+    ("salesjet_flow_step_delete_jobs", "salesjet_flow_step", "DELETE", "OLD TABLE AS old_rows",
+     "salesjet_flow_step_delete_jobs"),
 ]
+
+# Row triggers: (trigger, table, event and condition, function). A job moved to another step (a step removed
+# with its contacts going on, a split rebuilt) must move to a step that exists, and holds it as a key would
+# (FOR KEY SHARE) until it commits. Fires only for statements that set the step, on the rows it changes.
+ROW_TRIGGERS = [
+    ("salesjet_flow_job_step_moved", "salesjet_flow_job",
+     "UPDATE OF step_id", "NEW.step_id IS DISTINCT FROM OLD.step_id", "salesjet_flow_job_step_moved"),
+]
+ROW_FUNCTIONS = {
+    "salesjet_flow_job_step_moved": """
+        PERFORM 1 FROM salesjet_flow_step s WHERE s.id = NEW.step_id FOR KEY SHARE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', TABLE = 'salesjet_flow_job',
+                      MESSAGE = 'Flow job ' || NEW.id || ' is moved to step ' || NEW.step_id
+                                || ', which does not exist.',
+                      CONSTRAINT = 'salesjet_flow_job_step_moved';
+        END IF;
+        RETURN NULL;
+    """,
+}
 
 
 class SalesjetFlowStepStat(models.Model):
@@ -196,11 +228,25 @@ class SalesjetFlowStepStat(models.Model):
                 END
                 $body$
             """))
+        for name, body in ROW_FUNCTIONS.items():
+            cr.execute(SQL(f"""
+                CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$
+                BEGIN
+                    {body}
+                END
+                $body$
+            """))
         for name, table, event, transition, function in TRIGGERS:
             cr.execute(SQL(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
             cr.execute(SQL(f"""
                 CREATE TRIGGER {name} AFTER {event} ON {table}
                 REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}()
+            """))
+        for name, table, event, condition, function in ROW_TRIGGERS:
+            cr.execute(SQL(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+            cr.execute(SQL(f"""
+                CREATE TRIGGER {name} AFTER {event} ON {table}
+                FOR EACH ROW WHEN ({condition}) EXECUTE FUNCTION {function}()
             """))
         if first:
             self._backfill()

@@ -63,5 +63,6 @@ from . import test_fast_paths
 from . import test_statistics_counters
 from . import test_retention
 from . import test_job_rows
+from . import test_job_step_key
 from . import test_run_rows
 from . import test_arrays

@@ -313,7 +313,7 @@ class TestSegmentLaunch(SalesjetCase):
         with patch.object(Flow, "_engine_info", gone_first_step), mute_logger("odoo.sql_db"):
             event = self.Event.post("sj_test", partner)
         self.assertEqual(event.state, "failed")
-        self.assertIn("salesjet_flow_job_step_id_fkey", event.error)
+        self.assertIn("salesjet_flow_step_stat_step_id_fkey", event.error)
         self.assertFalse(flow.enrollment_ids, "the run inserted before the error was rolled back")
         with self.at(event.date_next_attempt):
             self.Event._cron_process_events()
