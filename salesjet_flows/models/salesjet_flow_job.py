@@ -158,7 +158,7 @@ class RunCopy(KeylessMany2one):
 
 class CountedStep(KeylessMany2one):
     """A job's step: a many2one as any, without the foreign key that PostgreSQL would check with a query for
-    each job inserted (a launch 1.24 x and the add-tag step 1.14 x with and without it, alternated:
+    each job inserted (about 6 us: a launch 1.14 x and the add-tag step 1.07 x with and without it, alternated:
     docs/performance.md "What bounds each figure"). What the key did is done once a step a statement:
 
     - a job cannot hold a step that does not exist. Every statement that inserts jobs writes, through the
