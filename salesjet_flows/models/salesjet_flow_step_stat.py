@@ -180,7 +180,6 @@ ROW_FUNCTIONS = {
                                 || ', which does not exist.',
                       CONSTRAINT = 'salesjet_flow_job_step_moved';
         END IF;
-        RETURN NULL;
     """,
 }
 
@@ -219,20 +218,13 @@ class SalesjetFlowStepStat(models.Model):
         cr = self.env.cr
         cr.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'salesjet_flow_job_count_insert'")
         first = not cr.fetchone()
-        for name, body in _trigger_functions().items():
+        # AFTER triggers: their result is ignored
+        for name, body in {**_trigger_functions(), **ROW_FUNCTIONS}.items():
             cr.execute(SQL(f"""
                 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$
                 BEGIN
                     {body}
                     RETURN NULL;
-                END
-                $body$
-            """))
-        for name, body in ROW_FUNCTIONS.items():
-            cr.execute(SQL(f"""
-                CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$
-                BEGIN
-                    {body}
                 END
                 $body$
             """))
