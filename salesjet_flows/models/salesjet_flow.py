@@ -14,6 +14,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
+from odoo.tools.query import Query
 
 from ..tools.arrays import array_literal
 from ..tools.caps import CAP_CHANNELS, CAP_POLICIES
@@ -61,6 +62,11 @@ def reentry_allows(policy, flow_id, partner_id):
         policy=policy, flow=flow_id, partner=partner_id)
 
 LAUNCH_BATCH_SIZE = 10000
+
+# contacts a launch reads at a time, in the order of their ids, to find those of its segment (see _segment_window)
+LAUNCH_WINDOW = 10000
+# windows one batch of a launch reads at most: a sparse segment's batch stays bounded
+LAUNCH_WINDOWS_PER_BATCH = 20
 
 # days drawn by the statistics tab's chart of each step
 STATISTICS_DAYS = 30
@@ -402,9 +408,9 @@ class SalesjetFlow(models.Model):
         self.ensure_one()
         last_id, total = 0, 0
         while True:
-            read, enrolled, last_id = self._launch_segment_batch(trigger, last_id, LAUNCH_BATCH_SIZE)
+            _matched, enrolled, last_id, exhausted = self._launch_segment_batch(trigger, last_id, LAUNCH_BATCH_SIZE)
             total += enrolled
-            if read < LAUNCH_BATCH_SIZE:
+            if exhausted:
                 break
         if total:
             self._post_launched(total, trigger)
@@ -417,20 +423,64 @@ class SalesjetFlow(models.Model):
                                  count=count, trigger=trigger.display_name))
 
     def _launch_segment_batch(self, trigger, after_id, limit):
-        """Enrol the next ``limit`` contacts of ``trigger``'s segment whose id is above ``after_id`` (their runs and
-        first jobs set-based, see ``_enroll``; contacts running in the flow are left alone).
+        """Enrol the next contacts of ``trigger``'s segment whose id is above ``after_id``, at most ``limit`` (their
+        runs and first jobs set-based, see ``_enroll``; contacts running in the flow are left alone).
 
-        :return: (contacts read, contacts enrolled, id of the last contact read, else ``after_id``)
+        The contacts are read window by window (``_segment_window``), up to ``LAUNCH_WINDOWS_PER_BATCH`` windows:
+        a batch of a sparse segment may end with fewer contacts than ``limit`` and the segment not exhausted.
+
+        :return: (contacts of the segment read, contacts enrolled, id of the last contact read, else ``after_id``,
+            whether no contact is left after it)
         """
         self.ensure_one()
+        partner_ids, last_id, exhausted = [], after_id, False
+        for _window in range(LAUNCH_WINDOWS_PER_BATCH):
+            matched, window_end, exhausted = self._segment_window(trigger, last_id, LAUNCH_WINDOW)
+            wanted = limit - len(partner_ids)
+            if len(matched) > wanted:
+                # the next batch goes on after the last contact taken, inside this window
+                partner_ids += matched[:wanted]
+                last_id, exhausted = partner_ids[-1], False
+                break
+            partner_ids += matched
+            last_id = window_end or last_id
+            if exhausted or len(partner_ids) == limit:
+                break
+        enrolled = self._enroll(partner_ids, trigger=trigger, skip_running=True) if partner_ids else []
+        return len(partner_ids), len(enrolled), last_id, exhausted
+
+    def _segment_window(self, trigger, after_id, size):
+        """The contacts of ``trigger``'s segment among the next ``size`` contacts whose id is above ``after_id``.
+
+        The segment's filter is applied to that window, never searched through its own indexes: a page of
+        ``id > last ORDER BY id LIMIT`` over the whole filter let PostgreSQL read it through the filter's index
+        when its statistics lagged (a segment imported and launched at once: the filter looked like it matched
+        one contact), reading every remaining match for each page, and a launch grew with the square of its
+        segment (602 ms a page at 500,000 contacts instead of 6 ms). A window is read through the contacts' key
+        whatever the statistics say, and costs the same for any filter.
+
+        :return: (ids of the matching contacts in ascending order, id of the window's last contact or None,
+            whether the window held the last contacts)
+        """
         Partner = self.env["res.partner"].with_company(self.company_id)
+        Partner.browse().check_access("read")
+        table = SQL.identifier(Partner._table)
+        window = SQL("(SELECT * FROM %s WHERE id > %s ORDER BY id LIMIT %s)", table, after_id, size)
+        window_end, count = self.env.execute_query(SQL(
+            "SELECT max(id), count(*) FROM (SELECT id FROM %s WHERE id > %s ORDER BY id LIMIT %s) w",
+            table, after_id, size))[0]
+        if not count:
+            return [], None, True
         # the launch runs as superuser: keep to the contacts the flow's company may see
         domain = trigger._get_partner_domain() + [("company_id", "in", [False, self.company_id.id])]
-        partner_ids = Partner.search(domain + [("id", ">", after_id)], order="id", limit=limit).ids
-        if not partner_ids:
-            return 0, 0, after_id
-        enrolled = self._enroll(partner_ids, trigger=trigger, skip_running=True)
-        return len(partner_ids), len(enrolled), partner_ids[-1]
+        if Partner._active_name and not any(item[0] == Partner._active_name for item in domain):
+            domain = [(Partner._active_name, "=", True)] + domain
+        # the window stands for the contacts' table in the query: the filter can only test its rows (a
+        # subquery with a LIMIT keeps its conditions out)
+        query = expression.expression(domain, Partner, query=Query(self.env, Partner._table, window)).query
+        Partner._apply_ir_rules(query, "read")
+        query.order = SQL.identifier(Partner._table, "id")
+        return list(query), window_end, count < size
 
     def _enroll(self, partner_ids, trigger=None, event=None, lead=None, data=None, skip_running=False):
         """Enrol contacts in this flow, set-based, and schedule each run's first step.

@@ -81,7 +81,8 @@ class SalesjetSegmentLaunch(models.Model):
     @api.model
     def _launch_batch(self, limit):
         """Enrol at most ``limit`` contacts of the oldest queued launch no other worker holds, and end it
-        when its segment has no contact left; returns the contacts read. Does not commit."""
+        when its segment has no contact left; returns the contacts read, or ``limit`` while its segment goes on
+        (a sparse segment's batch may find fewer). Does not commit."""
         self.env.cr.execute(SQL(
             "SELECT id FROM salesjet_segment_launch WHERE state = 'queued' ORDER BY id LIMIT 1 "
             "FOR UPDATE SKIP LOCKED"))
@@ -96,11 +97,14 @@ class SalesjetSegmentLaunch(models.Model):
                 "Launch for the segment “%(trigger)s” cancelled after %(count)s contacts: the flow is no longer "
                 "running.", trigger=launch.trigger_id.display_name, count=launch.enrolled_count))
             return 1
-        read, enrolled, last_id = flow._launch_segment_batch(launch.trigger_id, launch.last_partner_id, limit)
+        read, enrolled, last_id, exhausted = flow._launch_segment_batch(
+            launch.trigger_id, launch.last_partner_id, limit)
         values = {"enrolled_count": launch.enrolled_count + enrolled, "last_partner_id": last_id}
-        if read < limit:
+        if exhausted:
             values.update(state="done", date_done=fields.Datetime.now())
         launch.write(values)
-        if read < limit:
+        if exhausted:
             flow._post_launched(launch.enrolled_count, launch.trigger_id)
-        return max(read, 1)
+            return max(read, 1)
+        # a batch of a sparse segment reads its windows and may find fewer contacts: the call goes on
+        return limit

@@ -66,3 +66,4 @@ from . import test_job_rows
 from . import test_job_step_key
 from . import test_run_rows
 from . import test_arrays
+from . import test_segment_windows

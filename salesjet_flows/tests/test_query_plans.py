@@ -80,3 +80,23 @@ class TestPlansWithStaleStatistics(SalesjetCase):
                          {"cancelled"})
         self.assertEqual(set(runs.mapped("state")), {"done"})
         self.assertTrue(all(runs.mapped("converted")))
+
+    def test_a_segment_imported_and_launched_at_once_is_read_through_the_contacts_key_not_its_filter(self):
+        """Contacts imported with a reference the statistics have never seen, then launched before autoanalyze
+        runs: the filter looks like it matches one contact. Read page by page as ``ref = … AND id > last ORDER
+        BY id LIMIT``, the segment went through the reference's index for every page, reading every match left
+        and sorting them (602 ms a page at 500,000 contacts of a million, 6.1 ms once analyzed). The launch
+        now applies the filter to windows of contacts read through their key."""
+        self.env["res.partner"].flush_model()
+        self.env.cr.execute("ANALYZE res_partner")
+        partners = self.make_partners(300, prefix="SJ imported", ref="SJ-IMPORT-7")
+        flow = self.make_flow([self.tag_step(self.tag_a)], triggers=[
+            {"trigger_type": "segment", "partner_domain": "[('ref', '=', 'SJ-IMPORT-7')]"}])
+        self.env.flush_all()
+        with self.at(T0):
+            reads = self.statements(lambda: flow._launch_segment(flow.trigger_ids), '"ref" =')
+        self.assertEqual(flow.enrollment_ids.partner_id, partners)
+        for query, params in reads:
+            plan = self.plan(query, params)
+            self.assertNotIn("res_partner__ref_index", plan, f"{query}\n{plan}")
+            self.assertIn("res_partner_pkey", plan, f"{query}\n{plan}")
