@@ -514,6 +514,8 @@ class SalesjetFlow(models.Model):
                 "SELECT 1 FROM salesjet_flow_enrollment e WHERE e.partner_id = p.id AND %s = %s AND %s OFFSET 0",
                 unindexed(SQL("e.flow_id")), self.id, state_in(SQL("e.state"), "running")))
         where = SQL(" AND ").join([SQL("NOT EXISTS (%s)", excl) for excl in exclusions]) if exclusions else SQL("TRUE")
+        # the lookups' cost, overestimated for a batch, would have PostgreSQL compile the statement (jit_off)
+        checked_batch = bool(exclusions) and len(partner_ids) > 1
         key = REENTRY_KEYS[policy]
         insert_runs = SQL(
             """
@@ -540,7 +542,7 @@ class SalesjetFlow(models.Model):
         if first_step_id and due_at_once:
             # the runs and their first jobs in one statement: the runs' ids do not go to Python and back
             cron_id, check = Job._scheduler_check(now)
-            with jit_off(self.env.cr, when=exclusions and len(partner_ids) > 1):
+            with jit_off(self.env.cr, when=checked_batch):
                 self.env.cr.execute(SQL(
                     # the scheduler's lock first, in a statement of its own (scheduler_check)
                     "%s WITH runs AS (%s), jobs AS (%s) SELECT r.id, COALESCE((%s), FALSE) FROM runs r",
@@ -556,7 +558,7 @@ class SalesjetFlow(models.Model):
             if rows and rows[0][1]:
                 self.env["ir.cron"].browse(cron_id)._trigger(at=now)
             return self.env["salesjet.flow.enrollment"].browse([row[0] for row in rows])
-        with jit_off(self.env.cr, when=exclusions and len(partner_ids) > 1):
+        with jit_off(self.env.cr, when=checked_batch):
             self.env.cr.execute(insert_runs)
             rows = self.env.cr.fetchall()
         enrollments = self.env["salesjet.flow.enrollment"].browse([row[0] for row in rows])
