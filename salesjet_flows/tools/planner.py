@@ -45,10 +45,11 @@ def planner_off(cr, *settings, when=True):
     For the statements whose right plan does not depend on the statistics, which lag behind what a launch or a
     drain writes (autoanalyze waits for 10 % of a table to change; a table created empty looks empty until
     then). Measured on a fresh database after a 100,000-contact launch (``auto_explain``): the scheduler's
-    batch read every due job through a bitmap scan and sorted them on disk to take 1,000 (90 ms a batch
-    instead of 1.4 ms), updated its outcomes through a hash join over the whole job table (46 ms instead of
-    6), and read its runs by id with a scan of the run table (17 ms instead of 1); the launch's windows of
-    contacts were the whole table scanned and sorted. A switched-off setting only makes a plan that needs it
+    batch read every due job through a bitmap scan and sorted them on disk to take 1,000 (up to 94 ms a batch
+    instead of 1-8 ms), updated its outcomes through a hash join over the whole job table (46-63 ms against
+    24-28 ms through the key, the counters' trigger included), and read its runs by id with a scan of the run
+    table (11-17 ms instead of 1); the launch's windows of contacts were the whole table scanned and sorted
+    (docs/performance.md, "the scheduler's plans on a fresh database"). A switched-off setting only makes a plan that needs it
     cost more: where no other plan exists, PostgreSQL still takes it.
 
     ``set_config(…, true)`` lasts until the transaction (or the savepoint) ends: hence the values put back,
