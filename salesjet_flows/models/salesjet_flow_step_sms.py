@@ -7,6 +7,7 @@ from odoo.tools.mail import TEXT_URL_REGEX
 
 from ..tools.arrays import array_literal
 from ..tools.phone import to_e164
+from ..tools.planner import BY_KEYS, planner_off
 from ..tools.preview import preview_rows
 from .website_visitor import LINK_PARAM, partner_link_proof
 
@@ -151,15 +152,16 @@ class SalesjetFlowStepSms(models.AbstractModel):
             "number": numbers[job.id][1], "body": bodies[job.id], "partner_id": job.partner_id.id,
             "state": "outgoing",
         } for job in jobs])
-        self.env.cr.execute(SQL(
-            """
-            UPDATE salesjet_flow_job j SET res_model = 'sms.sms', res_id = v.sms_id, result = %s || v.number
-              FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(job_id, sms_id, number)
-             WHERE j.id = v.job_id
-            """,
-            _("SMS queued to "), array_literal(jobs.ids), array_literal(sms.ids),
-            array_literal([numbers[job.id][1] for job in jobs]),
-        ))
+        with planner_off(self.env.cr, *BY_KEYS):
+            self.env.cr.execute(SQL(
+                """
+                UPDATE salesjet_flow_job j SET res_model = 'sms.sms', res_id = v.sms_id, result = %s || v.number
+                  FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(job_id, sms_id, number)
+                 WHERE j.id = v.job_id AND j.id = ANY(%s::int[])
+                """,
+                _("SMS queued to "), array_literal(jobs.ids), array_literal(sms.ids),
+                array_literal([numbers[job.id][1] for job in jobs]), array_literal(jobs.ids),
+            ))
         jobs.invalidate_recordset(["res_model", "res_id", "result"])
         # the SMS queue cron sends them; wake it now rather than at its next run
         self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
