@@ -871,11 +871,11 @@ class SalesjetFlowJob(models.Model):
             self.env.cr.execute(SQL(
                 """
                 UPDATE salesjet_flow_job j SET http_status = v.status, http_response = v.excerpt
-                  FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(id, status, excerpt)
-                 WHERE j.id = v.id AND j.id = ANY(%s::int[])
+                  FROM unnest(%(ids)s::int[], %(statuses)s::int[], %(excerpts)s::text[]) AS v(id, status, excerpt)
+                 WHERE j.id = v.id AND j.id = ANY(%(ids)s::int[])
                 """,
-                array_literal(ids), array_literal([answers[i][0] for i in ids]),
-                array_literal([answers[i][1] or None for i in ids]), array_literal(ids),
+                ids=array_literal(ids), statuses=array_literal([answers[i][0] for i in ids]),
+                excerpts=array_literal([answers[i][1] or None for i in ids]),
             ))
         self.browse(ids).invalidate_recordset(["http_status", "http_response"])
 

@@ -201,6 +201,7 @@ class SalesjetFlowStepEmail(models.AbstractModel):
             return
         vals_list, ordered_jobs = self._email_values(jobs)
         mails = self.env["mail.mail"].sudo().create(vals_list)
+        job_ids = array_literal([job.id for job in ordered_jobs])
         with planner_off(self.env.cr, *BY_KEYS):
             self.env.cr.execute(SQL(
                 """
@@ -211,9 +212,8 @@ class SalesjetFlowStepEmail(models.AbstractModel):
                  WHERE j.id = v.job_id AND j.id = ANY(%s::int[])
                 """,
                 _("Email queued to %s", self.email_to_fixed) if not to_contact else _("Email queued."),
-                array_literal([job.id for job in ordered_jobs]), array_literal(mails.ids),
-                array_literal([mail.mailing_trace_ids[:1].id or None for mail in mails]),
-                array_literal([job.id for job in ordered_jobs]),
+                job_ids, array_literal(mails.ids),
+                array_literal([mail.mailing_trace_ids[:1].id or None for mail in mails]), job_ids,
             ))
         jobs.invalidate_recordset(["res_model", "res_id", "mailing_trace_id", "result"])
 

@@ -152,6 +152,7 @@ class SalesjetFlowStepSms(models.AbstractModel):
             "number": numbers[job.id][1], "body": bodies[job.id], "partner_id": job.partner_id.id,
             "state": "outgoing",
         } for job in jobs])
+        job_ids = array_literal(jobs.ids)
         with planner_off(self.env.cr, *BY_KEYS):
             self.env.cr.execute(SQL(
                 """
@@ -159,8 +160,8 @@ class SalesjetFlowStepSms(models.AbstractModel):
                   FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(job_id, sms_id, number)
                  WHERE j.id = v.job_id AND j.id = ANY(%s::int[])
                 """,
-                _("SMS queued to "), array_literal(jobs.ids), array_literal(sms.ids),
-                array_literal([numbers[job.id][1] for job in jobs]), array_literal(jobs.ids),
+                _("SMS queued to "), job_ids, array_literal(sms.ids),
+                array_literal([numbers[job.id][1] for job in jobs]), job_ids,
             ))
         jobs.invalidate_recordset(["res_model", "res_id", "result"])
         # the SMS queue cron sends them; wake it now rather than at its next run

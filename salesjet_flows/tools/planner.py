@@ -49,8 +49,8 @@ def planner_off(cr, *settings, when=True):
     instead of 1-8 ms), updated its outcomes through a hash join over the whole job table (46-63 ms against
     24-28 ms through the key, the counters' trigger included), and read its runs by id with a scan of the run
     table (11-17 ms instead of 1); the launch's windows of contacts were the whole table scanned and sorted
-    (docs/performance.md, "the scheduler's plans on a fresh database"). A switched-off setting only makes a plan that needs it
-    cost more: where no other plan exists, PostgreSQL still takes it.
+    (docs/performance.md, "the scheduler's plans on a fresh database"). A switched-off setting only makes a
+    plan that needs it cost more: where no other plan exists, PostgreSQL still takes it.
 
     ``set_config(…, true)`` lasts until the transaction (or the savepoint) ends: hence the values put back,
     for the other statements of the transaction (Odoo's among them). Two round trips a block.
