@@ -467,14 +467,6 @@ class SalesjetFlow(models.Model):
         Partner.browse().check_access("read")
         table = SQL.identifier(Partner._table)
         window = SQL("(SELECT * FROM %s WHERE id > %s ORDER BY id LIMIT %s)", table, after_id, size)
-        # read through the contacts' key whatever the statistics say: contacts imported and launched at once
-        # looked few, and each window was the whole table read and sorted (planner_off)
-        with planner_off(self.env.cr, *IN_ORDER):
-            window_end, count = self.env.execute_query(SQL(
-                "SELECT max(id), count(*) FROM (SELECT id FROM %s WHERE id > %s ORDER BY id LIMIT %s) w",
-                table, after_id, size))[0]
-        if not count:
-            return [], None, True
         # the launch runs as superuser: keep to the contacts the flow's company may see
         domain = trigger._get_partner_domain() + [("company_id", "in", [False, self.company_id.id])]
         if Partner._active_name and not any(item[0] == Partner._active_name for item in domain):
@@ -484,8 +476,15 @@ class SalesjetFlow(models.Model):
         query = expression.expression(domain, Partner, query=Query(self.env, Partner._table, window)).query
         Partner._apply_ir_rules(query, "read")
         query.order = SQL.identifier(Partner._table, "id")
+        # read through the contacts' key whatever the statistics say: contacts imported and launched at once
+        # looked few, and each window was the whole table read and sorted (planner_off)
         with planner_off(self.env.cr, *IN_ORDER):
-            matched = list(query)
+            window_end, count = self.env.execute_query(SQL(
+                "SELECT max(id), count(*) FROM (SELECT id FROM %s WHERE id > %s ORDER BY id LIMIT %s) w",
+                table, after_id, size))[0]
+            matched = list(query) if count else []
+        if not count:
+            return [], None, True
         return matched, window_end, count < size
 
     def _enroll(self, partner_ids, trigger=None, event=None, lead=None, data=None, skip_running=False):
