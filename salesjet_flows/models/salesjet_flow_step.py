@@ -16,7 +16,7 @@ from odoo.tools import SQL
 
 from ..tools.arrays import array_literal
 from ..tools.caps import CAP_CHANNELS
-from ..tools.planner import BY_KEYS, planner_off
+from ..tools.planner import state_in
 from ..tools.preview import preview_rows
 from ..tools.timing import (
     UNITS,
@@ -642,15 +642,9 @@ class SalesjetFlowStep(models.Model):
                 dates = step._apply_send_window(dates, [r[1] for r in rows], [r[2] for r in rows])
             else:
                 dates = step._compute_scheduled_dates(now, [(r[1], r[2], r[3], r[4]) for r in rows])
-            with planner_off(self.env.cr, *BY_KEYS):
-                self.env.cr.execute(SQL(
-                    """
-                    UPDATE salesjet_flow_job j SET scheduled_date = v.d
-                      FROM unnest(%(ids)s::int[], %(dates)s::timestamp[]) AS v(id, d)
-                     WHERE j.id = v.id AND j.id = ANY(%(ids)s::int[]) AND j.state = 'pending'
-                    """,
-                    ids=array_literal([r[0] for r in rows]), dates=array_literal(dates),
-                ))
+            self.env["salesjet.flow.job"]._update_by_ids(
+                [r[0] for r in rows], SQL("scheduled_date = v.d"), values=[("d", "timestamp", dates)],
+                where=state_in(SQL("j.state"), "pending"))
             total += len(rows)
             self.env["salesjet.flow.job"]._trigger_scheduler(min(dates))
             step.flow_id._note_change(_("%(count)s waiting contacts of step %(step)s rescheduled with its new timing.",

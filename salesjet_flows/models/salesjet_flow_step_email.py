@@ -6,7 +6,6 @@ from odoo.tools import SQL, email_normalize
 
 from ..tools.arrays import array_literal
 from ..tools.placeholders import guard_placeholders, inline_to_qweb
-from ..tools.planner import BY_KEYS, planner_off
 from ..tools.preview import preview_rows
 
 # the fields of a mail.template an email step renders, and their engine
@@ -201,20 +200,13 @@ class SalesjetFlowStepEmail(models.AbstractModel):
             return
         vals_list, ordered_jobs = self._email_values(jobs)
         mails = self.env["mail.mail"].sudo().create(vals_list)
-        job_ids = array_literal([job.id for job in ordered_jobs])
-        with planner_off(self.env.cr, *BY_KEYS):
-            self.env.cr.execute(SQL(
-                """
-                UPDATE salesjet_flow_job j
-                   SET res_model = 'mail.mail', res_id = v.mail_id, mailing_trace_id = v.trace_id,
-                       result = %s
-                  FROM unnest(%s::int[], %s::int[], %s::int[]) AS v(job_id, mail_id, trace_id)
-                 WHERE j.id = v.job_id AND j.id = ANY(%s::int[])
-                """,
-                _("Email queued to %s", self.email_to_fixed) if not to_contact else _("Email queued."),
-                job_ids, array_literal(mails.ids),
-                array_literal([mail.mailing_trace_ids[:1].id or None for mail in mails]), job_ids,
-            ))
+        self.env["salesjet.flow.job"]._update_by_ids(
+            [job.id for job in ordered_jobs],
+            SQL("res_model = 'mail.mail', res_id = v.mail_id, mailing_trace_id = v.trace_id, result = %s",
+                _("Email queued to %s", self.email_to_fixed) if not to_contact else _("Email queued.")),
+            values=[("mail_id", "int", mails.ids),
+                    ("trace_id", "int", [mail.mailing_trace_ids[:1].id or None for mail in mails])],
+        )
         jobs.invalidate_recordset(["res_model", "res_id", "mailing_trace_id", "result"])
 
     def _email_values(self, jobs, test_to=None):

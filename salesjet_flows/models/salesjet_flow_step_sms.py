@@ -7,7 +7,6 @@ from odoo.tools.mail import TEXT_URL_REGEX
 
 from ..tools.arrays import array_literal
 from ..tools.phone import to_e164
-from ..tools.planner import BY_KEYS, planner_off
 from ..tools.preview import preview_rows
 from .website_visitor import LINK_PARAM, partner_link_proof
 
@@ -152,17 +151,10 @@ class SalesjetFlowStepSms(models.AbstractModel):
             "number": numbers[job.id][1], "body": bodies[job.id], "partner_id": job.partner_id.id,
             "state": "outgoing",
         } for job in jobs])
-        job_ids = array_literal(jobs.ids)
-        with planner_off(self.env.cr, *BY_KEYS):
-            self.env.cr.execute(SQL(
-                """
-                UPDATE salesjet_flow_job j SET res_model = 'sms.sms', res_id = v.sms_id, result = %s || v.number
-                  FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(job_id, sms_id, number)
-                 WHERE j.id = v.job_id AND j.id = ANY(%s::int[])
-                """,
-                _("SMS queued to "), job_ids, array_literal(sms.ids),
-                array_literal([numbers[job.id][1] for job in jobs]), job_ids,
-            ))
+        self.env["salesjet.flow.job"]._update_by_ids(
+            jobs.ids, SQL("res_model = 'sms.sms', res_id = v.sms_id, result = %s || v.number", _("SMS queued to ")),
+            values=[("sms_id", "int", sms.ids), ("number", "text", [numbers[job.id][1] for job in jobs])],
+        )
         jobs.invalidate_recordset(["res_model", "res_id", "result"])
         # the SMS queue cron sends them; wake it now rather than at its next run
         self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()

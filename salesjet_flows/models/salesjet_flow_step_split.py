@@ -200,13 +200,8 @@ class SalesjetFlowStepSplit(models.AbstractModel):
         if held_ids:
             jobs.browse(held_ids)._split_hold(self._split_hold_until(now))
             jobs = jobs.browse(list(assignment))
-        self.env.cr.execute(SQL(
-            """
-            UPDATE salesjet_flow_job j SET branch_id = v.b
-              FROM unnest(%s::int[], %s::int[]) AS v(id, b) WHERE j.id = v.id
-            """,
-            list(assignment), [branch.id for branch in assignment.values()],
-        ))
+        self.env["salesjet.flow.job"]._update_by_ids(
+            assignment, SQL("branch_id = v.b"), values=[("b", "int", [branch.id for branch in assignment.values()])])
         jobs.invalidate_recordset(["branch_id"])
         for branch in branches:
             assigned = jobs.filtered(lambda j, branch=branch: assignment[j.id] == branch)

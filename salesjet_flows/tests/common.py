@@ -13,18 +13,43 @@ T0 = datetime(2026, 3, 2, 9, 0, 0)  # a Monday morning
 
 
 @contextmanager
+def spying(on_statement):
+    """Within it, ``on_statement(cr, code, params)`` is called for every statement Odoo's cursors send, just
+    before it runs (an ``odoo.tools.SQL`` as its code and parameters)."""
+    execute = Cursor.execute
+
+    def spy(cr, query, params=None, log_exceptions=True):
+        code, args = (query.code, query.params) if isinstance(query, SQL) else (query, params)
+        on_statement(cr, code, args)
+        return execute(cr, query, params, log_exceptions)
+
+    with patch.object(Cursor, "execute", spy):
+        yield
+
+
+@contextmanager
 def sent_statements():
     """Within it, every statement Odoo's cursors send: yields the list the (text, parameters) of each are added
     to, in order (an ``odoo.tools.SQL`` as its code and parameters)."""
     sent = []
-    execute = Cursor.execute
-
-    def spy(cr, query, params=None, log_exceptions=True):
-        sent.append((query.code, query.params) if isinstance(query, SQL) else (query, params))
-        return execute(cr, query, params, log_exceptions)
-
-    with patch.object(Cursor, "execute", spy):
+    with spying(lambda _cr, code, params: sent.append((code, params))):
         yield sent
+
+
+@contextmanager
+def planned(*markers):
+    """Within it, the plan of each statement whose text contains one of ``markers``, explained on its own cursor
+    just before it runs, so under the settings the code gave the transaction: yields the list of (text, plan)."""
+    plans = []
+    explain = Cursor.execute  # the spy's own statements are not spied on
+
+    def on_statement(cr, code, params):
+        if any(marker in code for marker in markers):
+            explain(cr, f"EXPLAIN {code}", params)
+            plans.append((code, "\n".join(row[0] for row in cr.fetchall())))
+
+    with spying(on_statement):
+        yield plans
 
 
 def keyed_columns(cr, table):
