@@ -133,12 +133,12 @@ DEFAULT_MAX_ATTEMPTS = 5
 
 ACQUIRE_RETRIES = 10
 
-# what ``_schedule_next`` reads of the jobs that ended, in this order
 # the types of the values ``_update_by_ids`` sends, as arrays in their text form (``tools/arrays.py``)
 ARRAY_TYPES = {
     "int": "%s::int[]", "varchar": "%s::varchar[]", "text": "%s::text[]", "timestamp": "%s::timestamp[]",
 }
 
+# what ``_schedule_next`` reads of the jobs that ended, in this order
 ENDED_COLUMNS = ("step_id", "state", "repeat_index", "enrollment_id", "flow_id", "partner_id", "company_id",
                  "branch_id")
 
@@ -301,6 +301,8 @@ class SalesjetFlowJob(models.Model):
         :return: the rows returned (``fetchall()``) with ``returning``, else None
         """
         ids = list(ids)
+        if not ids:
+            return [] if returning else None
         key = array_literal(ids)
         arrays = [SQL(ARRAY_TYPES["int"], key)]
         names = [SQL.identifier("id")]

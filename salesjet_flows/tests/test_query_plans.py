@@ -232,6 +232,9 @@ class TestPlansWithStaleStatistics(SalesjetCase):
         self.assertFalse((other[0].result or "").startswith("moved"))
         with self.assertRaises(ValueError):
             self.Job._update_by_ids(picked.ids, SQL("scheduled_date = v.d"), values=[("d", "timestamp", dates[:3])])
+        with sent_statements() as sent:
+            self.assertEqual(self.Job._update_by_ids([], SQL("scheduled_date = v.d"), returning=SQL("j.id")), [])
+        self.assertFalse(sent, "no ids, no statement")
 
     def test_no_statement_joins_values_to_the_job_table_outside_the_update_by_id(self):
         """A statement written by hand could forget the key's test or the planner's settings: every job update
