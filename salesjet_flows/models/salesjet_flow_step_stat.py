@@ -11,6 +11,7 @@ How they stay exact:
   the rows a statement inserted, updated or deleted and apply their deltas with **one** ``INSERT … ON CONFLICT
   DO UPDATE`` per statement: one per batch for the outcome writer, one per ``_create_pending``, whatever the
   number of jobs, and in the same round trip as the statement (an event's hot path keeps its query count).
+  A statement that inserted one job (an event's) upserts that job's own values (``_one_job_upsert``).
 - **Concurrent workers.** Under Odoo's REPEATABLE READ isolation, two transactions upserting the same counter
   row would fail with a serialization error. Each backend therefore writes its own ``slot``
   (``pg_backend_pid()``): two live transactions never share a backend, so they never update the same row;
@@ -108,6 +109,49 @@ def _reason_select(alias, sign):
           FROM {alias} WHERE {alias}.state = 'skipped'"""
 
 
+def _one_job_upsert():
+    """The insert trigger's way for a statement that inserted one job (an event's first job, a chain's answer):
+    its deltas go into one ``INSERT … VALUES … ON CONFLICT`` of the job's own values, read once from the
+    transition table, not through ``_upsert``'s grouped query. That query's union, grouping and seven
+    filtered sums cost an event's dispatch about as much as the rest of the trigger (a one-job insert
+    committed one at a time, in pgbench: 0.34 ms with it, 0.30 ms this way, 0.20 ms with no trigger).
+
+    It writes what ``_upsert`` would, and only where both are plainly the same: one counted job, not skipped
+    (skip reasons go through ``_upsert``), whose run reached the step (``repeat_index`` 0) on the day its
+    state is booked on. Any other statement falls through to ``_upsert``. A block of its own: the caller's
+    body follows it."""
+    ended = ", ".join(f"'{s}'" for s in ENDED_STATES)
+    counted = ", ".join(f"'{s}'" for s in COUNTED_STATES)
+    ones = ", ".join(f"CASE WHEN one_job.state = '{s}' THEN 1 ELSE 0 END" for s in COUNTED_STATES)
+    updates = ", ".join(f"{s} = c.{s} + EXCLUDED.{s}" for s in ("entered", *COUNTED_STATES))
+    return f"""
+        DECLARE
+            one_job record;
+            job_count int := 0;
+            today_utc date;
+            booked_on date;
+        BEGIN
+            FOR one_job IN SELECT * FROM new_rows LIMIT 2 LOOP
+                job_count := job_count + 1;
+            END LOOP;
+            IF job_count = 1 AND one_job.state IN ({counted}) AND one_job.state <> 'skipped' THEN
+                today_utc := {_TODAY};
+                booked_on := CASE WHEN one_job.state IN ({ended}) THEN COALESCE(one_job.date_done::date, today_utc)
+                                  ELSE today_utc END;
+                IF one_job.repeat_index IS DISTINCT FROM 0
+                        OR COALESCE(one_job.create_date::date, today_utc) = booked_on THEN
+                    INSERT INTO salesjet_flow_step_stat AS c
+                           (step_id, flow_id, company_id, day, slot, entered, {", ".join(COUNTED_STATES)}, converted)
+                    VALUES (one_job.step_id, one_job.flow_id, one_job.company_id, booked_on, pg_backend_pid(),
+                            CASE WHEN one_job.repeat_index = 0 THEN 1 ELSE 0 END, {ones}, 0)
+                    ON CONFLICT (step_id, day, slot) DO UPDATE SET {updates};
+                    RETURN NULL;
+                END IF;
+            END IF;
+        END;
+    """
+
+
 def _trigger_functions():
     """{function name: body} of the triggers on the jobs and runs."""
     changed = """
@@ -117,8 +161,8 @@ def _trigger_functions():
             OR (n.state = 'skipped' AND n.result IS DISTINCT FROM o.result)"""
     changed_new = changed.replace("SELECT o.*", "SELECT n.*")
     return {
-        "salesjet_flow_job_count_insert": _upsert(_delta_select("new_rows", 1), _reason_select("new_rows", 1),
-                                                  skipped_in=["new_rows"], steps_exist=True),
+        "salesjet_flow_job_count_insert": _one_job_upsert() + _upsert(
+            _delta_select("new_rows", 1), _reason_select("new_rows", 1), skipped_in=["new_rows"], steps_exist=True),
         "salesjet_flow_job_count_update": _upsert(
             f"{_delta_select('o', -1)} UNION ALL {_delta_select('n', 1)}",
             f"{_reason_select('o', -1)} UNION ALL {_reason_select('n', 1)}",

@@ -5,6 +5,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.salesjet_flows.models.salesjet_flow_step import SalesjetFlowStep
+from odoo.addons.salesjet_flows.models.salesjet_flow_step_stat import COUNTED_STATES, ENDED_STATES
 
 from .common import SalesjetCase
 from .workers_common import CommittedQueueCase
@@ -179,6 +180,73 @@ class TestStatisticsCounters(SalesjetCase):
         self.env.cr.execute("SELECT DISTINCT slot FROM salesjet_flow_step_stat WHERE step_id = %s", [step.id])
         self.assertEqual(self.env.cr.fetchall(), [(0,)], "one row per day is left, in slot 0")
         self.assertEqual(Stat._count_unfolded(), 0)
+
+    def test_a_statement_of_one_job_counts_as_a_statement_of_many(self):
+        """The insert trigger takes a short way for a statement of one job (``_one_job_upsert``, an event's) and
+        its grouped upsert for the others: jobs of every shape, inserted one a statement at one step and all in
+        one statement at another, give both steps the counts each shape calls for."""
+        later = {"timing": "delay", "delay_value": 1, "delay_unit": "days"}
+        one_by_one = self.make_flow([self.tag_step(self.tag_a, **later)],
+                                    triggers=[{"trigger_type": "api", "event_code": "sj_one"}])
+        at_once = self.make_flow([self.tag_step(self.tag_a, **later)],
+                                 triggers=[{"trigger_type": "api", "event_code": "sj_many"}])
+        partner = self.make_partners(1)
+        self.Event.post("sj_one", partner)
+        self.Event.post("sj_many", partner)
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute("SELECT (now() AT TIME ZONE 'UTC')::date")
+        today = cr.fetchone()[0]
+        # (state, repeat index, ended days ago, created days ago, result); None: no value
+        shapes = [
+            ("pending", 0, None, 0, None),
+            ("pending", 1, None, 0, None),  # a repetition: no run reaches the step
+            ("running", 3, None, 0, None),
+            ("done", 0, 1, 1, None),  # reached and done yesterday
+            ("done", 0, 0, 1, None),  # reached yesterday, done today: two days
+            ("failed", 2, None, 0, None),  # ended without a date: booked today
+            ("cancelled", 0, 2, 0, None),
+            ("skipped", 0, 0, 0, "No email address"),
+        ]
+        expected = {}
+        for state, repeat, ended, created, _result in shapes:
+            booked = today - timedelta(days=ended) if state in ENDED_STATES and ended is not None else today
+            expected[booked, state] = expected.get((booked, state), 0) + 1
+            if repeat == 0:
+                created_on = today - timedelta(days=created)
+                expected[created_on, "entered"] = expected.get((created_on, "entered"), 0) + 1
+
+        def counts(step):
+            cr.execute(f"""
+                SELECT day, {", ".join(f"sum({column})" for column in ("entered", *COUNTED_STATES))}
+                  FROM salesjet_flow_step_stat WHERE step_id = %s GROUP BY day""", [step.id])
+            return {(row[0], column): n for row in cr.fetchall()
+                    for column, n in zip(("entered", *COUNTED_STATES), row[1:], strict=True) if n}
+
+        def rows(step):
+            run = self.env["salesjet.flow.enrollment"].search([("flow_id", "=", step.flow_id.id)])
+            return [cr.mogrify(
+                "(%s, %s, %s, %s, %s, now() AT TIME ZONE 'UTC', %s, %s, 1,"
+                " (now() AT TIME ZONE 'UTC') - %s * interval '1 day',"
+                " (now() AT TIME ZONE 'UTC') - %s * interval '1 day', %s)",
+                [run.id, step.flow_id.id, step.id, partner.id, run.company_id.id, repeat, state, ended, created,
+                 result]).decode() for state, repeat, ended, created, result in shapes]
+
+        insert = ("INSERT INTO salesjet_flow_job (enrollment_id, flow_id, step_id, partner_id, company_id,"
+                  " scheduled_date, repeat_index, state, attempts, date_done, create_date, result) VALUES ")
+        before = {flow: counts(flow.step_ids) for flow in (one_by_one, at_once)}
+        for row in rows(one_by_one.step_ids):
+            cr.execute(insert + row)
+        cr.execute(insert + ", ".join(rows(at_once.step_ids)))
+        for flow in (one_by_one, at_once):
+            after = counts(flow.step_ids)
+            added = {key: after.get(key, 0) - before[flow].get(key, 0) for key in after.keys() | before[flow].keys()}
+            self.assertEqual({key: n for key, n in added.items() if n}, expected, flow.name)
+        Stat = self.env["salesjet.flow.step.stat"]
+        self.assertEqual(Stat._skip_reasons(one_by_one.step_ids.ids)[one_by_one.step_ids.id],
+                         [("No email address", 1)])
+        self.assertEqual(Stat._skip_reasons(at_once.step_ids.ids)[at_once.step_ids.id], [("No email address", 1)])
+        self.assertCountersMatchJobs(one_by_one | at_once)
 
     def test_conversions_per_step_are_counted_when_the_run_converts(self):
         flow = self.make_flow([self.tag_step(self.tag_a), self.tag_step(self.tag_b, timing="delay", delay_value=1,
