@@ -41,6 +41,19 @@ COUNTED_STATES = LIVE_STATES + ENDED_STATES
 # (today, UTC: rows of past days are then written only by rare corrections, see _fold_slots), a run reaching
 # a step on the day its job was created
 _TODAY = "(now() AT TIME ZONE 'UTC')::date"
+# what an upsert of deltas adds to a counter row it meets
+_COUNTER_UPDATES = ", ".join(f"{s} = c.{s} + EXCLUDED.{s}" for s in ("entered", *COUNTED_STATES))
+
+
+def _booked_on(job, today=_TODAY):
+    """SQL: the day the state of ``job`` (an alias or a record variable) is booked on."""
+    ended = ", ".join(f"'{s}'" for s in ENDED_STATES)
+    return f"CASE WHEN {job}.state IN ({ended}) THEN COALESCE({job}.date_done::date, {today}) ELSE {today} END"
+
+
+def _reached_on(job, today=_TODAY):
+    """SQL: the day the run of ``job`` reached its step (counted for its first job there)."""
+    return f"COALESCE({job}.create_date::date, {today})"
 
 
 def _delta_select(alias, sign, states=COUNTED_STATES, entered=True):
@@ -49,15 +62,14 @@ def _delta_select(alias, sign, states=COUNTED_STATES, entered=True):
     in_states = ", ".join(f"'{s}'" for s in states)
     sql = f"""
         SELECT {alias}.step_id, {alias}.flow_id, {alias}.company_id,
-               CASE WHEN {alias}.state IN ('done', 'skipped', 'cancelled', 'failed')
-                    THEN COALESCE({alias}.date_done::date, {_TODAY}) ELSE {_TODAY} END AS day,
+               {_booked_on(alias)} AS day,
                {alias}.state, {sign} AS n, 0 AS entered
           FROM {alias} WHERE {alias}.state IN ({in_states})"""
     if entered:
         sql += f"""
         UNION ALL
         SELECT {alias}.step_id, {alias}.flow_id, {alias}.company_id,
-               COALESCE({alias}.create_date::date, {_TODAY}), 'entered', 0, {sign}
+               {_reached_on(alias)}, 'entered', 0, {sign}
           FROM {alias} WHERE {alias}.repeat_index = 0"""
     return sql
 
@@ -70,7 +82,6 @@ def _upsert(deltas, reasons=None, skipped_in=None, steps_exist=False):
     an insert, whose counter rows must not leave a step out: a job has no step key of its own (CountedStep), and
     a missing step fails the counter row's key instead."""
     sums = ",\n".join(f"COALESCE(sum(d.n) FILTER (WHERE d.state = '{s}'), 0)" for s in COUNTED_STATES)
-    updates = ", ".join(f"{s} = c.{s} + EXCLUDED.{s}" for s in ("entered", *COUNTED_STATES))
     sql = f"""
         INSERT INTO salesjet_flow_step_stat AS c
                (step_id, flow_id, company_id, day, slot, entered, {", ".join(COUNTED_STATES)}, converted)
@@ -82,7 +93,7 @@ def _upsert(deltas, reasons=None, skipped_in=None, steps_exist=False):
         HAVING sum(d.entered) <> 0 OR {" OR ".join(f"COALESCE(sum(d.n) FILTER (WHERE d.state = '{s}'), 0) <> 0"
                                                   for s in COUNTED_STATES)}
          ORDER BY d.step_id, d.day
-        ON CONFLICT (step_id, day, slot) DO UPDATE SET {updates};
+        ON CONFLICT (step_id, day, slot) DO UPDATE SET {_COUNTER_UPDATES};
     """
     if reasons:
         skipped = " OR ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {table}.state = 'skipped')"
@@ -120,10 +131,8 @@ def _one_job_upsert():
     (skip reasons go through ``_upsert``), whose run reached the step (``repeat_index`` 0) on the day its
     state is booked on. Any other statement falls through to ``_upsert``. A block of its own: the caller's
     body follows it."""
-    ended = ", ".join(f"'{s}'" for s in ENDED_STATES)
     counted = ", ".join(f"'{s}'" for s in COUNTED_STATES)
     ones = ", ".join(f"CASE WHEN one_job.state = '{s}' THEN 1 ELSE 0 END" for s in COUNTED_STATES)
-    updates = ", ".join(f"{s} = c.{s} + EXCLUDED.{s}" for s in ("entered", *COUNTED_STATES))
     return f"""
         DECLARE
             one_job record;
@@ -136,15 +145,13 @@ def _one_job_upsert():
             END LOOP;
             IF job_count = 1 AND one_job.state IN ({counted}) AND one_job.state <> 'skipped' THEN
                 today_utc := {_TODAY};
-                booked_on := CASE WHEN one_job.state IN ({ended}) THEN COALESCE(one_job.date_done::date, today_utc)
-                                  ELSE today_utc END;
-                IF one_job.repeat_index IS DISTINCT FROM 0
-                        OR COALESCE(one_job.create_date::date, today_utc) = booked_on THEN
+                booked_on := {_booked_on("one_job", "today_utc")};
+                IF one_job.repeat_index IS DISTINCT FROM 0 OR {_reached_on("one_job", "today_utc")} = booked_on THEN
                     INSERT INTO salesjet_flow_step_stat AS c
                            (step_id, flow_id, company_id, day, slot, entered, {", ".join(COUNTED_STATES)}, converted)
                     VALUES (one_job.step_id, one_job.flow_id, one_job.company_id, booked_on, pg_backend_pid(),
                             CASE WHEN one_job.repeat_index = 0 THEN 1 ELSE 0 END, {ones}, 0)
-                    ON CONFLICT (step_id, day, slot) DO UPDATE SET {updates};
+                    ON CONFLICT (step_id, day, slot) DO UPDATE SET {_COUNTER_UPDATES};
                     RETURN NULL;
                 END IF;
             END IF;
