@@ -32,9 +32,9 @@ class UserStamp(KeylessMany2one):
 
 class HeldRunKey(KeylessMany2one):
     """A run's flow or company: a many2one as any, without the foreign key PostgreSQL would check with a query
-    for each run inserted. Every run of a launch batch or an event repeats both, and their two checks were a
-    fifth of a launch's statement (the statement 1.26 x with and without them, alternated: docs/performance.md
-    "What bounds each figure"). What the keys did:
+    for each run inserted. Every run of a launch batch or an event repeats both: a launch 1.24 x with and
+    without their two checks, alternated (bench/fk_cost.py, docs/performance.md "What bounds each figure").
+    What the keys did:
 
     - a run cannot hold a flow that does not exist. A run's first job, on its flow's first step, is queued in
       the transaction that inserts it, and the counters' row that statement writes for the step keeps its
@@ -80,8 +80,8 @@ class SalesjetFlowEnrollment(models.Model):
     flow_id = HeldRunKey("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
     partner_id = fields.Many2one("res.partner", string="Contact", required=True, ondelete="cascade", index=True)
     # no index on the company or the state: neither selects few runs, and each index costs every run inserted
-    # (a launch's statement 1.08 x without them and the job's flow index, alternated); a company's runs are
-    # looked for only when it is deleted (res.company._unlink_except_flow_runs)
+    # (a launch's statement 1.03 x without the two, alternated); a company's runs are looked for only when it
+    # is deleted (res.company._unlink_except_flow_runs)
     company_id = HeldRunKey("res.company", string="Company", required=True)
     trigger_id = RunTrigger("salesjet.flow.trigger", string="Trigger", ondelete="set null")
     event_id = fields.Many2one("salesjet.event", string="Event", ondelete="set null", index="btree_not_null")
