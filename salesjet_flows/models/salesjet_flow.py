@@ -567,6 +567,7 @@ class SalesjetFlow(models.Model):
             rows = self.env.cr.fetchall()
         enrollments = self.env["salesjet.flow.enrollment"].browse([row[0] for row in rows])
         if not first_step_id:
+            self._hold_flows([self.id])
             self._invalidate_engine_cache()
             enrollments._finish("done", now)
             return enrollments
@@ -644,6 +645,17 @@ class SalesjetFlow(models.Model):
             raise
 
     @api.model
+    def _hold_flows(self, flow_ids):
+        """Hold flows that runs were just inserted in without a first job (a flow without steps) as the runs' key
+        would (HeldRunKey): a flow deleted since this transaction's cache read it fails the enrolment, and one
+        being deleted waits for it (``FOR KEY SHARE``, until the transaction ends)."""
+        flow_ids = sorted(set(flow_ids))
+        self.env.cr.execute(SQL("SELECT id FROM salesjet_flow WHERE id = ANY(%s) FOR KEY SHARE",
+                                array_literal(flow_ids)))
+        if len(self.env.cr.fetchall()) != len(flow_ids):
+            raise ValidationError(_("This flow was deleted while contacts were being enrolled in it."))
+
+    @api.model
     def _rollback_to(self, savepoint):
         """Undo what was done since ``savepoint`` (as Odoo's savepoint does: the transaction's cache too)."""
         self.env.cr.clear()
@@ -670,6 +682,7 @@ class SalesjetFlow(models.Model):
             jobs += [(enrollment_id, flow_id, first_step_id, partner_id, company_id, date, 0)
                      for (enrollment_id, _f, partner_id, _e), date in zip(flow_rows, dates, strict=True)]
         if finished:
+            self._hold_flows([flow_id for flow_id in by_flow if not infos[flow_id][3]])
             self._invalidate_engine_cache()
             self.env["salesjet.flow.enrollment"].browse(finished)._finish("done", now)
         # also drops the cached lists and counters of runs and jobs (_invalidate_engine_cache)

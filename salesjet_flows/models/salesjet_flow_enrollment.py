@@ -1,7 +1,7 @@
 import json
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..tools.arrays import array_literal
@@ -30,6 +30,42 @@ class UserStamp(KeylessMany2one):
     runs often inserted)."""
 
 
+class HeldRunKey(KeylessMany2one):
+    """A run's flow or company: a many2one as any, without the foreign key PostgreSQL would check with a query
+    for each run inserted. Every run of a launch batch or an event repeats both: a launch 1.24 x with and
+    without their two checks, alternated (bench/fk_cost.py, docs/performance.md "What bounds each figure").
+    What the keys did:
+
+    - a run cannot hold a flow that does not exist. A run's first job, on its flow's first step, is queued in
+      the transaction that inserts it, and the counters' row that statement writes for the step keeps its
+      own key to the step, which goes with its flow (``salesjet.flow.step.stat``): enrolling in a deleted
+      flow fails there. A flow without steps queues no job: its enrolments lock it (``_hold_flows``). The
+      runs the ORM writes are checked by ``_check_held_keys``. A run's company is its flow's, whose key
+      keeps it;
+    - deleting a flow deletes its runs and their jobs: ``salesjet_flow_delete_runs``, a statement trigger on
+      the flows;
+    - a company that has runs is kept: ``res.company`` refuses to delete it (``_unlink_except_flow_runs``), as
+      the key's ``ON DELETE RESTRICT`` did;
+    - a flow deleted while another transaction enrols contacts in it: that transaction's counter row holds
+      the flow (its key to the flow, and to the flow's step) as the run's key did. The deletion waits for it
+      and then fails as a concurrent update (Odoo's cursors run in REPEATABLE READ; a request retries it), or
+      the enrolment fails if the deletion came first (``tests/test_run_keys.py``). The runs of a flow without
+      steps, which end at once and write no counter, are held by the lock only: a deletion whose transaction
+      started before such an enrolment committed does not see its ended runs, which then keep the deleted
+      flow's id (Odoo reads it as no flow)."""
+
+
+class RunTrigger(KeylessMany2one):
+    """The trigger that enrolled a run, for the record (its form and lists show it; the engine never reads it):
+    a many2one as any, without the foreign key PostgreSQL would check with a query for each run inserted
+    (every run of a launch batch repeats it: the launch 1.07 x with and without it, alternated,
+    docs/performance.md "What bounds each figure"). Deleting a trigger empties it on its runs, as the key's
+    ``ON DELETE SET NULL`` did: ``salesjet_flow_trigger_forget_runs``, a statement trigger on the triggers.
+    What no statement can see is a run enrolled by a trigger while another transaction, started before that
+    enrolment committed, deletes it: that run keeps the deleted trigger's id, which reads as "Deleted
+    trigger" (``salesjet.flow.trigger._compute_display_name``), in forms, lists and groups alike."""
+
+
 class SalesjetFlowEnrollment(models.Model):
     _name = "salesjet.flow.enrollment"
     _description = "Flow Run"
@@ -40,15 +76,19 @@ class SalesjetFlowEnrollment(models.Model):
     create_uid = UserStamp("res.users", string="Created by", automatic=True, readonly=True)
     write_uid = UserStamp("res.users", string="Last Updated by", automatic=True, readonly=True)
 
-    flow_id = fields.Many2one("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
+    # the flow, company and trigger every run of a batch repeats, without keys (HeldRunKey, RunTrigger)
+    flow_id = HeldRunKey("salesjet.flow", string="Flow", required=True, ondelete="cascade", index=True)
     partner_id = fields.Many2one("res.partner", string="Contact", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one("res.company", string="Company", required=True, index=True)
-    trigger_id = fields.Many2one("salesjet.flow.trigger", string="Trigger", ondelete="set null")
+    # no index on the company or the state: neither selects few runs, and each index costs every run inserted
+    # (a launch's statement 1.03 x without the two, alternated); a company's runs are looked for only when it
+    # is deleted (res.company._unlink_except_flow_runs)
+    company_id = HeldRunKey("res.company", string="Company", required=True)
+    trigger_id = RunTrigger("salesjet.flow.trigger", string="Trigger", ondelete="set null")
     event_id = fields.Many2one("salesjet.event", string="Event", ondelete="set null", index="btree_not_null")
     lead_id = fields.Many2one("crm.lead", string="Lead", ondelete="set null", index="btree_not_null")
     data = fields.Json(string="Event data", help="The data of the event that started the run, for placeholders.")
     data_text = fields.Text(string="Data (readable)", compute="_compute_data_text")
-    state = fields.Selection(ENROLLMENT_STATES, required=True, default="running", index=True)
+    state = fields.Selection(ENROLLMENT_STATES, required=True, default="running")
     reentry_key = fields.Char(
         readonly=True, copy=False,
         help="Technical: unique per flow and contact while set, so the database refuses a second run "
@@ -69,6 +109,16 @@ class SalesjetFlowEnrollment(models.Model):
                 ON salesjet_flow_enrollment (flow_id, partner_id, reentry_key)
              WHERE reentry_key IS NOT NULL
         """))
+
+    @api.constrains("flow_id", "company_id")
+    def _check_held_keys(self):
+        """The runs the ORM writes hold a flow and a company that exist (HeldRunKey: the engine's statements
+        are held by the counters' keys)."""
+        missing = [f"{records._name} {record_id}" for records in (self.flow_id, self.company_id)
+                   for record_id in (records - records.exists()).ids]
+        if missing:
+            raise ValidationError(_("A run cannot belong to a flow or a company that does not exist (%s).",
+                                    ", ".join(missing)))
 
     def _compute_current_step(self):
         pending = self.env["salesjet.flow.job"].search(

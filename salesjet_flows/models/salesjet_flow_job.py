@@ -154,11 +154,11 @@ class RunCopy(KeylessMany2one):
     """A job's copy of its run's flow, contact or company: a many2one as any (stored, indexed, searched,
     grouped by, read through the rules), without a foreign key of its own. The run's key holds it: the run's
     flow, contact and company are the job's, and a job is deleted with its run (``enrollment_id``, cascade),
-    so deleting a flow or a contact deletes their jobs as before, and a company that has runs is still
-    kept. PostgreSQL checks each foreign key of each row inserted with a query of its own: these three
-    cost a launch 1.27-1.31 x and the add-tag step 1.12-1.14 x (bench/fk_cost.py, docs/performance.md
-    "What bounds each figure"). Contact merges move the job's contact with its run's
-    (``base.partner.merge.automatic.wizard._get_fk_on``)."""
+    so deleting a flow or a contact deletes their jobs as before (the flow's runs by a trigger since 1.9.0,
+    ``HeldRunKey``), and a company that has runs is still kept. PostgreSQL checks each foreign key of each row
+    inserted with a query of its own: these three cost a launch 1.27-1.31 x and the add-tag step 1.12-1.14 x
+    (bench/fk_cost.py, docs/performance.md "What bounds each figure"). Contact merges move the job's contact
+    with its run's (``base.partner.merge.automatic.wizard._get_fk_on``)."""
 
 
 class CountedStep(KeylessMany2one):

@@ -197,6 +197,14 @@ def _trigger_functions():
         "salesjet_flow_step_delete_jobs": """
         DELETE FROM salesjet_flow_job j USING old_rows o WHERE j.step_id = o.id;
         """,
+        # a deleted flow's runs (HeldRunKey), and their jobs by the jobs' key to their run
+        "salesjet_flow_delete_runs": """
+        DELETE FROM salesjet_flow_enrollment r USING old_rows o WHERE r.flow_id = o.id;
+        """,
+        # a deleted trigger's runs forget it (RunTrigger)
+        "salesjet_flow_trigger_forget_runs": """
+        UPDATE salesjet_flow_enrollment r SET trigger_id = NULL FROM old_rows o WHERE r.trigger_id = o.id;
+        """,
     }
 
 
@@ -213,6 +221,11 @@ TRIGGERS = [
     # what the job's step key did (CountedStep, models/salesjet_flow_job.py): a deleted step's jobs go with it
     ("salesjet_flow_step_delete_jobs", "salesjet_flow_step", "DELETE", "OLD TABLE AS old_rows",
      "salesjet_flow_step_delete_jobs"),
+    # what the run's flow key did (HeldRunKey, models/salesjet_flow_enrollment.py): a deleted flow's runs go
+    ("salesjet_flow_delete_runs", "salesjet_flow", "DELETE", "OLD TABLE AS old_rows", "salesjet_flow_delete_runs"),
+    # what the run's trigger key did (RunTrigger): a deleted trigger's runs keep no trigger
+    ("salesjet_flow_trigger_forget_runs", "salesjet_flow_trigger", "DELETE", "OLD TABLE AS old_rows",
+     "salesjet_flow_trigger_forget_runs"),
 ]
 
 # Row triggers: (trigger, table, event and condition, function). A job moved to another step (a step removed

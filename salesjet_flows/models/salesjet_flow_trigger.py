@@ -80,6 +80,13 @@ class SalesjetFlowTrigger(models.Model):
                 name = f"{name}: {detail}"
             trigger.name = name
 
+    def _compute_display_name(self):
+        # a run may keep the id of a trigger deleted while it was enrolled (RunTrigger): it reads as deleted
+        existing = self.exists()
+        for trigger in self - existing:
+            trigger.display_name = _("Deleted trigger")
+        return super(SalesjetFlowTrigger, existing)._compute_display_name()
+
     @api.constrains("trigger_type", "event_code")
     def _check_event_code(self):
         for trigger in self:

@@ -64,6 +64,7 @@ from . import test_statistics_counters
 from . import test_retention
 from . import test_job_rows
 from . import test_job_step_key
+from . import test_run_keys
 from . import test_run_rows
 from . import test_arrays
 from . import test_segment_windows

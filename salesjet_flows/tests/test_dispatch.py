@@ -324,16 +324,31 @@ class TestSegmentLaunch(SalesjetCase):
     def test_a_statement_that_fails_in_the_database_keeps_the_event_failed_and_the_transaction_usable(self):
         flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
         partner = self.make_partners(1)
-        trigger = flow.trigger_ids
-        # a trigger deleted after the cache was read: the run's foreign key fails in the database
-        cached = [(999999999, "api", "sj_test", flow.id, False)]
-        with patch.object(type(self.env["salesjet.flow.trigger"]), "_cached_triggers", return_value=cached), \
-                mute_logger("odoo.sql_db"):
+        Flow = type(self.env["salesjet.flow"])
+        engine_info = Flow._engine_info
+
+        def gone_first_step(flows, flow_id):
+            return engine_info(flows, flow_id)[:3] + (999999999, True)
+
+        # a first step deleted after the cache was read: the counters' key to it fails in the database
+        with patch.object(Flow, "_engine_info", gone_first_step), mute_logger("odoo.sql_db"):
             event = self.Event.post("sj_test", partner)
         self.assertEqual(event.state, "failed")
         self.assertFalse(flow.enrollment_ids)
         self.assertTrue(self.env["res.partner"].search_count([("id", "=", partner.id)]), "the transaction goes on")
-        self.assertTrue(trigger.exists())
+        self.assertTrue(flow.step_ids.exists())
+
+    def test_a_trigger_deleted_after_the_cache_was_read_enrols_and_reads_as_deleted(self):
+        """A run's trigger has no key (RunTrigger): an event matched by a trigger that another worker deleted
+        after this one's cache read it enrols as if it had come a moment earlier, and its run says so."""
+        flow = self.make_flow([self.tag_step(self.tag_a)], reentry_policy="always")
+        partner = self.make_partners(1)
+        cached = [(999999999, "api", "sj_test", flow.id, False)]
+        with patch.object(type(self.env["salesjet.flow.trigger"]), "_cached_triggers", return_value=cached):
+            event = self.Event.post("sj_test", partner)
+        self.assertEqual(event.state, "done")
+        self.assertEqual(flow.enrollment_ids.trigger_id.display_name, "Deleted trigger")
+        self.assertEqual(len(flow.enrollment_ids.job_ids), 1)
 
     def test_an_event_stored_by_the_hot_path_reads_as_one_the_orm_created(self):
         """``post`` stores an event with one SQL statement: what the ORM would have set is there, in the

@@ -91,8 +91,8 @@ class TestJobRows(SalesjetCase):
     def test_a_jobs_flow_contact_and_company_are_its_runs_without_keys(self):
         self.assertFalse(keyed_columns(self.env.cr, "salesjet_flow_job") & set(RUN_COPIES))
         self.assertIn("enrollment_id", keyed_columns(self.env.cr, "salesjet_flow_job"))
-        self.assertLessEqual(set(RUN_COPIES), keyed_columns(self.env.cr, "salesjet_flow_enrollment"),
-                             "the run keeps them")
+        # the run keeps its contact's key; its flow and company are held by the counters (HeldRunKey, 1.9.0)
+        self.assertIn("partner_id", keyed_columns(self.env.cr, "salesjet_flow_enrollment"))
         self.assertEqual(self.Job._fields["partner_id"].type, "many2one")
         self.assertFalse(self.env["ir.model.constraint"].search([("name", "=", "salesjet_flow_job_partner_id_fkey")]))
 
