@@ -52,7 +52,7 @@ class HeldRunKey(KeylessMany2one):
       the enrolment fails if the deletion came first (``tests/test_run_keys.py``). The runs of a flow without
       steps, which end at once and write no counter, are held by the lock only: a deletion whose transaction
       started before such an enrolment committed does not see its ended runs, which then keep the deleted
-      flow's id (Odoo reads it as no flow)."""
+      flow's id (forms and lists read it as no flow)."""
 
 
 class RunTrigger(KeylessMany2one):
