@@ -120,7 +120,7 @@ class SalesjetFlowEnrollment(models.Model):
                 ON salesjet_flow_enrollment (flow_id, partner_id, reentry_key)
              WHERE reentry_key IS NOT NULL
         """))
-        # new pages only: the pages of an updated database fill as before until their runs are deleted
+        # for the runs written from now on (an update moves no run already written)
         self.env.cr.execute(SQL("ALTER TABLE salesjet_flow_enrollment SET (fillfactor = %s)", RUN_FILLFACTOR))
 
     @api.constrains("flow_id", "company_id")
