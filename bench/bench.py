@@ -565,6 +565,14 @@ class Bench:
             total, duplicates, not_done = cr.fetchone()
         return elapsed, total, duplicates, not_done
 
+    def autovacuum_workers(self):
+        """The tables autovacuum is working on now (what it reports in ``pg_stat_activity``)."""
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("SELECT count(*), string_agg(substring(query FROM '[a-z_]+\\.([a-z_]+)'), ', ') "
+                           "FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"))
+            count, tables = cr.fetchone()
+        return f"{count} ({tables})" if count else "0"
+
     def bench_workers(self, rounds=3):
         # prepare each set just before its run (a worker takes every due job), alternate one and two
         # workers, and keep the median of each: single runs of a few seconds vary with the machine
@@ -573,9 +581,12 @@ class Bench:
         for i in range(rounds):
             for workers, times in ((1, one), (2, two)):
                 flow_id = self.prepare_worker_jobs(f"Bench {workers} worker(s) {i}")
+                vacuuming = self.autovacuum_workers()
                 elapsed, count, dup, not_done = self.run_workers(flow_id, workers)
+                # autovacuum takes a core from two workers on a 2-core machine, none from one: shown, not avoided
                 log(f"  round {i + 1}, {workers} worker(s): {count} jobs in {elapsed:.2f}s, duplicates {dup}, "
-                    f"not done {not_done}")
+                    f"not done {not_done}; autovacuum workers at the start {vacuuming}, at the end "
+                    f"{self.autovacuum_workers()}")
                 times.append(elapsed)
                 duplicates += dup + not_done
         n = self.worker_jobs

@@ -1,6 +1,6 @@
 {
     "name": "SalesJet Flows",
-    "version": "18.0.1.9.0",
+    "version": "18.0.1.10.0",
     "category": "Marketing/Marketing Automation",
     "summary": "Marketing flows: events enrol contacts into chains of timed, conditional steps",
     "author": "SalesJet Flows",

@@ -19,6 +19,17 @@ ENROLLMENT_STATES = [
 # the columns of the runs that hold a user without a foreign key (UserStamp): res.users.unlink empties them
 USER_STAMPS = ("create_uid", "write_uid")
 
+# Part of each page of runs is left free when they are inserted, so that ending them (``_finish``, one statement
+# for a batch's runs, which lie side by side) writes each run's new version on its own page: a heap-only
+# update, without new entries in the runs' indexes, as long as no indexed column changes (the state and the
+# end date have no index; the re-entry key changes for the "only when no run is active" policy alone). Full
+# pages moved every ended run to another page: three index entries and a lock record more a run. A little more
+# than half: a batch ends every run of a page in one transaction, whose old versions cannot be pruned before
+# it commits, and an ended run is a few bytes longer (its end date). The table is no larger for it in the long
+# run: the old versions' space, left behind on full pages, came back only through vacuum. Alternated rounds
+# of a launch and its one-step add-tag drain: docs/performance.md, "What bounds each figure".
+RUN_FILLFACTOR = 45
+
 
 class UserStamp(KeylessMany2one):
     """A run's ``create_uid`` or ``write_uid`` (who started it, who last changed it): Odoo's own field, without
@@ -109,6 +120,8 @@ class SalesjetFlowEnrollment(models.Model):
                 ON salesjet_flow_enrollment (flow_id, partner_id, reentry_key)
              WHERE reentry_key IS NOT NULL
         """))
+        # for the runs written from now on (an update moves no run already written)
+        self.env.cr.execute(SQL("ALTER TABLE salesjet_flow_enrollment SET (fillfactor = %s)", RUN_FILLFACTOR))
 
     @api.constrains("flow_id", "company_id")
     def _check_held_keys(self):

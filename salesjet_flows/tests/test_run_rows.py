@@ -5,6 +5,7 @@ from odoo.modules.migration import load_script
 from odoo.tests import new_test_user
 from odoo.tools import SQL
 
+from ..models.salesjet_flow_enrollment import RUN_FILLFACTOR
 from .common import T0, SalesjetCase, keyed_columns, restore_keys
 
 USER_STAMPS = ("create_uid", "write_uid")
@@ -92,3 +93,47 @@ class TestRunRows(SalesjetCase):
         run = self.jobs_of(flow, partner).enrollment_id
         self.assertEqual(self.stamps(run), {run.id: (self.env.uid, self.env.uid)}, "the runs and their users stay")
         migration.migrate(self.env.cr, "18.0.1.7.0")  # run again (or on a database already without them)
+
+    def hot_counts(self):
+        """(updates, heap-only updates) of the runs' table in this transaction."""
+        self.env.flush_all()
+        self.env.cr.execute("""
+            SELECT pg_stat_get_xact_tuples_updated(c.oid), pg_stat_get_xact_tuples_hot_updated(c.oid)
+              FROM pg_class c WHERE c.oid = 'salesjet_flow_enrollment'::regclass""")
+        return self.env.cr.fetchone()
+
+    def test_ending_runs_writes_them_on_their_own_pages(self):
+        """Part of each page of runs is left free (RUN_FILLFACTOR): a batch that ends its runs writes each one's
+        new version beside the old one, without new index entries (a heap-only update), unless the re-entry
+        key, which has an index, changes with it ("only when no run is active"). On full pages, as before,
+        most of them moved to another page."""
+        self.env.cr.execute("SELECT reloptions FROM pg_class WHERE oid = 'salesjet_flow_enrollment'::regclass")
+        self.assertIn(f"fillfactor={RUN_FILLFACTOR}", self.env.cr.fetchone()[0])
+        marketer = new_test_user(self.env, login="sj_pages", groups=(
+            "base.group_user,base.group_partner_manager,salesjet_flows.group_salesjet_manager"))
+        count = 150  # several pages of runs, full or not
+        self.make_partners(count, prefix="SJ page", city="Pageville")
+        segment = [{"trigger_type": "segment", "partner_domain": "[('city', '=', 'Pageville')]"}]
+        for policy, fillfactor in (("once", None), ("always", None), ("no_active", None), ("once", 100)):
+            with self.subTest(policy=policy, fillfactor=fillfactor):
+                if fillfactor:  # the table as it was: full pages (rolled back with the test)
+                    self.env.cr.execute(f"ALTER TABLE salesjet_flow_enrollment SET (fillfactor = {fillfactor})")
+                flow = self.make_flow([self.tag_step(self.tag_a)], triggers=segment, reentry_policy=policy,
+                                      name=f"Pages {policy} {fillfactor}")
+                runs = self.launch_as(marketer, flow)
+                self.assertEqual(len(runs), count)
+                updated, hot = self.hot_counts()
+                with self.at(T0):
+                    self.run_scheduler()
+                updated_after, hot_after = self.hot_counts()
+                self.assertEqual(set(runs.mapped("state")), {"done"})
+                self.assertEqual(self.stamps(runs), {run.id: (marketer.id, self.env.uid) for run in runs})
+                self.assertEqual(updated_after - updated, count, "one update a run: its end")
+                heap_only = hot_after - hot
+                if fillfactor:
+                    self.assertLess(heap_only, count / 2)
+                elif policy == "no_active":
+                    self.assertEqual(heap_only, 0)
+                else:
+                    # the rows that rolled-back transactions of earlier tests left can take a little room
+                    self.assertGreaterEqual(heap_only, count * 0.9)
